@@ -1,0 +1,124 @@
+import Logging
+import NIOCore
+import SyncProtocol
+
+/// The forwarder: owns the store table, the replay ring and the subscribed viewers.
+///
+/// Lives on the server's one event loop, as do all viewer connections, so nothing here is locked:
+/// events arrive from ``EventPublisher`` in batches, each event is encoded once into one buffer,
+/// and every viewer gets slices of that same buffer.
+final class Hub {
+    let eventLoop: EventLoop
+    let limits: SyncServer.Limits
+    let logger: Logger
+    private(set) var table: StoreTable
+    private var ring: EventRing
+    private var subscribers: [ViewerHandler] = []
+    /// Every admitted connection, subscribed or not.
+    private(set) var viewers: [ObjectIdentifier: ViewerHandler] = [:]
+    private var batch: [SyncEvent] = []
+    private var encoded: [EncodedEvent] = []
+    private let allocator = ByteBufferAllocator()
+    /// Set when the publisher exists; the hub and publisher are made together by the server.
+    var publisher: EventPublisher!
+
+    /// Most events encoded into one buffer and flushed together; bounds a batch's memory.
+    static let maxBatch = 4096
+
+    init(eventLoop: EventLoop, limits: SyncServer.Limits, firstSeq: UInt64, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.limits = limits
+        self.logger = logger
+        self.table = StoreTable(seq: firstSeq &- 1)
+        self.ring = EventRing(capacity: limits.replayEvents)
+    }
+
+    // MARK: Connections
+
+    /// Registers a new connection; false when the server is full.
+    func admit(_ viewer: ViewerHandler) -> Bool {
+        guard viewers.count < limits.maxViewers else { return false }
+        viewers[ObjectIdentifier(viewer)] = viewer
+        return true
+    }
+
+    func release(_ viewer: ViewerHandler) {
+        viewers[ObjectIdentifier(viewer)] = nil
+        unsubscribe(viewer)
+    }
+
+    var subscriberCount: Int { subscribers.count }
+
+    // MARK: Subscriptions
+
+    /// Starts `viewer`'s event stream: a replay when `since` is still in the ring, else a snapshot.
+    func subscribe(_ viewer: ViewerHandler, requestID: UInt32, stores: [String], since: UInt64?) {
+        let latest = table.seq
+        var start = Subscribed.Start.snapshot
+        var replay: ArraySlice<EncodedEvent>?
+        if let since {
+            replay = ring.events(after: since, latest: latest)
+            start = replay == nil ? .resync(since: since, oldest: ring.oldestSeq ?? latest &+ 1) : .replay(since: since)
+        }
+        viewer.send(.subscribed(Subscribed(requestID: requestID, start: start)))
+        if let replay {
+            for event in replay where viewer.wants(event.store) {
+                guard viewer.enqueue(event) else { break }
+            }
+        } else {
+            viewer.send(.snapshot(table.snapshot(of: stores)))
+        }
+        subscribers.append(viewer)
+        viewer.flushIfNeeded()
+    }
+
+    func unsubscribe(_ viewer: ViewerHandler) {
+        subscribers.removeAll { $0 === viewer }
+    }
+
+    // MARK: Forwarding
+
+    /// Runs on the event loop when the publisher has events. Handles at most ``maxBatch`` events
+    /// per turn of the loop, so viewers' I/O interleaves with a flood.
+    func drain() {
+        publisher.take(into: &batch)
+        if batch.isEmpty { return }  // the publisher is marked idle now
+        var start = 0
+        while start < batch.count {
+            let end = Swift.min(start + Self.maxBatch, batch.count)
+            forward(batch[start..<end])
+            start = end
+        }
+        batch.removeAll(keepingCapacity: true)
+        // More may have arrived meanwhile; drain again on the next turn without the publisher
+        // having to wake the loop.
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute { bound.value.drain() }
+    }
+
+    private func forward(_ events: ArraySlice<SyncEvent>) {
+        var buffer = allocator.buffer(capacity: events.count * 96)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(events.count + 1)
+        for event in events {
+            offsets.append(buffer.writerIndex)
+            Frame.encode(event, into: &buffer)
+            table.apply(event)
+        }
+        offsets.append(buffer.writerIndex)
+        encoded.removeAll(keepingCapacity: true)
+        for (i, event) in events.enumerated() {
+            let frame = buffer.getSlice(at: offsets[i], length: offsets[i + 1] - offsets[i])!
+            let encodedEvent = EncodedEvent(
+                seq: event.seq, store: event.store, progressOf: event.isSupersedable ? event.run : nil,
+                frame: frame)
+            encoded.append(encodedEvent)
+            ring.append(encodedEvent)
+        }
+        // Iterate over a copy: a viewer that overflows unsubscribes itself during delivery.
+        for viewer in subscribers {
+            viewer.deliver(encoded, whole: buffer)
+            viewer.flushIfNeeded()
+        }
+    }
+}

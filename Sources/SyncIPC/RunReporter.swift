@@ -1,0 +1,70 @@
+import Synchronization
+import SyncProtocol
+
+/// The callback a provider's sync thread calls for one run: MAPI's `IMAPISyncProgressCallback`.
+///
+/// Every call is a cheap hand-off to the server (see ``EventPublisher``) and safe from any thread.
+/// It keeps what viewers see sane whatever the provider does: nothing is published after
+/// ``done(_:)``, `done` takes effect once, and an index past max is clamped to max.
+/// Unlike MAPI's `Progress`, which can only answer `S_OK`, ``progress(step:index:max:)`` answers
+/// ``Verdict/cancel`` once the host asked the run to stop (as Windows SyncMgr's progress does).
+public final class RunReporter: Sendable {
+    public let store: String
+    public let run: RunID
+    private let publisher: EventPublisher
+    private let cancelRequested = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+
+    /// What the provider should do after a progress call.
+    public enum Verdict: Sendable, Hashable {
+        case `continue`
+        case cancel
+    }
+
+    public init(store: String, run: RunID, publisher: EventPublisher) {
+        self.store = store
+        self.run = run
+        self.publisher = publisher
+    }
+
+    /// Announces the run. Call once, before any other callback.
+    public func started(flags: SyncFlags, trigger: RunTrigger) {
+        guard !isFinished else { return }
+        publisher.publish(store: store, run: run, .runStarted(flags: flags, trigger: trigger))
+    }
+
+    /// Reports progress; a nil `step` keeps the previous text ("just move the bar").
+    /// - Returns: ``Verdict/cancel`` once ``requestCancel()`` was called or the run is done.
+    @discardableResult
+    public func progress(step: String? = nil, index: UInt32, max: UInt32) -> Verdict {
+        guard !isFinished else { return .cancel }
+        let index = max > 0 ? Swift.min(index, max) : index
+        publisher.publish(store: store, run: run, .progress(step: step, index: index, max: max))
+        return isCancelRequested ? .cancel : .continue
+    }
+
+    /// Reports an error (severity bit set) or a warning (clear); the run may go on.
+    public func error(_ code: SyncStatus, _ message: String) {
+        guard !isFinished else { return }
+        publisher.publish(store: store, run: run, .error(code: code, message: message))
+    }
+
+    /// Reports the final result. Only the first call has an effect.
+    /// - Returns: false when the run was already done.
+    @discardableResult
+    public func done(_ result: SyncStatus) -> Bool {
+        guard finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return false
+        }
+        publisher.publish(store: store, run: run, .done(result: result))
+        return true
+    }
+
+    /// Asks the provider to stop: its next ``progress(step:index:max:)`` answers cancel.
+    public func requestCancel() {
+        cancelRequested.store(true, ordering: .releasing)
+    }
+
+    public var isCancelRequested: Bool { cancelRequested.load(ordering: .acquiring) }
+    public var isFinished: Bool { finished.load(ordering: .acquiring) }
+}

@@ -1,0 +1,65 @@
+import SyncProtocol
+
+/// Every store's current state, folded from the event stream: the source of snapshots.
+///
+/// Because it is built only from events, a snapshot taken after applying event N is exactly what
+/// a viewer that saw events 1...N would know.
+struct StoreTable {
+    private var stores: [String: StoreStatus] = [:]
+    /// Sequence number of the last event applied.
+    private(set) var seq: UInt64
+
+    init(seq: UInt64) { self.seq = seq }
+
+    var names: [String] { stores.keys.sorted() }
+
+    func contains(_ store: String) -> Bool { stores[store] != nil }
+
+    mutating func apply(_ event: SyncEvent) {
+        seq = event.seq
+        switch event.kind {
+        case .storeChanged(let info):
+            stores[event.store, default: StoreStatus(name: event.store, info: info)].info = info
+        case .storeRemoved:
+            stores[event.store] = nil
+        case .runStarted(let flags, let trigger):
+            stores[event.store, default: Self.unannounced(event.store)].run = RunStatus(
+                id: event.run, flags: flags, trigger: trigger, started: event.time)
+        case .progress(let step, let index, let max):
+            update(event) { run in
+                if let step { run.step = step }
+                run.index = index
+                run.max = max
+            }
+        case .error(let code, _):
+            update(event) { run in
+                if code.isFailure { run.errors &+= 1 } else { run.warnings &+= 1 }
+            }
+        case .done(let result):
+            guard var store = stores[event.store], store.run?.id == event.run else { return }
+            store.run = nil
+            store.info.stalled = false
+            store.info.lastResult = result
+            store.info.lastRunEnded = event.time
+            if !result.isFailure { store.info.lastSuccess = event.time }
+            stores[event.store] = store
+        }
+    }
+
+    /// The stores named (all when empty), ordered by name, as of the last applied event.
+    func snapshot(of names: [String] = []) -> Snapshot {
+        let selected = names.isEmpty ? self.names : names
+        return Snapshot(seq: seq, stores: selected.compactMap { stores[$0] })
+    }
+
+    private mutating func update(_ event: SyncEvent, _ change: (inout RunStatus) -> Void) {
+        guard var run = stores[event.store]?.run, run.id == event.run else { return }
+        change(&run)
+        stores[event.store]?.run = run
+    }
+
+    // A run for a store the daemon never described still shows up rather than vanishing.
+    private static func unannounced(_ name: String) -> StoreStatus {
+        StoreStatus(name: name, info: StoreInfo(provider: ""))
+    }
+}

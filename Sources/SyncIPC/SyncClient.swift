@@ -1,0 +1,258 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOPosix
+import Synchronization
+import SyncProtocol
+
+/// A viewer's connection to a syncd server: handshake, requests, and a live event subscription.
+///
+/// All methods are safe to call from any task. One subscription per connection; open another
+/// connection for a second one.
+public final class SyncClient: Sendable {
+    /// The server's welcome: version, this connection's access level, the latest sequence number.
+    public let welcome: Welcome
+    private let channel: Channel
+    private let core: ClientCore
+
+    /// Connects to the server at `socketPath` and completes the handshake.
+    ///
+    /// - Throws: ``SyncClientError`` saying whether the socket is missing, refused, or not allowed,
+    ///   or why the server ended the handshake.
+    public static func connect(
+        to socketPath: String, clientName: String, timeout: TimeAmount = .seconds(5),
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> SyncClient {
+        let core = ClientCore()
+        let channel: Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(timeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(
+                            ByteToMessageHandler(MessageDecoder(limit: Frame.defaultServerFrameLimit)),
+                            ClientHandler(core: core))
+                    }
+                }
+                .connect(unixDomainSocketPath: socketPath).get()
+        } catch {
+            throw SyncClientError.connectFailed(socketPath, error)
+        }
+        let welcome: Message
+        do {
+            welcome = try await withTimeout(timeout, on: channel) {
+                try await withCheckedThrowingContinuation { continuation in
+                    core.state.withLock { $0.pending[ClientState.welcomeID] = continuation }
+                    channel.writeAndFlush(Frame.encode(.hello(Hello(client: clientName))), promise: nil)
+                }
+            }
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        guard case .welcome(let accepted) = welcome else {
+            channel.close(promise: nil)
+            throw SyncClientError.unexpected("expected a welcome, got message type \(welcome.type)")
+        }
+        return SyncClient(welcome: accepted, channel: channel, core: core)
+    }
+
+    private init(welcome: Welcome, channel: Channel, core: ClientCore) {
+        self.welcome = welcome
+        self.channel = channel
+        self.core = core
+    }
+
+    /// Sends a control command (sync-now, cancel, pause, resume, reload) and waits for its reply.
+    /// A refusal (permission denied, unknown store, ...) is a ``Reply`` with a failure status, not a throw.
+    public func send(_ command: Request.Command) async throws -> Reply {
+        let answer = try await request(command)
+        guard case .reply(let reply) = answer else {
+            throw SyncClientError.unexpected("expected a reply, got message type \(answer.type)")
+        }
+        return reply
+    }
+
+    /// Every named store's state (all when empty), without subscribing.
+    /// - Throws: ``SyncClientError/refused(_:)`` with the server's reply, e.g. for an unknown store.
+    public func status(stores: [String] = []) async throws -> Snapshot {
+        switch try await request(.status(stores: stores)) {
+        case .statusReply(let reply): return reply.snapshot
+        case .reply(let reply): throw SyncClientError.refused(reply)
+        case let other: throw SyncClientError.unexpected("expected a status reply, got message type \(other.type)")
+        }
+    }
+
+    /// Subscribes to the named stores (all when empty). With `since`, asks for a replay of the
+    /// events after it; the server answers with a replay, or a resync and a snapshot when it no
+    /// longer holds them.
+    ///
+    /// - Returns: how the stream begins, and the stream: ``ViewerUpdate/snapshot(_:)`` first (unless
+    ///   replaying), then events in sequence order. The stream ends by throwing
+    ///   ``SyncClientError/closedByServer(_:)`` or ``SyncClientError/disconnected`` when the
+    ///   connection ends.
+    public func subscribe(stores: [String] = [], since: UInt64? = nil) async throws
+        -> (start: Subscribed.Start, updates: AsyncThrowingStream<ViewerUpdate, Error>)
+    {
+        let (stream, continuation) = AsyncThrowingStream<ViewerUpdate, Error>.makeStream()
+        try core.state.withLock { state in
+            guard state.subscription == nil else { throw SyncClientError.unexpected("already subscribed") }
+            state.subscription = continuation
+        }
+        switch try await request(.subscribe(stores: stores, since: since)) {
+        case .subscribed(let subscribed):
+            return (subscribed.start, stream)
+        case .reply(let reply):
+            throw SyncClientError.refused(reply)
+        case let other:
+            throw SyncClientError.unexpected("expected subscribed, got message type \(other.type)")
+        }
+    }
+
+    /// Closes the connection. Pending requests fail with ``SyncClientError/disconnected``.
+    public func close() async {
+        try? await channel.close()
+    }
+
+    private func request(_ command: Request.Command) async throws -> Message {
+        let channel = self.channel
+        return try await withCheckedThrowingContinuation { continuation in
+            let id: UInt32? = core.state.withLock { state in
+                if let error = state.closed {
+                    continuation.resume(throwing: error)
+                    return nil
+                }
+                let id = state.nextID
+                state.nextID &+= 1
+                if state.nextID == ClientState.welcomeID { state.nextID = 1 }
+                state.pending[id] = continuation
+                return id
+            }
+            guard let id else { return }
+            channel.writeAndFlush(Frame.encode(.request(Request(id: id, command: command))), promise: nil)
+        }
+    }
+}
+
+/// What a subscription yields.
+public enum ViewerUpdate: Hashable, Sendable {
+    /// Every subscribed store's state; events after its `seq` follow.
+    case snapshot(Snapshot)
+    case event(SyncEvent)
+}
+
+/// Why a client call failed, phrased for the person running the viewer.
+public enum SyncClientError: Error, CustomStringConvertible, Sendable {
+    case connectFailed(String, Error)
+    /// The server ended the connection, saying why.
+    case closedByServer(Goodbye)
+    case disconnected
+    /// The server answered a request with a failure.
+    case refused(Reply)
+    case timedOut
+    case unexpected(String)
+
+    public var description: String {
+        switch self {
+        case .connectFailed(let path, let error):
+            switch (error as? IOError)?.errnoCode {
+            case ENOENT?: return "cannot connect to \(path): no such socket (is syncd running?)"
+            case ECONNREFUSED?: return "cannot connect to \(path): connection refused (syncd is not running)"
+            case EACCES?: return "cannot connect to \(path): permission denied (add yourself to the socket's group)"
+            default: return "cannot connect to \(path): \(error)"
+            }
+        case .closedByServer(let goodbye): return "server closed the connection: \(goodbye.message) [\(goodbye.code.name)]"
+        case .disconnected: return "connection to the server was lost"
+        case .refused(let reply): return reply.message.isEmpty ? reply.status.text : reply.message
+        case .timedOut: return "the server did not answer in time"
+        case .unexpected(let what): return "protocol error: \(what)"
+        }
+    }
+}
+
+struct ClientState {
+    static let welcomeID = UInt32.max
+    var nextID: UInt32 = 1
+    var pending: [UInt32: CheckedContinuation<Message, Error>] = [:]
+    var subscription: AsyncThrowingStream<ViewerUpdate, Error>.Continuation?
+    var closed: SyncClientError?
+    /// The server's parting words, reported when the connection ends.
+    var goodbye: Goodbye?
+}
+
+/// State shared by a client and its channel handler.
+final class ClientCore: Sendable {
+    let state = Mutex(ClientState())
+}
+
+/// Routes what the server sends: answers to their waiting requests, everything else to the subscription.
+final class ClientHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Message
+    private let core: ClientCore
+
+    init(core: ClientCore) {
+        self.core = core
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message = Self.unwrapInboundIn(data)
+        switch message {
+        case .welcome:
+            answer(ClientState.welcomeID, message)
+        case .reply(let reply):
+            answer(reply.requestID, message)
+        case .subscribed(let subscribed):
+            answer(subscribed.requestID, message)
+        case .statusReply(let reply):
+            answer(reply.requestID, message)
+        case .snapshot(let snapshot):
+            _ = core.state.withLock { $0.subscription?.yield(.snapshot(snapshot)) }
+        case .event(let event):
+            _ = core.state.withLock { $0.subscription?.yield(.event(event)) }
+        case .goodbye(let goodbye):
+            core.state.withLock { $0.goodbye = goodbye }
+        case .hello, .request, .unknown:
+            break  // not for a client, or from a newer server: skipped
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let (pending, subscription, error) = core.state.withLock { state in
+            let error = state.goodbye.map(SyncClientError.closedByServer) ?? .disconnected
+            state.closed = error
+            defer {
+                state.pending.removeAll()
+                state.subscription = nil
+            }
+            return (state.pending, state.subscription, error)
+        }
+        for continuation in pending.values { continuation.resume(throwing: error) }
+        subscription?.finish(throwing: error)
+        context.fireChannelInactive()
+    }
+
+    private func answer(_ id: UInt32, _ message: Message) {
+        core.state.withLock { $0.pending.removeValue(forKey: id) }?.resume(returning: message)
+    }
+}
+
+/// Runs `body`, closing `channel` if it takes longer than `timeout` (which fails its waiters).
+func withTimeout<T: Sendable>(_ timeout: TimeAmount, on channel: Channel, _ body: () async throws -> T) async throws -> T {
+    let fired = Atomic<Bool>(false)
+    let timer = channel.eventLoop.scheduleTask(in: timeout) {
+        fired.store(true, ordering: .relaxed)
+        channel.close(promise: nil)
+    }
+    defer { timer.cancel() }
+    do {
+        return try await body()
+    } catch SyncClientError.disconnected where fired.load(ordering: .relaxed) {
+        throw SyncClientError.timedOut
+    }
+}

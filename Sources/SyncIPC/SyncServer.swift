@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import SyncProtocol
+
+/// The Unix-socket server that fans events out to any number of viewers.
+///
+/// All connections and the forwarder share one event loop thread: fan-out is per-batch work on
+/// shared buffers, so one thread keeps every viewer's order without locks, and leaves the other
+/// cores to providers. Publish from any thread through ``publisher`` or a ``RunReporter``.
+public final class SyncServer: Sendable {
+    /// Where the server listens.
+    public enum Listener: Sendable, Hashable {
+        /// Bind a path; `mode` (e.g. 0o660) is applied to the socket file. A stale socket file is
+        /// replaced; a live one (another server answers) is an error.
+        case path(String, mode: UInt32? = nil)
+        /// Adopt an already bound, listening socket, such as systemd's fd 3.
+        case descriptor(CInt)
+    }
+
+    /// Bounds that keep one viewer from costing the others.
+    public struct Limits: Sendable {
+        /// Connections beyond this get a ``SyncStatus/tooManyViewers`` goodbye.
+        public var maxViewers = 256
+        /// A connection that sends no hello in this time is closed.
+        public var handshakeTimeout = TimeAmount.seconds(5)
+        /// Bytes one viewer may have waiting (after superseding stale Progress) before it is
+        /// disconnected as too slow.
+        public var viewerQueueBytes = 4 * 1024 * 1024
+        /// Events kept for viewers that reconnect with "since seq".
+        public var replayEvents = 16_384
+        /// Largest frame accepted from a viewer.
+        public var requestFrameLimit = Frame.defaultClientFrameLimit
+        /// How long a closing connection is given to take its goodbye notice.
+        public var goodbyeGrace = TimeAmount.seconds(1)
+
+        public init() {}
+    }
+
+    public struct Configuration: Sendable {
+        public var listener: Listener
+        /// Sent in the welcome ("syncd 0.1").
+        public var serverName: String
+        public var access: AccessPolicy
+        /// Handles sync-now, cancel, pause, resume and reload; without one they are refused.
+        public var control: (any ControlHandler)?
+        public var limits: Limits
+        /// The first sequence number to give out; a daemon continues where its state left off so
+        /// reconnecting viewers never see numbers repeat.
+        public var firstSeq: UInt64
+        public var logger: Logger
+
+        public init(
+            listener: Listener, serverName: String = "syncd", access: AccessPolicy = .watchOnly,
+            control: (any ControlHandler)? = nil, limits: Limits = Limits(), firstSeq: UInt64 = 1,
+            logger: Logger = Logger(label: "syncd.ipc")
+        ) {
+            self.listener = listener
+            self.serverName = serverName
+            self.access = access
+            self.control = control
+            self.limits = limits
+            self.firstSeq = Swift.max(1, firstSeq)
+            self.logger = logger
+        }
+    }
+
+    public let configuration: Configuration
+    /// Publish events here, from any thread.
+    public let publisher: EventPublisher
+    private let group: MultiThreadedEventLoopGroup
+    private let hub: NIOLoopBound<Hub>
+    private let listening = Mutex<Channel?>(nil)
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let hub = Hub(eventLoop: loop, limits: configuration.limits, firstSeq: configuration.firstSeq,
+                      logger: configuration.logger)
+        let bound = NIOLoopBound(hub, eventLoop: loop)
+        self.hub = bound
+        self.publisher = EventPublisher(firstSeq: configuration.firstSeq) {
+            loop.execute { bound.value.drain() }
+        }
+        // Hub and publisher point at each other; the hub only reads `publisher` on its loop.
+        try! loop.submit { bound.value.publisher = self.publisher }.wait()
+    }
+
+    /// Binds or adopts the listening socket and starts accepting viewers.
+    public func start() async throws {
+        let hub = self.hub
+        let configuration = self.configuration
+        let bootstrap = ServerBootstrap(group: hub.eventLoop)
+            .serverChannelOption(.backlog, value: 128)
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        ByteToMessageHandler(MessageDecoder(limit: configuration.limits.requestFrameLimit)),
+                        ViewerHandler(hub: hub.value, server: configuration))
+                }
+            }
+        let channel: Channel
+        switch configuration.listener {
+        case .path(let path, let mode):
+            try Self.removeStaleSocket(at: path)
+            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+            if let mode, chmod(path, mode_t(mode)) != 0 {
+                throw SyncServerError("cannot set mode \(String(mode, radix: 8)) on \(path): \(String(cString: strerror(errno)))")
+            }
+        case .descriptor(let fd):
+            channel = try await bootstrap.withBoundSocket(fd).get()
+        }
+        listening.withLock { $0 = channel }
+        configuration.logger.info("listening for viewers", metadata: ["socket": "\(channel.localAddress?.pathname ?? "fd")"])
+    }
+
+    /// A callback object for one run of one store, for the provider's sync thread.
+    public func reporter(store: String, run: RunID) -> RunReporter {
+        RunReporter(store: store, run: run, publisher: publisher)
+    }
+
+    /// Connected viewers, subscribed or not.
+    public func viewerCount() async -> Int {
+        let hub = self.hub
+        return (try? await hub.eventLoop.submit { hub.value.viewers.count }.get()) ?? 0
+    }
+
+    /// Every store's state as of the last forwarded event.
+    public func snapshot() async -> Snapshot {
+        let hub = self.hub
+        return (try? await hub.eventLoop.submit { hub.value.table.snapshot() }.get()) ?? Snapshot(seq: 0, stores: [])
+    }
+
+    /// Delivers what was published, says goodbye (`shuttingDown`) to every viewer, closes the
+    /// socket and stops the event loop thread. The socket file is removed when this server bound it.
+    public func stop() async {
+        let hub = self.hub
+        let channel = listening.withLock { $0 }
+        try? await channel?.close()
+        if case .path(let path, _) = configuration.listener, channel != nil { unlink(path) }
+        try? await hub.eventLoop.submit {
+            hub.value.drain()
+            for viewer in hub.value.viewers.values {
+                viewer.goodbye(.shuttingDown, "the daemon is shutting down")
+            }
+        }.get()
+        // Give the goodbyes a moment to leave; the grace timer bounds it.
+        let grace = configuration.limits.goodbyeGrace
+        var waited = TimeAmount.zero
+        while await viewerCount() > 0, waited < grace {
+            try? await Task.sleep(nanoseconds: 10_000_000)
+            waited = waited + .milliseconds(10)
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    /// Removes a socket file nobody listens on; refuses to steal one a live server answers on.
+    static func removeStaleSocket(at path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw SyncServerError("\(path) exists and is not a socket; refusing to replace it")
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SyncServerError("socket path is too long (\(bytes.count) bytes; the limit is 107): \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if connected == 0 {
+            throw SyncServerError("another server is already listening on \(path)")
+        }
+        unlink(path)
+    }
+}
+
+/// A server setup failure, with a message that says what to do.
+public struct SyncServerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
