@@ -19,11 +19,13 @@ final class Hub {
     private var batch: [SyncEvent] = []
     private var encoded: [EncodedEvent] = []
     private let allocator = ByteBufferAllocator()
-    /// Set when the publisher exists; the hub and publisher are made together by the server.
+    /// Set by the server right after both exist (they refer to each other).
     var publisher: EventPublisher!
 
-    /// Most events encoded into one buffer and flushed together; bounds a batch's memory.
-    static let maxBatch = 4096
+    /// Most events encoded into one buffer and written together (~64 KiB of Progress). A viewer
+    /// that keeps up takes a whole batch in one write, so this also bounds what one write may
+    /// add to a viewer's socket beyond its queue cap.
+    static let maxBatch = 1024
 
     init(eventLoop: EventLoop, limits: SyncServer.Limits, firstSeq: UInt64, logger: Logger) {
         self.eventLoop = eventLoop

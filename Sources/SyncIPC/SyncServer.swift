@@ -80,15 +80,20 @@ public final class SyncServer: Sendable {
         self.configuration = configuration
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let hub = Hub(eventLoop: loop, limits: configuration.limits, firstSeq: configuration.firstSeq,
-                      logger: configuration.logger)
-        let bound = NIOLoopBound(hub, eventLoop: loop)
-        self.hub = bound
-        self.publisher = EventPublisher(firstSeq: configuration.firstSeq) {
+        // The hub is loop-bound, so it is made on its loop; the loop was just started, so these
+        // waits cannot fail or block for long.
+        let bound = try! loop.submit {
+            NIOLoopBound(
+                Hub(eventLoop: loop, limits: configuration.limits, firstSeq: configuration.firstSeq,
+                    logger: configuration.logger),
+                eventLoop: loop)
+        }.wait()
+        let publisher = EventPublisher(firstSeq: configuration.firstSeq) {
             loop.execute { bound.value.drain() }
         }
-        // Hub and publisher point at each other; the hub only reads `publisher` on its loop.
-        try! loop.submit { bound.value.publisher = self.publisher }.wait()
+        try! loop.submit { bound.value.publisher = publisher }.wait()
+        self.hub = bound
+        self.publisher = publisher
     }
 
     /// Binds or adopts the listening socket and starts accepting viewers.
