@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [
                 "SyncIPC", "SyncProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Benchmarks/syncipc-bench"

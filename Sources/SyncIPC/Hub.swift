@@ -17,7 +17,6 @@ final class Hub {
     /// Every admitted connection, subscribed or not.
     private(set) var viewers: [ObjectIdentifier: ViewerHandler] = [:]
     private var batch: [SyncEvent] = []
-    private var encoded: [EncodedEvent] = []
     private let allocator = ByteBufferAllocator()
     /// Set by the server right after both exist (they refer to each other).
     var publisher: EventPublisher!
@@ -57,20 +56,20 @@ final class Hub {
     func subscribe(_ viewer: ViewerHandler, requestID: UInt32, stores: [String], since: UInt64?) {
         let latest = table.seq
         var start = Subscribed.Start.snapshot
-        var replay: ArraySlice<EncodedEvent>?
+        var replay: [(EncodedBatch, Range<Int>)]?
         if let since {
             replay = ring.events(after: since, latest: latest)
             start = replay == nil ? .resync(since: since, oldest: ring.oldestSeq ?? latest &+ 1) : .replay(since: since)
         }
+        subscribers.append(viewer)
         viewer.send(.subscribed(Subscribed(requestID: requestID, start: start)))
         if let replay {
-            for event in replay where viewer.wants(event.store) {
-                guard viewer.enqueue(event) else { break }
+            for (batch, range) in replay {
+                guard viewer.deliver(batch, range) else { break }
             }
         } else {
             viewer.send(.snapshot(table.snapshot(of: stores)))
         }
-        subscribers.append(viewer)
         viewer.flushIfNeeded()
     }
 
@@ -100,26 +99,21 @@ final class Hub {
 
     private func forward(_ events: ArraySlice<SyncEvent>) {
         var buffer = allocator.buffer(capacity: events.count * 96)
-        var offsets: [Int] = []
-        offsets.reserveCapacity(events.count + 1)
+        var encoded: [EncodedEvent] = []
+        encoded.reserveCapacity(events.count)
         for event in events {
-            offsets.append(buffer.writerIndex)
+            let offset = buffer.writerIndex
             Frame.encode(event, into: &buffer)
             table.apply(event)
-        }
-        offsets.append(buffer.writerIndex)
-        encoded.removeAll(keepingCapacity: true)
-        for (i, event) in events.enumerated() {
-            let frame = buffer.getSlice(at: offsets[i], length: offsets[i + 1] - offsets[i])!
-            let encodedEvent = EncodedEvent(
+            encoded.append(EncodedEvent(
                 seq: event.seq, store: event.store, progressOf: event.isSupersedable ? event.run : nil,
-                frame: frame)
-            encoded.append(encodedEvent)
-            ring.append(encodedEvent)
+                offset: offset, length: buffer.writerIndex - offset))
         }
-        // Iterate over a copy: a viewer that overflows unsubscribes itself during delivery.
+        let batch = EncodedBatch(bytes: buffer, events: encoded)
+        ring.append(batch)
+        // `subscribers` is iterated as a copy: a viewer that overflows unsubscribes during delivery.
         for viewer in subscribers {
-            viewer.deliver(encoded, whole: buffer)
+            _ = viewer.deliver(batch, 0..<encoded.count)
             viewer.flushIfNeeded()
         }
     }

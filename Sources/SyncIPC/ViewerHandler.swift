@@ -183,48 +183,43 @@ final class ViewerHandler: ChannelInboundHandler {
 
     // MARK: Outbound
 
-    /// Whether this viewer's subscription covers `store`.
-    func wants(_ store: String) -> Bool {
+    /// Hands events to this viewer: written at once while it keeps up, else queued as ranges of
+    /// the shared batch. A viewer of all stores takes a whole range in one write.
+    /// - Returns: false if the viewer was dropped as too slow.
+    func deliver(_ batch: EncodedBatch, _ range: Range<Int>) -> Bool {
         guard case .subscribed(let stores) = state else { return false }
-        return stores?.contains(store) ?? true
-    }
-
-    /// Hands a batch of live events to this viewer: the whole shared buffer in one write when it
-    /// wants everything and is keeping up, else event by event through its queue.
-    func deliver(_ events: [EncodedEvent], whole: ByteBuffer) {
-        guard case .subscribed(let stores) = state else { return }
-        if stores == nil, queue.isEmpty, context.channel.isWritable {
-            context.write(Self.wrapOutboundOut(whole), promise: nil)
-            needsFlush = true
-            return
+        guard let stores else { return write(.events(batch, range)) }
+        // Runs of consecutive events of the subscribed stores go out as one slice each.
+        var start: Int?
+        for index in range {
+            if stores.contains(batch.events[index].store) {
+                if start == nil { start = index }
+            } else if let first = start {
+                guard write(.events(batch, first..<index)) else { return false }
+                start = nil
+            }
         }
-        for event in events where stores?.contains(event.store) ?? true {
-            guard enqueue(event) else { return }
-        }
-    }
-
-    /// Sends one event, queueing it if the socket is full. False if the viewer was dropped.
-    func enqueue(_ event: EncodedEvent) -> Bool {
-        write(event.frame, progressOf: event.progressOf)
+        if let first = start { return write(.events(batch, first..<range.upperBound)) }
+        return true
     }
 
     /// Sends a frame that is never dropped (replies, snapshots).
     func send(_ message: Message) {
         var buffer = context.channel.allocator.buffer(capacity: 64)
         Frame.encode(message, into: &buffer)
-        _ = write(buffer, progressOf: nil)
+        _ = write(.frame(buffer))
     }
 
-    private func write(_ frame: ByteBuffer, progressOf run: RunID?) -> Bool {
+    private func write(_ chunk: ViewerQueue.Chunk) -> Bool {
         if case .closing = state { return false }
         if queue.isEmpty, context.channel.isWritable {
-            context.write(Self.wrapOutboundOut(frame), promise: nil)
+            context.write(Self.wrapOutboundOut(chunk.bytes), promise: nil)
             needsFlush = true
             return true
         }
-        guard queue.append(frame, progressOf: run) else {
-            logger.notice("disconnecting slow viewer: \(queue.count) frames (\(queue.bytes) bytes) waiting")
-            goodbye(.tooSlow, "viewer too slow: more than \(queue.maxBytes) bytes waiting; reconnect with since=\(hub.table.seq) or take a new snapshot")
+        guard queue.append(chunk) else {
+            logger.notice("disconnecting slow viewer: \(queue.bytes) bytes waiting")
+            goodbye(.tooSlow, "viewer too slow: more than \(queue.maxBytes) bytes waiting; reconnect with since=<the last seq you received> to resume")
             return false
         }
         return true

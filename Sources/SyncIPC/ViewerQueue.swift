@@ -3,87 +3,121 @@ import SyncProtocol
 
 /// The frames waiting for one viewer whose socket is full.
 ///
-/// Bounded by bytes: Progress for a run replaces that run's older queued Progress (a viewer needs
-/// only the latest bar), so a stalled viewer costs at most one Progress per active run plus the
-/// frames that are never dropped (RunStarted, Error, Done, store changes, replies). Past the cap the
-/// queue reports overflow and the viewer is disconnected with a notice.
+/// Live events are queued as ranges of the shared batches they were encoded in, so a lagging
+/// viewer costs one entry per batch, not one per event. When the queue grows, it is compacted:
+/// a Progress followed by a newer Progress of the same run is dropped (a viewer needs only the
+/// latest bar), and what remains is copied into one buffer. RunStarted, Error, Done, store
+/// changes and replies are never dropped; if they alone exceed the cap, ``append`` reports
+/// overflow and the viewer is disconnected with a notice.
 struct ViewerQueue {
-    private struct Entry {
-        var frame: ByteBuffer?
-        let run: RunID?
+    enum Chunk {
+        case events(EncodedBatch, Range<Int>)
+        /// A reply, snapshot or other frame that is not an event.
+        case frame(ByteBuffer)
+
+        var byteCount: Int {
+            switch self {
+            case .events(let batch, let range): return batch.byteCount(range)
+            case .frame(let frame): return frame.readableBytes
+            }
+        }
+
+        var bytes: ByteBuffer {
+            switch self {
+            case .events(let batch, let range): return batch.frames(range)
+            case .frame(let frame): return frame
+            }
+        }
     }
 
-    private var entries = CircularBuffer<Entry>(initialCapacity: 16)
-    /// Absolute position of `entries.first`; positions never repeat.
-    private var headPosition = 0
-    /// Position of the newest queued Progress of each run.
-    private var latestProgress: [RunID: Int] = [:]
-    private var superseded = 0
+    private var chunks = CircularBuffer<Chunk>(initialCapacity: 16)
     private(set) var bytes = 0
+    /// Compact when `bytes` passes this; it doubles after a compaction that freed little, so
+    /// compaction costs O(1) per queued event over time.
+    private var compactAt: Int
     let maxBytes: Int
 
-    init(maxBytes: Int) { self.maxBytes = maxBytes }
-
-    var isEmpty: Bool { entries.count == superseded }
-    /// Frames waiting, not counting superseded ones.
-    var count: Int { entries.count - superseded }
-
-    /// Queues a frame. `progressOf` names the run when the frame is a Progress that a later
-    /// Progress of the same run may replace.
-    /// - Returns: false if the queue would exceed its cap (the frame is not queued).
-    mutating func append(_ frame: ByteBuffer, progressOf run: RunID? = nil) -> Bool {
-        var freed = 0
-        var replaced: Int?
-        if let run, let position = latestProgress[run] {
-            replaced = position - headPosition
-            freed = entries[entries.index(entries.startIndex, offsetBy: replaced!)].frame?.readableBytes ?? 0
-        }
-        guard bytes - freed + frame.readableBytes <= maxBytes else { return false }
-        if let replaced {
-            entries[entries.index(entries.startIndex, offsetBy: replaced)].frame = nil
-            superseded += 1
-            bytes -= freed
-        }
-        if let run { latestProgress[run] = headPosition + entries.count }
-        entries.append(Entry(frame: frame, run: run))
-        bytes += frame.readableBytes
-        if superseded > 64 && superseded > entries.count / 2 { compact() }
-        return true
+    init(maxBytes: Int) {
+        self.maxBytes = maxBytes
+        self.compactAt = Swift.min(maxBytes, Self.firstCompaction)
     }
 
-    /// Removes and returns the oldest frame still wanted.
-    mutating func popFirst() -> ByteBuffer? {
-        while let entry = entries.popFirst() {
-            headPosition += 1
-            guard let frame = entry.frame else {
-                superseded -= 1
-                continue
-            }
-            if let run = entry.run, latestProgress[run] == headPosition - 1 { latestProgress[run] = nil }
-            bytes -= frame.readableBytes
-            return frame
+    static let firstCompaction = 256 * 1024
+
+    var isEmpty: Bool { chunks.isEmpty }
+
+    /// Queues events or a frame.
+    /// - Returns: false if the queue exceeds its cap even after dropping stale Progress.
+    mutating func append(_ chunk: Chunk) -> Bool {
+        bytes += chunk.byteCount
+        chunks.append(chunk)
+        if bytes > compactAt {
+            compact()
+            compactAt = Swift.max(Swift.min(maxBytes, Self.firstCompaction), Swift.min(maxBytes, bytes * 2))
         }
-        return nil
+        return bytes <= maxBytes
+    }
+
+    /// Removes and returns the oldest chunk's bytes: the next thing to write.
+    mutating func popFirst() -> ByteBuffer? {
+        guard let chunk = chunks.popFirst() else { return nil }
+        bytes -= chunk.byteCount
+        return chunk.bytes
     }
 
     mutating func removeAll() {
-        entries.removeAll()
-        latestProgress.removeAll()
-        superseded = 0
+        chunks.removeAll()
         bytes = 0
     }
 
-    // Superseded entries keep their slots until popped; drop them when they are most of the queue,
-    // so a viewer stalled under a Progress-only stream holds O(runs) entries, not O(events).
-    private mutating func compact() {
-        let live = entries.filter { $0.frame != nil }
-        headPosition += entries.count
-        entries.removeAll(keepingCapacity: true)
-        latestProgress.removeAll(keepingCapacity: true)
-        superseded = 0
-        for entry in live {
-            if let run = entry.run { latestProgress[run] = headPosition + entries.count }
-            entries.append(entry)
+    /// Drops every Progress that a newer queued Progress of the same run supersedes, and copies
+    /// the events that remain into one buffer (so old batches are not kept alive for a few frames).
+    /// When that would free less than a quarter of the queue, it leaves the queue as it is: the
+    /// shared batches cost this viewer nothing extra, a copy would.
+    mutating func compact() {
+        var newerProgress = Set<RunID>()
+        var keep: [Bool] = []  // per event, newest first
+        var freed = 0
+        for chunk in chunks.reversed() {
+            guard case .events(let batch, let range) = chunk else { continue }
+            for index in range.reversed() {
+                if let run = batch.events[index].progressOf, !newerProgress.insert(run).inserted {
+                    keep.append(false)
+                    freed += batch.events[index].length
+                } else {
+                    keep.append(true)
+                }
+            }
         }
+        guard freed * 4 >= bytes else { return }
+        var verdicts = keep.reversed().makeIterator()
+        var compacted = CircularBuffer<Chunk>(initialCapacity: 4)
+        var buffer = ByteBufferAllocator().buffer(capacity: 0)
+        var events: [EncodedEvent] = []
+        func flushEvents() {
+            guard !events.isEmpty else { return }
+            compacted.append(.events(EncodedBatch(bytes: buffer, events: events), 0..<events.count))
+            buffer = ByteBufferAllocator().buffer(capacity: 0)
+            events = []
+        }
+        for chunk in chunks {
+            switch chunk {
+            case .frame:
+                flushEvents()
+                compacted.append(chunk)
+            case .events(let batch, let range):
+                for index in range where verdicts.next()! {
+                    let event = batch.events[index]
+                    events.append(EncodedEvent(
+                        seq: event.seq, store: event.store, progressOf: event.progressOf,
+                        offset: buffer.writerIndex, length: event.length))
+                    var frame = batch.frames(index..<index + 1)
+                    buffer.writeBuffer(&frame)
+                }
+            }
+        }
+        flushEvents()
+        chunks = compacted
+        bytes = chunks.reduce(0) { $0 + $1.byteCount }
     }
 }

@@ -28,9 +28,12 @@ final class ReplayTests: XCTestCase {
         await server.announce("mail")
         let reporter = server.reporter(store: "mail", run: 1)
         reporter.started(flags: .full, trigger: .schedule)
-        for i in 1...50 { reporter.progress(index: UInt32(i), max: 50) }
+        // One forwarded batch at a time, so the ring (which keeps whole batches) holds exactly 10.
+        for i in 1...50 {
+            reporter.progress(index: UInt32(i), max: 50)
+            await server.waitForForwarder(server.publisher.nextSeq - 1)
+        }
         let latest = server.publisher.nextSeq - 1
-        await server.waitForForwarder(latest)
 
         let client = try await SyncClient.connect(to: server.socketPath, clientName: "test")
         let (start, updates) = try await client.subscribe(since: 3)

@@ -1,75 +1,82 @@
 import NIOCore
+import SyncProtocol
 import XCTest
 @testable import SyncIPC
 
-final class ViewerQueueTests: XCTestCase {
-    private func frame(_ tag: UInt8, size: Int = 10) -> ByteBuffer {
-        ByteBuffer(bytes: [UInt8](repeating: tag, count: size))
+/// Builds a batch of 10-byte "frames" whose first byte is a tag, for the queue and ring tests.
+func batch(firstSeq: UInt64, _ items: [(tag: UInt8, progressOf: RunID?)]) -> EncodedBatch {
+    var bytes = ByteBuffer()
+    var events: [EncodedEvent] = []
+    for (i, item) in items.enumerated() {
+        events.append(EncodedEvent(
+            seq: firstSeq + UInt64(i), store: "s", progressOf: item.progressOf, offset: bytes.writerIndex, length: 10))
+        bytes.writeBytes([UInt8](repeating: item.tag, count: 10))
     }
+    return EncodedBatch(bytes: bytes, events: events)
+}
 
+final class ViewerQueueTests: XCTestCase {
     private func drain(_ queue: inout ViewerQueue) -> [UInt8] {
         var tags: [UInt8] = []
-        while let next = queue.popFirst() { tags.append(next.getInteger(at: next.readerIndex)!) }
+        while let chunk = queue.popFirst() {
+            tags += stride(from: 0, to: chunk.readableBytes, by: 10).map { chunk.getInteger(at: chunk.readerIndex + $0)! }
+        }
         return tags
     }
 
-    func testProgress_supersedesOlderProgressOfSameRun_keepingOrderOfTheRest() {
+    func testCompaction_dropsOnlySupersededProgress_keepingOrder() {
         var queue = ViewerQueue(maxBytes: 1000)
-        XCTAssertTrue(queue.append(frame(1), progressOf: 7))
-        XCTAssertTrue(queue.append(frame(2)))  // an Error: never dropped
-        XCTAssertTrue(queue.append(frame(3), progressOf: 8))  // another run's progress stays
-        XCTAssertTrue(queue.append(frame(4), progressOf: 7))
-        XCTAssertEqual(queue.count, 3)
-        XCTAssertEqual(queue.bytes, 30)
-        XCTAssertEqual(drain(&queue), [2, 3, 4])
+        let events = batch(firstSeq: 1, [(1, 7), (2, nil), (3, 8), (4, 7)])
+        XCTAssertTrue(queue.append(.events(events, 0..<4)))
+        XCTAssertTrue(queue.append(.frame(ByteBuffer(bytes: [UInt8](repeating: 5, count: 10)))))
+        queue.compact()
+        XCTAssertEqual(queue.bytes, 40)
+        XCTAssertEqual(drain(&queue), [2, 3, 4, 5], "progress 1 of run 7 was superseded by 4")
         XCTAssertTrue(queue.isEmpty)
         XCTAssertEqual(queue.bytes, 0)
     }
 
-    func testCap_refusesMustDeliverFramesBeyondIt_butSupersedingProgressFits() {
+    func testCap_mustDeliverFramesBeyondItOverflow() {
         var queue = ViewerQueue(maxBytes: 30)
-        XCTAssertTrue(queue.append(frame(1)))
-        XCTAssertTrue(queue.append(frame(2)))
-        XCTAssertTrue(queue.append(frame(3), progressOf: 1))
-        XCTAssertFalse(queue.append(frame(4)), "full")
-        XCTAssertTrue(queue.append(frame(5), progressOf: 1), "replaces 3, so it fits")
-        XCTAssertEqual(drain(&queue), [1, 2, 5])
+        XCTAssertTrue(queue.append(.events(batch(firstSeq: 1, [(1, nil), (2, nil)]), 0..<2)))
+        XCTAssertTrue(queue.append(.events(batch(firstSeq: 3, [(3, 1)]), 0..<1)))
+        XCTAssertTrue(queue.append(.events(batch(firstSeq: 4, [(4, 1)]), 0..<1)), "supersedes 3, so it fits")
+        XCTAssertFalse(queue.append(.events(batch(firstSeq: 5, [(5, nil)]), 0..<1)), "errors never drop: full")
     }
 
-    func testProgressFlood_keepsQueueSmall() {
-        var queue = ViewerQueue(maxBytes: 1000)
-        for i in 0..<100_000 { XCTAssertTrue(queue.append(frame(UInt8(i % 256)), progressOf: 1)) }
-        XCTAssertEqual(queue.count, 1)
-        XCTAssertEqual(drain(&queue), [UInt8(99_999 % 256)])
+    func testProgressFlood_staysSmall() {
+        var queue = ViewerQueue(maxBytes: 64 * 1024)
+        for i in 0..<20_000 {
+            XCTAssertTrue(queue.append(.events(batch(firstSeq: UInt64(i), [(UInt8(i % 256), 1)]), 0..<1)))
+        }
+        XCTAssertLessThanOrEqual(queue.bytes, 64 * 1024)
+        XCTAssertEqual(drain(&queue).last, UInt8(19_999 % 256), "the newest bar survives")
     }
 
-    func testSupersedeAfterPartialDrain_stillFindsTheRightEntry() {
+    func testPartialRanges_writeOnlyTheirFrames() {
         var queue = ViewerQueue(maxBytes: 1000)
-        XCTAssertTrue(queue.append(frame(1)))
-        XCTAssertTrue(queue.append(frame(2), progressOf: 9))
-        _ = queue.popFirst()
-        XCTAssertTrue(queue.append(frame(3)))
-        XCTAssertTrue(queue.append(frame(4), progressOf: 9))
-        XCTAssertEqual(drain(&queue), [3, 4])
-        // Once popped, a run's progress is no longer in the queue to supersede.
-        XCTAssertTrue(queue.append(frame(5), progressOf: 9))
-        XCTAssertEqual(drain(&queue), [5])
+        let events = batch(firstSeq: 1, [(1, nil), (2, nil), (3, nil)])
+        XCTAssertTrue(queue.append(.events(events, 1..<3)))
+        XCTAssertEqual(queue.bytes, 20)
+        XCTAssertEqual(drain(&queue), [2, 3])
     }
 }
 
 final class EventRingTests: XCTestCase {
-    private func event(_ seq: UInt64) -> EncodedEvent {
-        EncodedEvent(seq: seq, store: "s", progressOf: nil, frame: ByteBuffer())
-    }
-
     func testEventsAfter_withinRing_andTooOld() {
         var ring = EventRing(capacity: 5)
-        for seq in 1...8 { ring.append(event(UInt64(seq))) }
+        ring.append(batch(firstSeq: 1, [(1, nil), (2, nil), (3, nil)]))
+        ring.append(batch(firstSeq: 4, [(4, nil), (5, nil)]))
+        ring.append(batch(firstSeq: 6, [(6, nil), (7, nil), (8, nil)]))
+        // Whole batches are dropped only while at least 5 events remain.
         XCTAssertEqual(ring.oldestSeq, 4)
-        XCTAssertEqual(ring.events(after: 3, latest: 8)?.map(\.seq), [4, 5, 6, 7, 8])
-        XCTAssertEqual(ring.events(after: 6, latest: 8)?.map(\.seq), [7, 8])
-        XCTAssertEqual(ring.events(after: 8, latest: 8)?.map(\.seq), [])
-        XCTAssertNil(ring.events(after: 2, latest: 8), "event 3 is gone")
-        XCTAssertNil(ring.events(after: 9, latest: 8), "from the future")
+        func seqs(after seq: UInt64) -> [UInt64]? {
+            ring.events(after: seq, latest: 8)?.flatMap { batch, range in range.map { batch.events[$0].seq } }
+        }
+        XCTAssertEqual(seqs(after: 3), [4, 5, 6, 7, 8])
+        XCTAssertEqual(seqs(after: 6), [7, 8])
+        XCTAssertEqual(seqs(after: 8), [])
+        XCTAssertNil(seqs(after: 2), "event 3 is gone")
+        XCTAssertNil(seqs(after: 9), "from the future")
     }
 }
