@@ -7,11 +7,14 @@ let package = Package(
     products: [
         .library(name: "SyncProtocol", targets: ["SyncProtocol"]),
         .library(name: "SyncIPC", targets: ["SyncIPC"]),
+        .executable(name: "syncd", targets: ["syncd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Wire format only: frames, messages, status codes. No I/O; ByteBuffer is its only dependency.
@@ -29,6 +32,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libsystemd (Debian: libsystemd-dev): sd_notify, sd_listen_fds, the journal.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The daemon's parts: config, scheduler, provider host, providers, durable state, systemd glue.
+        .target(
+            name: "SyncDaemon",
+            dependencies: [
+                "SyncIPC", "SyncProtocol", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "syncd",
+            dependencies: [
+                "SyncDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "syncipc-bench",
             dependencies: [
@@ -42,6 +65,13 @@ let package = Package(
         .testTarget(
             name: "SyncProtocolTests",
             dependencies: ["SyncProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "SyncdTests",
+            dependencies: [
+                "SyncDaemon", "SyncIPC", "SyncProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SyncIPCTests",

@@ -13,7 +13,9 @@ public final class RunReporter: Sendable {
     public let run: RunID
     private let publisher: EventPublisher
     private let cancelRequested = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(false)
+    /// nil while the run goes on, then its result. Every publish happens under this lock, so
+    /// nothing can be published after Done, even from another thread racing with `done`.
+    private let finalResult = Mutex<SyncStatus?>(nil)
 
     /// What the provider should do after a progress call.
     public enum Verdict: Sendable, Hashable {
@@ -29,36 +31,37 @@ public final class RunReporter: Sendable {
 
     /// Announces the run. Call once, before any other callback.
     public func started(flags: SyncFlags, trigger: RunTrigger) {
-        guard !isFinished else { return }
-        publisher.publish(store: store, run: run, .runStarted(flags: flags, trigger: trigger))
+        publishUnlessDone(.runStarted(flags: flags, trigger: trigger))
     }
 
     /// Reports progress; a nil `step` keeps the previous text ("just move the bar").
     /// - Returns: ``Verdict/cancel`` once ``requestCancel()`` was called or the run is done.
     @discardableResult
     public func progress(step: String? = nil, index: UInt32, max: UInt32) -> Verdict {
-        guard !isFinished else { return .cancel }
         let index = max > 0 ? Swift.min(index, max) : index
-        publisher.publish(store: store, run: run, .progress(step: step, index: index, max: max))
+        guard publishUnlessDone(.progress(step: step, index: index, max: max)) else { return .cancel }
         return isCancelRequested ? .cancel : .continue
     }
 
     /// Reports an error (severity bit set) or a warning (clear); the run may go on.
     public func error(_ code: SyncStatus, _ message: String) {
-        guard !isFinished else { return }
-        publisher.publish(store: store, run: run, .error(code: code, message: message))
+        publishUnlessDone(.error(code: code, message: message))
     }
 
     /// Reports the final result. Only the first call has an effect.
     /// - Returns: false when the run was already done.
     @discardableResult
     public func done(_ result: SyncStatus) -> Bool {
-        guard finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
-            return false
+        finalResult.withLock { final in
+            guard final == nil else { return false }
+            final = result
+            publisher.publish(store: store, run: run, .done(result: result))
+            return true
         }
-        publisher.publish(store: store, run: run, .done(result: result))
-        return true
     }
+
+    /// The result published by ``done(_:)``, nil before.
+    public var result: SyncStatus? { finalResult.withLock { $0 } }
 
     /// Asks the provider to stop: its next ``progress(step:index:max:)`` answers cancel.
     public func requestCancel() {
@@ -66,5 +69,14 @@ public final class RunReporter: Sendable {
     }
 
     public var isCancelRequested: Bool { cancelRequested.load(ordering: .acquiring) }
-    public var isFinished: Bool { finished.load(ordering: .acquiring) }
+    public var isFinished: Bool { finalResult.withLock { $0 != nil } }
+
+    @discardableResult
+    private func publishUnlessDone(_ kind: SyncEvent.Kind) -> Bool {
+        finalResult.withLock { final in
+            guard final == nil else { return false }
+            publisher.publish(store: store, run: run, kind)
+            return true
+        }
+    }
 }

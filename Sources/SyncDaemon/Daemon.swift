@@ -1,0 +1,470 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+import SyncIPC
+import SyncProtocol
+
+/// Why the host stopped a run before its provider finished it.
+public enum CancelReason: String, Sendable {
+    case user, shutdown, stall, reload, pause
+
+    var message: String {
+        switch self {
+        case .user: return "cancelled by request"
+        case .shutdown: return "cancelled: the daemon is shutting down"
+        case .stall: return "cancelled: no progress reported in time"
+        case .reload: return "cancelled: the store was removed from the configuration"
+        case .pause: return "cancelled: the store was paused"
+        }
+    }
+}
+
+/// The daemon: hosts the stores' providers, schedules their runs, publishes every callback to
+/// viewers through SyncIPC, keeps durable state, and answers control requests.
+///
+/// An actor: runs finish, requests arrive and the clock ticks concurrently, and all of them
+/// change the same schedule and state.
+public actor Daemon: ControlHandler {
+    public struct Options: Sendable {
+        public var configFile: String
+        /// Overrides the config's socket (`--socket`); ignored when socket-activated.
+        public var socket: String?
+        /// Overrides the config's state directory (`--state-dir`).
+        public var stateDirectory: String?
+        /// A listening socket passed by systemd.
+        public var listeningSocket: CInt?
+        public var serverName: String
+
+        public init(configFile: String, socket: String? = nil, stateDirectory: String? = nil,
+                    listeningSocket: CInt? = nil, serverName: String = "syncd") {
+            self.configFile = configFile
+            self.socket = socket
+            self.stateDirectory = stateDirectory
+            self.listeningSocket = listeningSocket
+            self.serverName = serverName
+        }
+    }
+
+    struct ActiveRun {
+        let id: RunID
+        let callback: SyncCallback
+        let task: Task<Void, Never>
+        var cancelReason: CancelReason?
+        /// After a cancel, when the host gives up waiting for the provider.
+        var giveUpAt: ContinuousClock.Instant?
+        var stalled = false
+    }
+
+    /// How long a cancelled provider gets to return before the host finishes its run for it.
+    static let cancelGrace = Duration.seconds(10)
+
+    public static let factories: [any ProviderFactory] = [SyntheticFactory(), ExecFactory()]
+
+    let options: Options
+    let factories: [any ProviderFactory]
+    private(set) var config: DaemonConfig
+    private var scheduler: Scheduler
+    private var state: DurableState
+    private let stateStore: StateStore
+    public nonisolated let server: SyncServer
+    private nonisolated let control = LateControl()
+    private let notifier = SystemdNotifier()
+    private let logger: Logger
+    private var runs: [String: ActiveRun] = [:]
+    /// Stores removed by a reload whose run is still winding down.
+    private var leaving: Set<String> = []
+    private var stopping = false
+    private var sleeper: Task<Void, Never>?
+    private var lastStatus = ""
+    private var lastWatchdog = ContinuousClock.now
+
+    /// Loads the configuration and state; nothing is started yet.
+    /// - Throws: ``ConfigError``, ``StateError``: a broken setup stops the daemon before it listens.
+    public init(options: Options, factories: [any ProviderFactory] = Daemon.factories, logger: Logger) throws {
+        self.options = options
+        self.factories = factories
+        self.logger = logger
+        var config = try DaemonConfig.load(file: options.configFile, factories: factories)
+        if let socket = options.socket { config.settings.socket = socket }
+        if let directory = options.stateDirectory { config.settings.stateDirectory = directory }
+        self.config = config
+        let settings = config.settings
+        stateStore = StateStore(directory: settings.stateDirectory)
+        try stateStore.prepare()
+        var state = try stateStore.load()
+        self.scheduler = Scheduler(
+            maxConcurrent: settings.maxConcurrentRuns, retryAfter: settings.retryAfter, maxBackoff: settings.maxBackoff)
+        let now = ContinuousClock.now
+        for store in config.stores.values {
+            scheduler.configure(
+                store.name, interval: store.interval, flags: store.flags, runAtStartup: store.runAtStartup,
+                paused: state.stores[store.name]?.paused ?? false, now: now)
+        }
+        // Sequence numbers continue past anything a viewer may have seen before a crash.
+        state.nextSeq += 1 << 20
+        self.state = state
+        let listener: SyncServer.Listener = options.listeningSocket.map { .descriptor($0) }
+            ?? .path(settings.socket, mode: settings.socketMode)
+        let owner = getuid()
+        let group = AccessPolicy.controlGroup(settings.controlGroup)
+        let access = AccessPolicy(controlHint: group.controlHint) { peer in
+            // Whoever runs the daemon by hand controls it too.
+            peer.uid == owner ? .control : group.access(for: peer)
+        }
+        var serverLogger = logger
+        serverLogger[metadataKey: "component"] = "ipc"
+        server = SyncServer(configuration: .init(
+            listener: listener, serverName: options.serverName, access: access, control: control,
+            firstSeq: state.nextSeq, logger: serverLogger))
+    }
+
+    // MARK: Life cycle
+
+    /// Listens, tells systemd it is ready, and runs until ``stop()``. Returns once every run has
+    /// ended (Done delivered), state is saved and viewers were told goodbye.
+    public func run() async throws {
+        control.daemon.withLock { $0.value = self }
+        do {
+            try await server.start()
+        } catch {
+            throw DaemonError("cannot listen on \(config.settings.socket): \(error) (does its directory exist? pass --socket PATH to choose another)")
+        }
+        for name in config.storeNames { publishInfo(name) }
+        try saveState()
+        let status = await statusLine()
+        notifier.ready(status: status)
+        logger.info("ready: \(status)", metadata: ["config": "\(config.file)"])
+        lastStatus = status
+        while !stopping {
+            startDueRuns()
+            checkRuns()
+            await reportHealth()
+            await sleepUntilNextTick()
+        }
+        await shutDown()
+    }
+
+    /// Begins a graceful stop (SIGTERM): runs are cancelled with reason shutdown.
+    public func stop() {
+        guard !stopping else { return }
+        stopping = true
+        notifier.stopping(status: "stopping: cancelling \(runs.count) run(s)")
+        logger.info("stopping", metadata: ["runs": "\(runs.count)"])
+        sleeper?.cancel()
+    }
+
+    private func shutDown() async {
+        for name in runs.keys { cancel(name, reason: .shutdown) }
+        let deadline = ContinuousClock.now + Self.cancelGrace
+        while !runs.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for (name, run) in runs {
+            logger.warning("provider did not stop in time; finishing its run", metadata: ["store": "\(name)", "run": "\(run.id)"])
+            finish(name, run: run.id, providerResult: .cancelled)
+        }
+        do { try saveState() } catch { logger.error("cannot save state: \(error)") }
+        await server.stop()
+        logger.info("stopped")
+    }
+
+    private func sleepUntilNextTick() async {
+        var wait = Duration.seconds(1)
+        if let watchdog = notifier.watchdogInterval { wait = min(wait, watchdog / 4) }
+        if let due = scheduler.nextDue() { wait = max(.zero, min(wait, due - .now)) }
+        let sleeper = Task { _ = try? await Task.sleep(for: wait) }
+        self.sleeper = sleeper
+        await sleeper.value
+    }
+
+    /// STATUS= for systemd, and WATCHDOG=1 once the IPC event loop has answered.
+    private func reportHealth() async {
+        let status = await statusLine()
+        if status != lastStatus {
+            notifier.status(status)
+            lastStatus = status
+        }
+        if let interval = notifier.watchdogInterval, ContinuousClock.now - lastWatchdog >= interval / 2 {
+            notifier.watchdog()
+            lastWatchdog = .now
+        }
+    }
+
+    private func statusLine() async -> String {
+        let viewers = await server.viewerCount()
+        let stalled = runs.values.filter(\.stalled).count
+        var line = "\(config.stores.count) stores, \(runs.count) syncing, \(viewers) viewers"
+        if stalled > 0 { line += ", \(stalled) stalled" }
+        return line
+    }
+
+    // MARK: Runs
+
+    private func startDueRuns() {
+        guard !stopping else { return }
+        for start in scheduler.takeDue(now: .now) {
+            guard let store = config.stores[start.store] else { continue }
+            begin(store, flags: start.flags, trigger: start.trigger)
+        }
+    }
+
+    private func begin(_ store: StoreConfig, flags: SyncFlags, trigger: RunTrigger) {
+        let id = state.nextRun
+        state.nextRun += 1
+        // The run id must never be handed out twice, even if the daemon dies in this run.
+        do { try saveState() } catch { logger.error("cannot save state: \(error)") }
+        var runLogger = logger
+        runLogger[metadataKey: "store"] = "\(store.name)"
+        runLogger[metadataKey: "run"] = "\(id)"
+        let callback = SyncCallback(reporter: server.reporter(store: store.name, run: id), logger: runLogger)
+        callback.reporter.started(flags: flags, trigger: trigger)
+        runLogger.info("run started", metadata: ["flags": "\(flags)", "trigger": "\(trigger)"])
+        let request = SyncRequest(store: store.name, run: id, flags: flags, trigger: trigger)
+        let provider = store.provider
+        let name = store.name
+        let task = Task.detached { [weak self] in
+            let result = await Self.execute(provider, request, callback)
+            guard let self else { return }
+            await self.finish(name, run: id, providerResult: result)
+        }
+        runs[name] = ActiveRun(id: id, callback: callback, task: task)
+        publishInfo(name)
+    }
+
+    /// Runs the provider, turning a thrown error into a result.
+    static func execute(_ provider: any StoreProvider, _ request: SyncRequest, _ callback: SyncCallback) async -> SyncStatus {
+        do {
+            return try await provider.synchronize(request, callback: callback)
+        } catch is CancellationError {
+            return .cancelled
+        } catch {
+            callback.error(.providerFailed, "the provider failed: \(error)")
+            return .providerFailed
+        }
+    }
+
+    /// Ends a run exactly once: publishes Done (unless the provider already did), records it
+    /// durably, and plans the store's next run.
+    private func finish(_ name: String, run id: RunID, providerResult: SyncStatus) {
+        guard let run = runs[name], run.id == id else { return }  // already finished by the host
+        runs[name] = nil
+        let callback = run.callback
+        var result = providerResult
+        // A provider that finished its work despite the cancel keeps its result; one that
+        // stopped (or failed) is reported with the reason it was stopped for.
+        if let reason = run.cancelReason, result.isFailure {
+            result = reason == .stall ? .stalled : .cancelled
+            callback.error(result, reason.message)
+        }
+        callback.done(result)
+        let published = callback.reporter.result ?? result
+        record(name, run: id, result: published, errors: callback.errorCounts.records)
+        scheduler.finished(name, result: published, now: .now, jitter: Double.random(in: 0.8...1.2))
+        if leaving.remove(name) != nil {
+            server.publisher.publish(store: name, run: 0, .storeRemoved)
+        } else {
+            publishInfo(name)
+        }
+        startDueRuns()
+    }
+
+    private func cancel(_ name: String, reason: CancelReason) {
+        guard var run = runs[name] else { return }
+        if run.cancelReason == nil { run.cancelReason = reason }
+        run.giveUpAt = run.giveUpAt ?? ContinuousClock.now + Self.cancelGrace
+        run.callback.reporter.requestCancel()
+        run.task.cancel()
+        runs[name] = run
+        run.callback.logger.info("cancelling run", metadata: ["reason": "\(reason.rawValue)"])
+    }
+
+    /// Stall detection, and runs whose provider ignored a cancel.
+    private func checkRuns() {
+        let settings = config.settings
+        let now = ContinuousClock.now
+        for (name, run) in runs {
+            if let giveUpAt = run.giveUpAt, now >= giveUpAt {
+                run.callback.logger.warning("the provider did not stop within \(Self.cancelGrace) of being cancelled; its run is finished without it")
+                finish(name, run: run.id, providerResult: .cancelled)
+                continue
+            }
+            let silence = run.callback.silence
+            if silence >= settings.cancelStalledAfter, run.cancelReason == nil {
+                run.callback.logger.warning("no progress for \(silence.configText); cancelling the run")
+                cancel(name, reason: .stall)
+            } else if silence >= settings.stallAfter, !run.stalled {
+                runs[name]?.stalled = true
+                run.callback.logger.warning("no progress for \(silence.configText); the run is stalled")
+                publishInfo(name)
+            } else if silence < settings.stallAfter, run.stalled {
+                runs[name]?.stalled = false
+                publishInfo(name)
+            }
+        }
+    }
+
+    // MARK: State
+
+    private func record(_ name: String, run: RunID, result: SyncStatus, errors: [DurableState.ErrorRecord]) {
+        let now = Timestamp.now().rawValue
+        var store = state.stores[name] ?? DurableState.Store()
+        store.lastResult = result.rawValue
+        store.lastRunEnded = now
+        if !result.isFailure { store.lastSuccess = now }
+        store.runs += 1
+        if result.isFailure { store.failedRuns += 1 }
+        store.errors.append(contentsOf: errors)
+        if store.errors.count > config.settings.errorHistory {
+            store.errors.removeFirst(store.errors.count - config.settings.errorHistory)
+        }
+        state.stores[name] = store
+        do { try saveState() } catch { logger.error("cannot save state: \(error)", metadata: ["store": "\(name)"]) }
+    }
+
+    private func saveState() throws {
+        state.nextSeq = server.publisher.nextSeq
+        try stateStore.save(state)
+    }
+
+    /// Publishes the store's standing facts (StoreChanged) for viewers.
+    private func publishInfo(_ name: String) {
+        guard let store = config.stores[name] else { return }
+        let saved = state.stores[name]
+        let paused = scheduler.entries[name]?.paused ?? false
+        var nextRun: Timestamp?
+        if let due = scheduler.due(name) {
+            let wait = max(.zero, due - .now)
+            nextRun = Timestamp(rawValue: Timestamp.now().rawValue + UInt64(wait.components.seconds) * 1_000_000
+                + UInt64(wait.components.attoseconds / 1_000_000_000_000))
+        }
+        let info = StoreInfo(
+            provider: store.providerName, paused: paused, stalled: runs[name]?.stalled ?? false,
+            lastResult: saved?.lastResult.map(SyncStatus.init(rawValue:)),
+            lastRunEnded: saved?.lastRunEnded.map(Timestamp.init(rawValue:)),
+            lastSuccess: saved?.lastSuccess.map(Timestamp.init(rawValue:)), nextRun: nextRun)
+        server.publisher.publish(store: name, run: 0, .storeChanged(info))
+    }
+
+    // MARK: Control
+
+    public nonisolated func handle(_ command: Request.Command, from peer: PeerCredentials) async -> ControlResult {
+        let result = await control(command)
+        logger.info("\(command.name) from uid \(peer.uid): \(result.message)", metadata: ["code": "\(result.status.name)"])
+        return result
+    }
+
+    func control(_ command: Request.Command) -> ControlResult {
+        if stopping { return ControlResult(.shuttingDown, "the daemon is shutting down") }
+        switch command {
+        case .syncNow(let name, let flags):
+            switch scheduler.requestNow(name, flags: flags) {
+            case .unknown: return unknownStore(name)
+            case .paused: return ControlResult(.paused, "'\(name)' is paused; resume it first (syncctl resume \(name))")
+            case .busy: return ControlResult(.busy, "'\(name)' is already syncing (run \(runs[name]?.id ?? 0))")
+            case .alreadyQueued: return ControlResult(.ok, "a sync of '\(name)' is already queued")
+            case .queued:
+                startDueRuns()
+                if let run = runs[name] { return ControlResult(.ok, "sync of '\(name)' started (run \(run.id))") }
+                return ControlResult(.ok, "sync of '\(name)' queued: \(runs.count) runs already running (max_concurrent_runs = \(config.settings.maxConcurrentRuns))")
+            }
+        case .cancel(let name):
+            guard config.stores[name] != nil else { return unknownStore(name) }
+            guard let run = runs[name] else { return ControlResult(.invalidArgument, "'\(name)' is not syncing; nothing to cancel") }
+            cancel(name, reason: .user)
+            return ControlResult(.ok, "cancelling run \(run.id) of '\(name)'")
+        case .pause(let name):
+            guard scheduler.pause(name) else { return unknownStore(name) }
+            state.stores[name, default: DurableState.Store()].paused = true
+            do { try saveState() } catch { logger.error("cannot save state: \(error)") }
+            let running = runs[name]
+            if running != nil { cancel(name, reason: .pause) }
+            publishInfo(name)
+            return ControlResult(.ok, running == nil ? "paused '\(name)'" : "paused '\(name)'; its running sync is being cancelled")
+        case .resume(let name):
+            guard scheduler.resume(name, now: .now) else { return unknownStore(name) }
+            state.stores[name, default: DurableState.Store()].paused = false
+            do { try saveState() } catch { logger.error("cannot save state: \(error)") }
+            publishInfo(name)
+            startDueRuns()
+            return ControlResult(.ok, "resumed '\(name)'")
+        case .reload:
+            return reload()
+        case .subscribe, .status:
+            return ControlResult(.unexpectedMessage, "\(command.name) is not a control request")
+        }
+    }
+
+    private func unknownStore(_ name: String) -> ControlResult {
+        let known = config.storeNames
+        return ControlResult(.notFound, "no store named '\(name)'; " + (known.isEmpty ? "none are configured" : "known stores: " + known.joined(separator: ", ")))
+    }
+
+    /// Re-reads the configuration (SIGHUP or a reload request). A broken file is rejected whole
+    /// and the running configuration stays; viewers and unaffected runs carry on.
+    public func reload() -> ControlResult {
+        notifier.reloading(status: "reloading \(config.file)")
+        defer { notifier.status(lastStatus) }
+        var next: DaemonConfig
+        do {
+            next = try DaemonConfig.load(file: config.file, factories: factories)
+        } catch {
+            logger.error("reload rejected: \(error)")
+            return ControlResult(.config, "reload rejected, the previous configuration stays in effect: \(error)")
+        }
+        // Where the daemon listens and keeps state is fixed for its lifetime.
+        next.settings.socket = config.settings.socket
+        next.settings.stateDirectory = config.settings.stateDirectory
+        let old = config
+        config = next
+        scheduler.maxConcurrent = next.settings.maxConcurrentRuns
+        scheduler.retryAfter = next.settings.retryAfter
+        scheduler.maxBackoff = next.settings.maxBackoff
+        let removed = Set(old.stores.keys).subtracting(next.stores.keys)
+        let added = Set(next.stores.keys).subtracting(old.stores.keys)
+        let changed = next.stores.values.filter { old.stores[$0.name].map { $0.fingerprint != $0.fingerprint } ?? false }
+        for name in removed.sorted() {
+            scheduler.remove(name)
+            if runs[name] != nil {
+                leaving.insert(name)
+                cancel(name, reason: .reload)
+            } else {
+                server.publisher.publish(store: name, run: 0, .storeRemoved)
+            }
+        }
+        let now = ContinuousClock.now
+        for store in next.stores.values where added.contains(store.name) || changed.contains(where: { $0.name == store.name }) {
+            scheduler.configure(
+                store.name, interval: store.interval, flags: store.flags, runAtStartup: store.runAtStartup,
+                paused: state.stores[store.name]?.paused ?? false, now: now)
+            publishInfo(store.name)
+        }
+        startDueRuns()
+        let summary = "reloaded \(next.file): \(added.count) added, \(removed.count) removed, \(changed.count) changed"
+        logger.info("\(summary)")
+        return ControlResult(.ok, summary)
+    }
+}
+
+/// Hands control requests to the daemon, which exists only after the server it configures.
+final class LateControl: ControlHandler {
+    struct WeakDaemon: Sendable {
+        weak var value: Daemon?
+    }
+
+    let daemon = Mutex(WeakDaemon())
+
+    func handle(_ command: Request.Command, from peer: PeerCredentials) async -> ControlResult {
+        guard let daemon = daemon.withLock({ $0.value }) else {
+            return ControlResult(.shuttingDown, "the daemon is not ready")
+        }
+        return await daemon.handle(command, from: peer)
+    }
+}
+
+/// A failure that stops the daemon, with what to do about it.
+public struct DaemonError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+import SyncIPC
+import SyncProtocol
+
+/// The callback a provider reports through during one run: MAPI's `IMAPISyncProgressCallback`.
+///
+/// Safe and cheap to call from any thread or task. Besides forwarding to viewers, it records when
+/// the provider last said anything, which is how the host notices a stalled run.
+public final class SyncCallback: Sendable {
+    public let store: String
+    public let run: RunID
+    /// Tagged with the store and run, for the journal (`STORE=`, `RUN=`).
+    public let logger: Logger
+    let reporter: RunReporter
+    private let lastActivity: Atomic<UInt64>
+    private let counts = Mutex(Counts())
+
+    struct Counts {
+        var warnings = 0
+        var errors = 0
+        /// The latest errors and warnings, for the durable history (capped at ``historyLimit``).
+        var records: [DurableState.ErrorRecord] = []
+    }
+
+    static let historyLimit = 1000
+
+    init(reporter: RunReporter, logger: Logger) {
+        self.store = reporter.store
+        self.run = reporter.run
+        self.reporter = reporter
+        self.logger = logger
+        self.lastActivity = Atomic(monotonicNanoseconds())
+    }
+
+    /// Reports progress: `index` of `max` done (`max` 0 if unknown); a nil `step` keeps the
+    /// previous text. Answers `.cancel` once the host wants the run to stop.
+    @discardableResult
+    public func progress(step: String? = nil, index: UInt32, max: UInt32) -> RunReporter.Verdict {
+        touch()
+        return reporter.progress(step: step, index: index, max: max)
+    }
+
+    /// Reports an error (severity bit set in `code`) or a warning (clear); the run may go on.
+    public func error(_ code: SyncStatus, _ message: String) {
+        touch()
+        let record = DurableState.ErrorRecord(time: Timestamp.now().rawValue, run: run, code: code.rawValue, message: message)
+        counts.withLock { counts in
+            if code.isFailure { counts.errors += 1 } else { counts.warnings += 1 }
+            counts.records.append(record)
+            if counts.records.count > Self.historyLimit { counts.records.removeFirst() }
+        }
+        logger.log(level: code.isFailure ? .error : .warning, "\(message)", metadata: ["code": "\(code.name)"])
+        reporter.error(code, message)
+    }
+
+    /// Reports the final result now. Later calls, and the value `synchronize` returns, are ignored.
+    public func done(_ result: SyncStatus) {
+        if reporter.done(result) {
+            logger.log(level: result.isFailure ? .error : .info, "run finished: \(result.text)", metadata: ["code": "\(result.name)"])
+        }
+    }
+
+    /// True once the host asked the run to stop.
+    public var isCancelled: Bool { reporter.isCancelRequested }
+
+    var isDone: Bool { reporter.isFinished }
+    var errorCounts: Counts { counts.withLock { $0 } }
+
+    /// Time since the provider last reported anything.
+    var silence: Duration {
+        .nanoseconds(Int64(bitPattern: monotonicNanoseconds() &- lastActivity.load(ordering: .relaxed)))
+    }
+
+    private func touch() {
+        lastActivity.store(monotonicNanoseconds(), ordering: .relaxed)
+    }
+}
+
+/// Nanoseconds of `CLOCK_MONOTONIC`: cheap, and storable in an atomic.
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

@@ -1,0 +1,165 @@
+import SyncProtocol
+
+/// Decides which store runs when: a pure state machine the daemon drives with the clock.
+///
+/// Rules: one run per store at a time; at most `maxConcurrent` runs; on-demand requests start
+/// before scheduled ones; a paused store is not scheduled; after a failure the store is retried
+/// with exponential backoff and jitter (never later than its normal interval).
+struct Scheduler {
+    typealias Instant = ContinuousClock.Instant
+
+    struct Entry {
+        var interval: Duration?
+        var flags: SyncFlags
+        var paused = false
+        var running = false
+        /// When the next scheduled (or retry) run is due; nil when none is planned.
+        var due: Instant?
+        var dueTrigger = RunTrigger.schedule
+        /// A queued on-demand request's flags.
+        var demand: SyncFlags?
+        /// Failed runs in a row.
+        var failures = 0
+    }
+
+    /// What to start.
+    struct Start: Equatable {
+        var store: String
+        var flags: SyncFlags
+        var trigger: RunTrigger
+    }
+
+    enum Answer: Equatable {
+        case queued
+        case alreadyQueued
+        case busy
+        case paused
+        case unknown
+    }
+
+    private(set) var entries: [String: Entry] = [:]
+    var maxConcurrent: Int
+    var retryAfter: Duration
+    var maxBackoff: Duration
+
+    init(maxConcurrent: Int, retryAfter: Duration, maxBackoff: Duration) {
+        self.maxConcurrent = maxConcurrent
+        self.retryAfter = retryAfter
+        self.maxBackoff = maxBackoff
+    }
+
+    var runningCount: Int { entries.values.filter(\.running).count }
+
+    /// Adds a store, or updates one (a change takes effect from its next run).
+    mutating func configure(_ store: String, interval: Duration?, flags: SyncFlags, runAtStartup: Bool, paused: Bool, now: Instant) {
+        if var entry = entries[store] {
+            if entry.interval != interval, !entry.running, entry.failures == 0 {
+                entry.due = interval.map { now + $0 }
+            }
+            entry.interval = interval
+            entry.flags = flags
+            entries[store] = entry
+            return
+        }
+        var entry = Entry(interval: interval, flags: flags, paused: paused)
+        if runAtStartup {
+            entry.due = now
+            entry.dueTrigger = .startup
+        } else {
+            entry.due = interval.map { now + $0 }
+        }
+        entries[store] = entry
+    }
+
+    mutating func remove(_ store: String) {
+        entries[store] = nil
+    }
+
+    /// A person asked for a run now.
+    mutating func requestNow(_ store: String, flags: SyncFlags) -> Answer {
+        guard var entry = entries[store] else { return .unknown }
+        if entry.paused { return .paused }
+        if entry.running { return .busy }
+        if entry.demand != nil { return .alreadyQueued }
+        entry.demand = (flags.isEmpty ? entry.flags : flags).union(.onDemand)
+        entries[store] = entry
+        return .queued
+    }
+
+    /// Pauses a store; the caller cancels its run if it has one.
+    mutating func pause(_ store: String) -> Bool {
+        guard entries[store] != nil else { return false }
+        entries[store]!.paused = true
+        entries[store]!.demand = nil
+        return true
+    }
+
+    /// Resumes a store; a scheduled store runs soon after.
+    mutating func resume(_ store: String, now: Instant) -> Bool {
+        guard var entry = entries[store] else { return false }
+        if entry.paused, entry.interval != nil {
+            entry.due = now
+            entry.dueTrigger = .schedule
+        }
+        entry.paused = false
+        entries[store] = entry
+        return true
+    }
+
+    /// The runs to start now, on-demand first, within the concurrency cap. They count as running
+    /// until ``finished(_:result:now:jitter:)``.
+    mutating func takeDue(now: Instant) -> [Start] {
+        var free = maxConcurrent - runningCount
+        guard free > 0 else { return [] }
+        var starts: [Start] = []
+        let idle = entries.filter { !$0.value.running && !$0.value.paused }
+        let demanded = idle.filter { $0.value.demand != nil }.keys.sorted()
+        let scheduled = idle.filter { $0.value.demand == nil && ($0.value.due.map { $0 <= now } ?? false) }
+            .sorted { ($0.value.due!, $0.key) < ($1.value.due!, $1.key) }.map(\.key)
+        for store in demanded + scheduled where free > 0 {
+            var entry = entries[store]!
+            if let demand = entry.demand {
+                starts.append(Start(store: store, flags: demand, trigger: .onDemand))
+                entry.demand = nil
+            } else {
+                starts.append(Start(store: store, flags: entry.flags, trigger: entry.dueTrigger))
+            }
+            entry.running = true
+            entry.due = nil
+            entries[store] = entry
+            free -= 1
+        }
+        return starts
+    }
+
+    /// Records a finished run and plans the next: the interval after success or a cancel, a
+    /// backoff retry after failure. `jitter` in 0.8...1.2 spreads retries.
+    mutating func finished(_ store: String, result: SyncStatus, now: Instant, jitter: Double = 1) {
+        guard var entry = entries[store] else { return }
+        entry.running = false
+        entry.dueTrigger = .schedule
+        if result.isFailure && result != .cancelled && result != .paused && result != .shuttingDown {
+            entry.failures += 1
+            if let interval = entry.interval {
+                let exponent = min(entry.failures - 1, 30)
+                let backoff = min(maxBackoff, retryAfter * Double(1 << exponent))
+                entry.due = now + min(interval, backoff * jitter)
+                entry.dueTrigger = .retry
+            }
+        } else {
+            if !result.isFailure { entry.failures = 0 }
+            entry.due = entry.interval.map { now + $0 }
+        }
+        entries[store] = entry
+    }
+
+    /// When something is next due (for the daemon's sleep), nil if nothing is planned.
+    func nextDue() -> Instant? {
+        entries.values.filter { !$0.paused && !$0.running }.compactMap(\.due).min()
+    }
+
+    func due(_ store: String) -> Instant? {
+        guard let entry = entries[store], !entry.paused, !entry.running else { return nil }
+        return entry.demand != nil ? .now : entry.due
+    }
+}

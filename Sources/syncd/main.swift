@@ -1,0 +1,126 @@
+import ArgumentParser
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import SyncDaemon
+
+/// Exit statuses, mirrored in packaging/syncd.service (`RestartPreventExitStatus=`).
+enum ExitStatus {
+    /// The configuration or state cannot be used: restarting will not help.
+    static let config: Int32 = 78  // EX_CONFIG
+    /// The socket could not be bound or adopted.
+    static let unavailable: Int32 = 69  // EX_UNAVAILABLE
+}
+
+@main
+struct SyncdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "syncd",
+        abstract: "The background sync daemon: hosts store providers and streams their progress to viewers.",
+        discussion: """
+            Under systemd, syncd is started by syncd.socket (socket activation) and reports readiness,
+            status and watchdog pings. Run by hand, it listens on the config's socket or --socket.
+            SIGHUP re-reads the configuration; SIGTERM cancels running syncs and exits.
+
+            Exit status: 0 after a clean stop, 78 for a configuration or state error, 69 when the
+            socket cannot be used, 1 for anything else.
+            """)
+
+    @Option(name: .long, help: "Configuration file.")
+    var config = "/etc/syncd/syncd.toml"
+
+    @Option(name: .long, help: "Listen on this socket path instead of the config's (ignored when socket-activated).")
+    var socket: String?
+
+    @Option(name: .customLong("state-dir"), help: "Keep durable state here instead of the config's state_directory.")
+    var stateDirectory: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Flag(name: .long, help: "Check the configuration and exit (0 if valid).")
+    var check = false
+
+    func run() async throws {
+        let level = logLevel
+        let useJournal = JournalLogHandler.stderrIsJournal
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = useJournal
+                ? JournalLogHandler(identifier: "syncd")
+                : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "syncd")
+
+        if check {
+            do {
+                let parsed = try DaemonConfig.load(file: config, factories: Daemon.factories)
+                print("\(config): OK, \(parsed.stores.count) stores: \(parsed.storeNames.joined(separator: ", "))")
+                return
+            } catch {
+                printError("\(error)")
+                throw ExitCode(ExitStatus.config)
+            }
+        }
+
+        let daemon: Daemon
+        do {
+            let listening = try SocketActivation.listeningSocket()
+            daemon = try Daemon(
+                options: .init(configFile: config, socket: socket, stateDirectory: stateDirectory, listeningSocket: listening),
+                logger: logger)
+        } catch let error as SocketActivationError {
+            printError("syncd: \(error)")
+            throw ExitCode(ExitStatus.unavailable)
+        } catch {
+            printError("syncd: \(error)")
+            throw ExitCode(ExitStatus.config)
+        }
+
+        let signals = SignalHandlers(daemon: daemon)
+        signals.install()
+        do {
+            try await daemon.run()
+        } catch {
+            printError("syncd: \(error)")
+            throw ExitCode(ExitStatus.unavailable)
+        }
+        _ = signals
+    }
+}
+
+func printError(_ message: String) {
+    var line = message + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// SIGTERM and SIGINT stop the daemon gracefully; SIGHUP reloads its configuration.
+final class SignalHandlers {
+    let daemon: Daemon
+    let sources: [DispatchSourceSignal]
+
+    init(daemon: Daemon) {
+        self.daemon = daemon
+        var sources: [DispatchSourceSignal] = []
+        for (signal, action) in [(SIGTERM, "stop"), (SIGINT, "stop"), (SIGHUP, "reload")] {
+            Glibc.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+            source.setEventHandler {
+                Task {
+                    if action == "stop" { await daemon.stop() } else { _ = await daemon.reload() }
+                }
+            }
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    func install() {
+        sources.forEach { $0.resume() }
+    }
+}

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import SyncIPC
+import SyncProtocol
+import XCTest
+
+/// The built `syncd` binary next to the test bundle (`swift build --build-tests` builds both).
+func builtProduct(_ name: String) throws -> String {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? CommandLine.arguments[0])
+    let path = bundle.deletingLastPathComponent().appendingPathComponent(name).path
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw TestError("\(path) is missing: run `swift build --build-tests` first")
+    }
+    return path
+}
+
+struct TestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A real syncd process on a temporary socket, config and state directory.
+final class DaemonProcess {
+    let directory: String
+    let socket: String
+    let configPath: String
+    let stateDirectory: String
+    private(set) var process: Process?
+    private var stderrFile: String { directory + "/stderr.log" }
+
+    init(config: String) throws {
+        directory = "/tmp/syncd-test-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        socket = directory + "/s.sock"
+        configPath = directory + "/syncd.toml"
+        stateDirectory = directory + "/state"
+        try writeConfig(config)
+    }
+
+    deinit {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func writeConfig(_ text: String) throws {
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts syncd and waits until it accepts viewers.
+    @discardableResult
+    func start(environment: [String: String] = [:]) async throws -> Process {
+        let process = try launch(environment: environment)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning { throw TestError("syncd exited with \(process.terminationStatus): \(stderr)") }
+            if let client = try? await SyncClient.connect(to: socket, clientName: "probe") {
+                await client.close()
+                return process
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestError("syncd did not listen within 20 s: \(stderr)")
+    }
+
+    /// Starts syncd without waiting for it (for start-up failures).
+    func launch(arguments: [String]? = nil, environment: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try builtProduct("syncd"))
+        process.arguments = arguments ?? ["--config", configPath, "--socket", socket, "--state-dir", stateDirectory]
+        var env = ProcessInfo.processInfo.environment
+        env["JOURNAL_STREAM"] = nil
+        env["NOTIFY_SOCKET"] = nil
+        env.merge(environment) { $1 }
+        process.environment = env
+        _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: stderrFile)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        return process
+    }
+
+    var stderr: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
+
+    /// Waits for the process to exit and returns its status.
+    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        guard let process else { throw TestError("not started") }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw TestError("syncd did not exit within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    func signal(_ number: Int32) {
+        if let process { kill(process.processIdentifier, number) }
+    }
+
+    func client(_ name: String = "test") async throws -> SyncClient {
+        try await SyncClient.connect(to: socket, clientName: name)
+    }
+
+    func savedState() throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: stateDirectory + "/state.json"))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+}
+
+/// Reads a subscription until `predicate` holds for an event, returning everything seen.
+func events(
+    from updates: AsyncThrowingStream<ViewerUpdate, Error>, timeout: Duration = .seconds(20),
+    until predicate: @escaping @Sendable (SyncEvent) -> Bool
+) async throws -> [SyncEvent] {
+    try await withThrowingTaskGroup(of: [SyncEvent].self) { group in
+        group.addTask {
+            var seen: [SyncEvent] = []
+            for try await update in updates {
+                guard case .event(let event) = update else { continue }
+                seen.append(event)
+                if predicate(event) { return seen }
+            }
+            throw TestError("stream ended after \(seen.count) events without the awaited one: \(seen.map(\.kind))")
+        }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw TestError("timed out waiting for an event")
+        }
+        let result = try await group.next()!
+        group.cancelAll()
+        return result
+    }
+}
+
+extension SyncEvent {
+    var isDone: Bool {
+        if case .done = kind { return true }
+        return false
+    }
+
+    var doneResult: SyncStatus? {
+        if case .done(let result) = kind { return result }
+        return nil
+    }
+}
