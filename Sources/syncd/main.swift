@@ -20,12 +20,11 @@ struct SyncdCommand: AsyncParsableCommand {
         commandName: "syncd",
         abstract: "The background sync daemon: hosts store providers and streams their progress to viewers.",
         discussion: """
-            Under systemd, syncd is started by syncd.socket (socket activation) and reports readiness,
-            status and watchdog pings. Run by hand, it listens on the config's socket or --socket.
+            Under systemd, syncd is started by syncd.socket (socket activation) and reports readiness, status and watchdog pings. Run by hand, it listens on the config's socket or --socket.
+
             SIGHUP re-reads the configuration; SIGTERM cancels running syncs and exits.
 
-            Exit status: 0 after a clean stop, 78 for a configuration or state error, 69 when the
-            socket cannot be used, 1 for anything else.
+            Exit status: 0 after a clean stop, 78 for a configuration or state error, 69 when the socket cannot be used, 1 for anything else.
             """)
 
     @Option(name: .long, help: "Configuration file.")

@@ -62,6 +62,11 @@ final class DaemonTests: XCTestCase {
         let (_, updates) = try await client.subscribe(stores: ["boot"])
         let seen = try await events(from: updates) { $0.isDone }
         XCTAssertEqual(seen.last?.doneResult, .ok)
+        // After Done, the store's facts follow: its result is recorded and the next run planned.
+        _ = try await events(from: updates) {
+            if case .storeChanged(let info) = $0.kind { return info.lastResult == .ok }
+            return false
+        }
         let status = try await client.status(stores: ["boot"]).stores[0]
         XCTAssertEqual(status.info.provider, "synthetic")
         XCTAssertEqual(status.info.lastResult, .ok)
