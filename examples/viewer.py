@@ -174,6 +174,8 @@ def decode_request(kind, p):
     if kind in (0x0043, 0x0044, 0x0045):
         verb = {0x0043: "cancel", 0x0044: "pause", 0x0045: "resume"}[kind]
         return [f"{head} {verb} store={q(p.string())}"]
+    if kind == 0x0047:
+        return [f"{head} errors stores={json.dumps(p.string_list())}"]
     return [f"{head} reload"]                              # 0x0046
 
 
@@ -196,11 +198,19 @@ def decode_status_reply(p):
     return [f"status-reply id={p.u32()}"] + decode_snapshot(p)
 
 
+def decode_error_history(p):
+    lines = [f"error-history id={p.u32()}"]
+    for _ in range(p.u32()):
+        store, run, _time, code, message = p.string(), p.u64(), p.u64(), p.u32(), p.string()
+        lines.append(f"  error store={q(store)} run={run} code={status(code)} message={q(message)}")
+    return lines
+
+
 DECODERS = {0x0001: decode_hello, 0x0002: decode_welcome, 0x0003: decode_goodbye,
             0x0020: decode_snapshot, 0x0050: decode_reply, 0x0051: decode_subscribed,
-            0x0052: decode_status_reply}
+            0x0052: decode_status_reply, 0x0053: decode_error_history}
 DECODERS.update({k: functools.partial(decode_event, k) for k in EVENT_TYPES})
-DECODERS.update({k: functools.partial(decode_request, k) for k in range(0x0040, 0x0047)})
+DECODERS.update({k: functools.partial(decode_request, k) for k in range(0x0040, 0x0048)})
 
 
 def decode_frame(kind, payload):

@@ -351,7 +351,9 @@ public actor Daemon: ControlHandler {
 
     public nonisolated func handle(_ command: Request.Command, from peer: PeerCredentials) async -> ControlResult {
         let result = await control(command)
-        logger.info("\(command.name) from uid \(peer.uid): \(result.message)", metadata: ["code": "\(result.status.name)"])
+        if command.needsControl {
+            logger.info("\(command.name) from uid \(peer.uid): \(result.message)", metadata: ["code": "\(result.status.name)"])
+        }
         return result
     }
 
@@ -391,9 +393,24 @@ public actor Daemon: ControlHandler {
             return ControlResult(.ok, "resumed '\(name)'")
         case .reload:
             return reload()
+        case .errors(let names):
+            if let unknown = names.first(where: { config.stores[$0] == nil && state.stores[$0] == nil }) {
+                return unknownStore(unknown)
+            }
+            return ControlResult(errors: errorHistory(names.isEmpty ? Array(state.stores.keys) : names))
         case .subscribe, .status:
             return ControlResult(.unexpectedMessage, "\(command.name) is not a control request")
         }
+    }
+
+    /// The durable error history of these stores, oldest first.
+    private func errorHistory(_ names: [String]) -> [ErrorEntry] {
+        names.flatMap { name in
+            (state.stores[name]?.errors ?? []).map {
+                ErrorEntry(store: name, run: $0.run, time: Timestamp(rawValue: $0.time),
+                           code: SyncStatus(rawValue: $0.code), message: $0.message)
+            }
+        }.sorted { ($0.time, $0.store) < ($1.time, $1.store) }
     }
 
     private func unknownStore(_ name: String) -> ControlResult {

@@ -1,10 +1,11 @@
 import SyncProtocol
 
-/// What the daemon does with control requests (sync-now, cancel, pause, resume, reload).
+/// What the daemon does with the requests the server cannot answer itself: control requests
+/// (sync-now, cancel, pause, resume, reload) and the error history.
 ///
-/// The server has already checked that the peer may control; the handler decides the rest and
-/// its answer goes back to the viewer as a ``Reply``. It may take its time: the viewer's other
-/// traffic goes on meanwhile.
+/// For control requests the server has already checked that the peer may control; the handler
+/// decides the rest and its answer goes back to the viewer as a ``Reply`` (or an ``ErrorHistory``
+/// when the result carries entries). It may take its time: the viewer's other traffic goes on.
 public protocol ControlHandler: Sendable {
     func handle(_ command: Request.Command, from peer: PeerCredentials) async -> ControlResult
 }
@@ -15,8 +16,17 @@ public struct ControlResult: Hashable, Sendable {
     /// For people: what happened, or what to do about the failure.
     public var message: String
 
+    /// The answer to an errors request; nil for everything else.
+    public var errors: [ErrorEntry]?
+
     public init(_ status: SyncStatus, _ message: String) {
         self.status = status
         self.message = message
+    }
+
+    public init(errors: [ErrorEntry]) {
+        self.status = .ok
+        self.message = ""
+        self.errors = errors
     }
 }

@@ -85,6 +85,16 @@ public final class SyncClient: Sendable {
         }
     }
 
+    /// The remembered errors and warnings of the named stores (all when empty), oldest first.
+    /// - Throws: ``SyncClientError/refused(_:)`` with the server's reply, e.g. for an unknown store.
+    public func errors(stores: [String] = []) async throws -> [ErrorEntry] {
+        switch try await request(.errors(stores: stores)) {
+        case .errorHistory(let history): return history.entries
+        case .reply(let reply): throw SyncClientError.refused(reply)
+        case let other: throw SyncClientError.unexpected("expected an error history, got message type \(other.type)")
+        }
+    }
+
     /// Subscribes to the named stores (all when empty). With `since`, asks for a replay of the
     /// events after it; the server answers with a replay, or a resync and a snapshot when it no
     /// longer holds them.
@@ -207,6 +217,8 @@ final class ClientHandler: ChannelInboundHandler, Sendable {
             answer(subscribed.requestID, message)
         case .statusReply(let reply):
             answer(reply.requestID, message)
+        case .errorHistory(let history):
+            answer(history.requestID, message)
         case .snapshot(let snapshot):
             _ = core.state.withLock { $0.subscription?.yield(.snapshot(snapshot)) }
         case .event(let event):

@@ -150,12 +150,12 @@ final class ViewerHandler: ChannelInboundHandler {
     }
 
     private func control(_ request: Request) {
-        guard access == .control else {
+        guard access == .control || !request.command.needsControl else {
             reply(request, .permissionDenied, "permission denied: \(request.command.name) — \(server.access.controlHint)")
             return
         }
         guard let handler = server.control else {
-            reply(request, .failed, "this server accepts no control requests")
+            reply(request, .failed, "this server accepts no \(request.command.name) requests")
             return
         }
         let peer = self.peer
@@ -165,7 +165,11 @@ final class ViewerHandler: ChannelInboundHandler {
             let result = await handler.handle(request.command, from: peer)
             eventLoop.execute {
                 let viewer = bound.value
-                viewer.reply(request, result.status, result.message)
+                if let errors = result.errors {
+                    viewer.send(.errorHistory(ErrorHistory(requestID: request.id, entries: errors)))
+                } else {
+                    viewer.reply(request, result.status, result.message)
+                }
                 viewer.flushIfNeeded()
             }
         }

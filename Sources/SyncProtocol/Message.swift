@@ -25,10 +25,12 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let pause = MessageType(rawValue: 0x0044)
     public static let resume = MessageType(rawValue: 0x0045)
     public static let reload = MessageType(rawValue: 0x0046)
+    public static let errors = MessageType(rawValue: 0x0047)
 
     public static let reply = MessageType(rawValue: 0x0050)
     public static let subscribed = MessageType(rawValue: 0x0051)
     public static let statusReply = MessageType(rawValue: 0x0052)
+    public static let errorHistory = MessageType(rawValue: 0x0053)
 
     public var description: String {
         let digits = String(rawValue, radix: 16)
@@ -47,6 +49,7 @@ public enum Message: Hashable, Sendable {
     case reply(Reply)
     case subscribed(Subscribed)
     case statusReply(StatusReply)
+    case errorHistory(ErrorHistory)
     /// A type this build does not know, from a newer peer. Receivers skip it.
     case unknown(type: MessageType, payload: ByteBuffer)
 
@@ -61,6 +64,7 @@ public enum Message: Hashable, Sendable {
         case .reply: return .reply
         case .subscribed: return .subscribed
         case .statusReply: return .statusReply
+        case .errorHistory: return .errorHistory
         case .unknown(let type, _): return type
         }
     }
@@ -78,6 +82,7 @@ public enum Message: Hashable, Sendable {
         case .statusReply(let reply):
             buffer.writeInteger(reply.requestID)
             reply.snapshot.write(to: &buffer)
+        case .errorHistory(let history): history.write(to: &buffer)
         case .unknown(_, var payload): buffer.writeBuffer(&payload)
         }
     }
@@ -92,13 +97,14 @@ public enum Message: Hashable, Sendable {
         case .runStarted, .progress, .error, .done, .storeChanged, .storeRemoved:
             return .event(try SyncEvent.read(type, from: &buffer))
         case .snapshot: return .snapshot(try Snapshot.read(from: &buffer))
-        case .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload:
+        case .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .errors:
             return .request(try Request.read(type, from: &buffer))
         case .reply: return .reply(try Reply.read(from: &buffer))
         case .subscribed: return .subscribed(try Subscribed.read(from: &buffer))
         case .statusReply:
             let id: UInt32 = try buffer.readWireInteger()
             return .statusReply(StatusReply(requestID: id, snapshot: try Snapshot.read(from: &buffer)))
+        case .errorHistory: return .errorHistory(try ErrorHistory.read(from: &buffer))
         default:
             return .unknown(type: type, payload: buffer)
         }

@@ -78,7 +78,7 @@ final class AccessTests: XCTestCase {
         let client = try await SyncClient.connect(to: server.socketPath, clientName: "test")
         let reply = try await client.send(.reload)
         XCTAssertEqual(reply.status, .failed)
-        XCTAssertEqual(reply.message, "this server accepts no control requests")
+        XCTAssertEqual(reply.message, "this server accepts no reload requests")
         await server.stop()
     }
 }

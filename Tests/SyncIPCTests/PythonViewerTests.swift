@@ -71,7 +71,7 @@ final class PythonViewerTests: XCTestCase {
         let vectors = Self.repository.appendingPathComponent("docs/vectors")
         let files = try FileManager.default.contentsOfDirectory(atPath: vectors.path)
             .filter { $0.hasSuffix(".hex") }.sorted().map { vectors.appendingPathComponent($0).path }
-        XCTAssertGreaterThanOrEqual(files.count, 24)
+        XCTAssertGreaterThanOrEqual(files.count, 26)
         let (status, output) = try await viewer(["--decode"] + files)
         XCTAssertEqual(status, 0)
         let lines = Set(output)
@@ -84,6 +84,8 @@ final class PythonViewerTests: XCTestCase {
             "request id=4 sync-now store=\"mail\" flags=0x02000000",
             "subscribed id=2 mode=resync since=41 oldest=100",
             "reply id=4 status=0x80070005 (permission-denied) message=\"permission denied\"",
+            "request id=9 errors stores=[\"mail\"]",
+            "  error store=\"mail\" run=7 code=0x80040115 (network) message=\"connection reset\"",
         ] {
             XCTAssertTrue(lines.contains(expected), "missing: \(expected)")
         }

@@ -26,12 +26,12 @@ final class ViewerQueueTests: XCTestCase {
 
     func testCompaction_dropsOnlySupersededProgress_keepingOrder() {
         var queue = ViewerQueue(maxBytes: 1000)
-        let events = batch(firstSeq: 1, [(1, 7), (2, nil), (3, 8), (4, 7)])
-        XCTAssertTrue(queue.append(.events(events, 0..<4)))
+        let events = batch(firstSeq: 1, [(1, 7), (6, 7), (2, nil), (3, 8), (4, 7)])
+        XCTAssertTrue(queue.append(.events(events, 0..<5)))
         XCTAssertTrue(queue.append(.frame(ByteBuffer(bytes: [UInt8](repeating: 5, count: 10)))))
         queue.compact()
         XCTAssertEqual(queue.bytes, 40)
-        XCTAssertEqual(drain(&queue), [2, 3, 4, 5], "progress 1 of run 7 was superseded by 4")
+        XCTAssertEqual(drain(&queue), [2, 3, 4, 5], "progress 1 and 6 of run 7 were superseded by 4")
         XCTAssertTrue(queue.isEmpty)
         XCTAssertEqual(queue.bytes, 0)
     }
@@ -51,6 +51,15 @@ final class ViewerQueueTests: XCTestCase {
         }
         XCTAssertLessThanOrEqual(queue.bytes, 64 * 1024)
         XCTAssertEqual(drain(&queue).last, UInt8(19_999 % 256), "the newest bar survives")
+    }
+
+    func testCompaction_thatWouldFreeLittle_leavesSharedBatchesAlone() {
+        var queue = ViewerQueue(maxBytes: 1000)
+        let events = batch(firstSeq: 1, [(1, 7), (2, nil), (3, nil), (4, nil), (5, 7)])
+        XCTAssertTrue(queue.append(.events(events, 0..<5)))
+        queue.compact()
+        XCTAssertEqual(queue.bytes, 50, "dropping 10 of 50 bytes is not worth a copy")
+        XCTAssertEqual(drain(&queue), [1, 2, 3, 4, 5])
     }
 
     func testPartialRanges_writeOnlyTheirFrames() {

@@ -44,8 +44,8 @@ final class GoldenVectorTests: XCTestCase {
         let types = Set(GoldenVectors.all.map(\.message.type))
         let expected: [MessageType] = [
             .hello, .welcome, .goodbye, .runStarted, .progress, .error, .done, .storeChanged, .storeRemoved,
-            .snapshot, .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .reply, .subscribed,
-            .statusReply,
+            .snapshot, .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .errors, .reply, .subscribed,
+            .statusReply, .errorHistory,
         ]
         XCTAssertEqual(types, Set(expected))
     }

@@ -44,10 +44,14 @@ enum GoldenVectors {
         ("pause", .request(Request(id: 6, command: .pause(store: "mail")))),
         ("resume", .request(Request(id: 7, command: .resume(store: "mail")))),
         ("reload", .request(Request(id: 8, command: .reload))),
+        ("errors", .request(Request(id: 9, command: .errors(stores: ["mail"])))),
         ("reply", .reply(Reply(requestID: 4, status: .permissionDenied, message: "permission denied"))),
         ("subscribed-snapshot", .subscribed(Subscribed(requestID: 1, start: .snapshot))),
         ("subscribed-replay", .subscribed(Subscribed(requestID: 2, start: .replay(since: 41)))),
         ("subscribed-resync", .subscribed(Subscribed(requestID: 2, start: .resync(since: 41, oldest: 100)))),
         ("status-reply", .statusReply(StatusReply(requestID: 3, snapshot: Snapshot(seq: 48, stores: [])))),
+        ("error-history", .errorHistory(ErrorHistory(requestID: 9, entries: [
+            ErrorEntry(store: "mail", run: 7, time: time, code: .network, message: "connection reset"),
+        ]))),
     ]
 }

@@ -238,4 +238,37 @@ final class DaemonTests: XCTestCase {
         let restarted = try await events(from: updates) { if case .runStarted = $0.kind { return true } else { return false } }
         XCTAssertGreaterThan(restarted.last!.run, slowRun, "run ids are never reused")
     }
+
+    func testErrorHistory_survivesRestart() async throws {
+        let daemon = try DaemonProcess(config: """
+            [store.flaky]
+            provider = "synthetic"
+            steps = 10
+            rate = 200
+            warn_every = 5
+            error_every = 10
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        var client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await client.send(.syncNow(store: "flaky", flags: []))
+        let run = try await events(from: updates) { $0.isDone }
+        XCTAssertEqual(run.last?.doneResult, .partial, "errors during the run make it partial")
+        daemon.signal(SIGTERM)
+        _ = try await daemon.waitForExit()
+
+        try await daemon.start()
+        client = try await daemon.client()
+        let history = try await client.errors(stores: ["flaky"])
+        XCTAssertEqual(history.map(\.code), [.warning, .warning, .failed])
+        XCTAssertEqual(history.last?.message, "item 10: failed (synthetic error)")
+        XCTAssertEqual(Set(history.map(\.run)), [run.last!.run])
+        do {
+            _ = try await client.errors(stores: ["nope"])
+            XCTFail("errors of an unknown store")
+        } catch SyncClientError.refused(let reply) {
+            XCTAssertEqual(reply.status, .notFound)
+        }
+    }
 }

@@ -1,7 +1,8 @@
 import NIOCore
 
 /// A viewer's request. The server answers each with a frame carrying the same `id`:
-/// ``Subscribed`` for subscribe, ``StatusReply`` for status, ``Reply`` for everything else
+/// ``Subscribed`` for subscribe, ``StatusReply`` for status, ``ErrorHistory`` for errors,
+/// ``Reply`` for everything else
 /// (and for any request it refuses).
 public struct Request: Hashable, Sendable {
     /// Chosen by the client; echoed in the answer. The server does not interpret it.
@@ -27,11 +28,13 @@ public struct Request: Hashable, Sendable {
         case resume(store: String)
         /// Re-read the daemon's configuration.
         case reload
+        /// The remembered errors and warnings of these stores (empty: all), oldest first.
+        case errors(stores: [String])
 
         /// Whether the command changes anything, and so needs ``AccessLevel/control``.
         public var needsControl: Bool {
             switch self {
-            case .subscribe, .status: return false
+            case .subscribe, .status, .errors: return false
             case .syncNow, .cancel, .pause, .resume, .reload: return true
             }
         }
@@ -46,6 +49,7 @@ public struct Request: Hashable, Sendable {
             case .pause: return "pause"
             case .resume: return "resume"
             case .reload: return "reload"
+            case .errors: return "errors"
             }
         }
     }
@@ -59,6 +63,7 @@ public struct Request: Hashable, Sendable {
         case .pause: return .pause
         case .resume: return .resume
         case .reload: return .reload
+        case .errors: return .errors
         }
     }
 
@@ -69,7 +74,7 @@ public struct Request: Hashable, Sendable {
             buffer.writeInteger(UInt8(since == nil ? 0 : 1))
             buffer.writeInteger(since ?? 0)
             buffer.writeWireStringList(stores)
-        case .status(let stores):
+        case .status(let stores), .errors(let stores):
             buffer.writeWireStringList(stores)
         case .syncNow(let store, let flags):
             buffer.writeWireString(store)
@@ -103,6 +108,8 @@ public struct Request: Hashable, Sendable {
             command = .resume(store: try buffer.readWireString())
         case .reload:
             command = .reload
+        case .errors:
+            command = .errors(stores: try buffer.readWireStringList())
         default:
             throw .invalidField("message type \(type) is not a request")
         }
