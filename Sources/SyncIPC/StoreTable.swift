@@ -3,19 +3,29 @@ import SyncProtocol
 /// Every store's current state, folded from the event stream: the source of snapshots.
 ///
 /// Because it is built only from events, a snapshot taken after applying event N is exactly what
-/// a viewer that saw events 1...N would know.
-struct StoreTable {
+/// a viewer that saw events 1...N would know. The server keeps one to answer status and new
+/// viewers; a viewer keeps one to draw from (start it from the snapshot, then apply events).
+public struct StoreTable: Sendable {
     private var stores: [String: StoreStatus] = [:]
     /// Sequence number of the last event applied.
-    private(set) var seq: UInt64
+    public private(set) var seq: UInt64
 
-    init(seq: UInt64) { self.seq = seq }
+    public init(seq: UInt64) { self.seq = seq }
 
-    var names: [String] { stores.keys.sorted() }
+    /// The state a snapshot describes.
+    public init(_ snapshot: Snapshot) {
+        seq = snapshot.seq
+        for store in snapshot.stores { stores[store.name] = store }
+    }
 
-    func contains(_ store: String) -> Bool { stores[store] != nil }
+    public var names: [String] { stores.keys.sorted() }
 
-    mutating func apply(_ event: SyncEvent) {
+    public subscript(store: String) -> StoreStatus? { stores[store] }
+
+    public func contains(_ store: String) -> Bool { stores[store] != nil }
+
+    /// Applies one event, as docs/PROTOCOL.md §4.5 describes.
+    public mutating func apply(_ event: SyncEvent) {
         seq = event.seq
         switch event.kind {
         case .storeChanged(let info):
@@ -47,7 +57,7 @@ struct StoreTable {
     }
 
     /// The stores named (all when empty), ordered by name, as of the last applied event.
-    func snapshot(of names: [String] = []) -> Snapshot {
+    public func snapshot(of names: [String] = []) -> Snapshot {
         let selected = names.isEmpty ? self.names : names
         return Snapshot(seq: seq, stores: selected.compactMap { stores[$0] })
     }

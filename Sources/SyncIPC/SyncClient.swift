@@ -164,6 +164,12 @@ public enum SyncClientError: Error, CustomStringConvertible, Sendable {
     case timedOut
     case unexpected(String)
 
+    /// The errno of a failed connect (ENOENT: no socket; ECONNREFUSED: nobody listens; EACCES).
+    public var connectErrno: Int32? {
+        guard case .connectFailed(_, let error) = self else { return nil }
+        return (error as? IOError)?.errnoCode
+    }
+
     public var description: String {
         switch self {
         case .connectFailed(let path, let error):

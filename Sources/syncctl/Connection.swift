@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import SyncIPC
+import SyncProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// syncctl's exit statuses, listed in `syncctl --help`.
+enum Exit {
+    static let ok: Int32 = 0
+    /// The daemon refused or failed the request (unknown store, busy, ...).
+    static let refused: Int32 = 1
+    /// `sync --wait`: the run finished with warnings.
+    static let warnings: Int32 = 2
+    /// `sync --wait`: the run failed.
+    static let failed: Int32 = 3
+    /// `sync --wait`: the run was cancelled.
+    static let cancelled: Int32 = 4
+    /// syncd cannot be reached (not running, wrong socket).
+    static let unavailable: Int32 = 69
+    /// Not allowed: the socket, or control requests.
+    static let permissionDenied: Int32 = 77
+
+    static let help = """
+        Exit status: 0 success; 1 the daemon refused the request (unknown store, busy, ...); \
+        2, 3, 4 for `sync --wait` when a run finished with warnings, failed, or was cancelled; \
+        64 usage error; 69 syncd cannot be reached; 77 permission denied.
+        """
+
+    /// The status for a finished run's result.
+    static func forResult(_ result: SyncStatus) -> Int32 {
+        if result == .cancelled || result == .shuttingDown || result == .paused { return cancelled }
+        if result.isFailure { return failed }
+        return result.isWarning ? warnings : ok
+    }
+}
+
+/// `--socket`, shared by every subcommand.
+struct SocketOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The daemon's socket.",
+        discussion: "Default: $SYNCD_SOCKET, else /run/syncd/syncd.sock."))
+    var socket: String?
+
+    var path: String {
+        socket ?? ProcessInfo.processInfo.environment["SYNCD_SOCKET"] ?? "/run/syncd/syncd.sock"
+    }
+
+    /// Connects, or exits with a message that says what to do.
+    func connect() async throws -> SyncClient {
+        do {
+            return try await SyncClient.connect(to: path, clientName: "syncctl")
+        } catch let error as SyncClientError where error.connectErrno != nil || error.isConnectFailure {
+            fail(Self.explain(path, error), status: error.connectErrno == EACCES ? Exit.permissionDenied : Exit.unavailable)
+        } catch {
+            fail("cannot talk to syncd at \(path): \(error)", status: Exit.unavailable)
+        }
+    }
+
+    static func explain(_ path: String, _ error: SyncClientError) -> String {
+        switch error.connectErrno {
+        case ENOENT?:
+            return "syncd is not running: no socket at \(path) (start it with `sudo systemctl start syncd.socket`, or point --socket / $SYNCD_SOCKET at the right one)"
+        case ECONNREFUSED?:
+            return "syncd is not running: nothing listens on \(path) (start it with `sudo systemctl start syncd.socket`)"
+        case EACCES?:
+            let group = socketGroup(path).map { "'\($0)'" } ?? "of the socket"
+            return "permission denied opening \(path): add yourself to group \(group) (sudo usermod -aG \(socketGroup(path) ?? "syncd") $USER, then log in again)"
+        default:
+            return "cannot connect to syncd at \(path): \(error)"
+        }
+    }
+
+    private static func socketGroup(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0, let group = getgrgid(info.st_gid) else { return nil }
+        return String(cString: group.pointee.gr_name)
+    }
+}
+
+extension SyncClientError {
+    var isConnectFailure: Bool {
+        if case .connectFailed = self { return true }
+        return false
+    }
+}
+
+/// Prints to stderr and exits.
+func fail(_ message: String, status: Int32) -> Never {
+    FileHandle.standardError.write(Data(("syncctl: " + message + "\n").utf8))
+    exit(status)
+}
+
+/// The exit status for a refused reply.
+func status(for reply: Reply) -> Int32 {
+    if reply.status.isOK || !reply.status.isFailure { return Exit.ok }
+    return reply.status == .permissionDenied ? Exit.permissionDenied : Exit.refused
+}
+
+/// Runs a request, turning a lost connection into a clear exit.
+func request<T>(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T) async -> T {
+    do {
+        return try await body()
+    } catch SyncClientError.refused(let reply) {
+        fail(reply.message, status: status(for: reply))
+    } catch {
+        fail("\(error)", status: Exit.unavailable)
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import SyncProtocol
+
+/// The JSON documents `status --json`, `watch --json` and `errors --json` print. Field names are
+/// listed in `syncctl status --help` and the README; times are ISO 8601 UTC; absent values are null.
+enum JSONOutput {
+    struct Result: Encodable {
+        var code: String
+        var name: String
+        var text: String
+        init(_ status: SyncStatus) {
+            code = status.hex
+            name = status.name
+            text = status.text
+        }
+    }
+
+    struct Run: Encodable {
+        var id: UInt64
+        var flags: [String]
+        var trigger: String
+        var started: String
+        var step: String?
+        var index: UInt32
+        var max: UInt32
+        var percent: Double?
+        var warnings: UInt32
+        var errors: UInt32
+    }
+
+    struct Store: Encodable {
+        var name: String
+        var provider: String
+        var state: String
+        var paused: Bool
+        var stalled: Bool
+        var run: Run?
+        var last_result: Result?
+        var last_run_ended: String?
+        var last_success: String?
+        var next_run: String?
+
+        enum CodingKeys: CodingKey {
+            case name, provider, state, paused, stalled, run, last_result, last_run_ended, last_success, next_run
+        }
+
+        // Absent values are written as null (the synthesized encoder would leave the keys out),
+        // so every document has the same fields.
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(provider, forKey: .provider)
+            try container.encode(state, forKey: .state)
+            try container.encode(paused, forKey: .paused)
+            try container.encode(stalled, forKey: .stalled)
+            try container.encode(run, forKey: .run)
+            try container.encode(last_result, forKey: .last_result)
+            try container.encode(last_run_ended, forKey: .last_run_ended)
+            try container.encode(last_success, forKey: .last_success)
+            try container.encode(next_run, forKey: .next_run)
+        }
+    }
+
+    struct Status: Encodable {
+        var seq: UInt64
+        var stores: [Store]
+    }
+
+    static func flags(_ flags: SyncFlags) -> [String] {
+        SyncFlags.names.filter { flags.contains($0.flag) }.map(\.name)
+    }
+
+    static func store(_ store: StoreStatus) -> Store {
+        Store(
+            name: store.name, provider: store.info.provider, state: Format.state(store), paused: store.info.paused,
+            stalled: store.info.stalled,
+            run: store.run.map { run in
+                Run(id: run.id, flags: flags(run.flags), trigger: run.trigger.description, started: Format.iso(run.started),
+                    step: run.step, index: run.index, max: run.max,
+                    percent: run.fraction.map { ($0 * 1000).rounded() / 10 }, warnings: run.warnings, errors: run.errors)
+            },
+            last_result: store.info.lastResult.map(Result.init), last_run_ended: store.info.lastRunEnded.map(Format.iso),
+            last_success: store.info.lastSuccess.map(Format.iso), next_run: store.info.nextRun.map(Format.iso))
+    }
+
+    static func status(_ snapshot: Snapshot) -> Status {
+        Status(seq: snapshot.seq, stores: snapshot.stores.map(store))
+    }
+
+    /// One event as a flat object: type, store, run, seq, time and the event's own fields.
+    static func event(_ event: SyncEvent) -> [String: Any] {
+        var object: [String: Any] = [
+            "store": event.store, "run": event.run, "seq": event.seq, "time": Format.iso(event.time),
+        ]
+        switch event.kind {
+        case .runStarted(let runFlags, let trigger):
+            object["type"] = "run-started"
+            object["flags"] = flags(runFlags)
+            object["trigger"] = trigger.description
+        case .progress(let step, let index, let max):
+            object["type"] = "progress"
+            object["step"] = step ?? NSNull()
+            object["index"] = index
+            object["max"] = max
+        case .error(let code, let message):
+            object["type"] = code.isFailure ? "error" : "warning"
+            object["code"] = code.hex
+            object["name"] = code.name
+            object["message"] = message
+        case .done(let result):
+            object["type"] = "done"
+            object["result"] = ["code": result.hex, "name": result.name, "text": result.text]
+        case .storeChanged(let info):
+            object["type"] = "store-changed"
+            object["provider"] = info.provider
+            object["paused"] = info.paused
+            object["stalled"] = info.stalled
+        case .storeRemoved:
+            object["type"] = "store-removed"
+        }
+        return object
+    }
+
+    static func entry(_ entry: ErrorEntry) -> [String: Any] {
+        ["store": entry.store, "run": entry.run, "time": Format.iso(entry.time), "code": entry.code.hex,
+         "name": entry.code.name, "severity": entry.code.isFailure ? "error" : "warning", "message": entry.message]
+    }
+
+    static func print<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        let data = try! encoder.encode(value)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    /// One compact line (for streams: one object per line).
+    static func printLine(_ object: [String: Any]) {
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+}

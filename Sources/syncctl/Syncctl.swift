@@ -1,0 +1,200 @@
+import ArgumentParser
+import Foundation
+import SyncIPC
+import SyncProtocol
+
+@main
+struct Syncctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "syncctl",
+        abstract: "Query and drive syncd, the background sync daemon.",
+        discussion: Exit.help,
+        subcommands: [Status.self, Watch.self, Sync.self, Cancel.self, Pause.self, Resume.self, Errors.self, Reload.self])
+}
+
+extension Syncctl {
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show every store (or the named ones): state, progress, last result, next run.",
+            discussion: """
+                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, error), "paused", "stalled", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run"}]}. Times are ISO 8601 UTC or null.
+
+                \(Exit.help)
+                """)
+
+        @OptionGroup var socket: SocketOption
+        @Argument(help: "Stores to show (default: all).") var stores: [String] = []
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let client = try await socket.connect()
+            let snapshot = await request { try await client.status(stores: stores) }
+            if json {
+                JSONOutput.print(JSONOutput.status(snapshot))
+                return
+            }
+            if snapshot.stores.isEmpty {
+                print("no stores are configured")
+                return
+            }
+            let rows = snapshot.stores.map { store in
+                [store.name, store.info.provider, Format.state(store), Format.progress(store.run),
+                 Format.result(store.info.lastResult), Format.age(store.info.lastSuccess),
+                 store.info.paused ? "paused" : Format.until(store.info.nextRun)]
+            }
+            printTable(header: ["STORE", "PROVIDER", "STATE", "PROGRESS", "LAST RESULT", "LAST SUCCESS", "NEXT RUN"], rows: rows)
+        }
+    }
+
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show syncs live: a bar per store, errors and warnings as they arrive.",
+            discussion: """
+                Attaching mid-run shows the current state at once. If syncd restarts, watch reconnects and says so, and replays what it missed. Not on a terminal, it prints plain lines; --json prints one JSON object per line: {"type", "store", "run", "seq", "time", ...the event's fields} with type run-started, progress, warning, error, done, store-changed, store-removed, snapshot or notice.
+
+                \(Exit.help)
+                """)
+
+        @OptionGroup var socket: SocketOption
+        @Argument(help: "Stores to watch (default: all).") var stores: [String] = []
+        @Flag(help: "One JSON object per event.") var json = false
+        @Flag(name: .customLong("until-done"), help: "Exit once no watched store is syncing.") var untilDone = false
+
+        func run() async throws {
+            // Fail fast, with a reason, when syncd is not there or a store is misspelled.
+            let probe = try await socket.connect()
+            _ = await request { try await probe.status(stores: stores) }
+            await probe.close()
+            let status = await WatchSession(socket: socket.path, stores: stores, json: json, untilDone: untilDone).run()
+            throw ExitCode(status)
+        }
+    }
+
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sync stores now, before scheduled runs.",
+            discussion: """
+                With --wait, shows progress like watch and exits with the run's result: 0 ok, 2 warnings, 3 failed, 4 cancelled (the worst of all stores named).
+
+                \(Exit.help)
+                """)
+
+        @OptionGroup var socket: SocketOption
+        @Argument(help: "Stores to sync.") var stores: [String]
+        @Flag(help: "Wait for the runs to finish, showing their progress.") var wait = false
+        @Flag(name: .customLong("headers-only"), help: "Headers only; bodies come with a later full run.") var headersOnly = false
+        @Flag(name: .customLong("download-only"), help: "Only download (hierarchy and contents).") var downloadOnly = false
+        @Flag(name: .customLong("upload-only"), help: "Only upload (hierarchy, contents, outgoing mail).") var uploadOnly = false
+        @Flag(help: "Print JSON objects per event while waiting.") var json = false
+
+        func validate() throws {
+            guard !stores.isEmpty else { throw ValidationError("name at least one store to sync") }
+            guard !(downloadOnly && uploadOnly) else { throw ValidationError("--download-only and --upload-only exclude each other") }
+        }
+
+        var flags: SyncFlags {
+            var flags: SyncFlags = []
+            if downloadOnly { flags = [.downloadHierarchy, .downloadContents] }
+            if uploadOnly { flags = [.uploadHierarchy, .uploadContents, .outgoingMail] }
+            if headersOnly { flags.formUnion(flags.isEmpty ? SyncFlags.full.union(.headersOnly) : .headersOnly) }
+            return flags
+        }
+
+        func run() async throws {
+            let client = try await socket.connect()
+            guard wait else {
+                var worst = Exit.ok
+                for store in stores {
+                    let reply = await request { try await client.send(.syncNow(store: store, flags: flags)) }
+                    print(reply.message)
+                    worst = max(worst, status(for: reply))
+                }
+                throw ExitCode(worst)
+            }
+            let code = await SyncWait(client: client, stores: stores, flags: flags, json: json).run()
+            throw ExitCode(code)
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a store's running sync.", discussion: Exit.help)
+        @OptionGroup var socket: SocketOption
+        @Argument(help: "The store.") var store: String
+        func run() async throws { try await simple(socket, .cancel(store: store)) }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pause a store: no scheduled runs; a running sync is cancelled.", discussion: Exit.help)
+        @OptionGroup var socket: SocketOption
+        @Argument(help: "The store.") var store: String
+        func run() async throws { try await simple(socket, .pause(store: store)) }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a paused store.", discussion: Exit.help)
+        @OptionGroup var socket: SocketOption
+        @Argument(help: "The store.") var store: String
+        func run() async throws { try await simple(socket, .resume(store: store)) }
+    }
+
+    struct Reload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-read syncd's configuration; a broken one is rejected and the old one kept.", discussion: Exit.help)
+        @OptionGroup var socket: SocketOption
+        func run() async throws { try await simple(socket, .reload) }
+    }
+
+    struct Errors: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the remembered errors and warnings (kept across restarts), oldest first.",
+            discussion: """
+                --json prints an array of {"store", "run", "time", "code", "name", "severity", "message"}.
+
+                \(Exit.help)
+                """)
+        @OptionGroup var socket: SocketOption
+        @Argument(help: "Stores (default: all).") var stores: [String] = []
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try await socket.connect()
+            let entries = await request { try await client.errors(stores: stores) }
+            if json {
+                let data = try JSONSerialization.data(
+                    withJSONObject: entries.map(JSONOutput.entry), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+                return
+            }
+            if entries.isEmpty {
+                print("no errors or warnings recorded")
+                return
+            }
+            printTable(header: ["TIME", "STORE", "RUN", "CODE", "MESSAGE"], rows: entries.map { entry in
+                [String(Format.iso(entry.time).prefix(19)).replacingOccurrences(of: "T", with: " "), entry.store,
+                 "\(entry.run)", entry.code.name, entry.message]
+            })
+        }
+    }
+}
+
+/// Sends one control request, prints the daemon's answer, exits with its status.
+func simple(_ socket: SocketOption, _ command: Request.Command) async throws {
+    let client = try await socket.connect()
+    let reply = await request { try await client.send(command) }
+    let code = status(for: reply)
+    if code == Exit.ok { print(reply.message) } else { fail(reply.message, status: code) }
+    throw ExitCode(code)
+}
+
+/// Left-aligned columns, two spaces apart; the last column is not padded.
+func printTable(header: [String], rows: [[String]]) {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    for row in all {
+        let cells = row.enumerated().map { column, cell in
+            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }
+        print(cells.joined(separator: "  "))
+    }
+}

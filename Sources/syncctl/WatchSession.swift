@@ -1,0 +1,136 @@
+import Foundation
+import SyncIPC
+import SyncProtocol
+
+/// `syncctl watch`: a reconnecting subscription drawn by a ``LiveView``.
+@MainActor
+final class WatchSession {
+    let socket: String
+    let stores: [String]
+    let untilDone: Bool
+    let view: LiveView
+
+    init(socket: String, stores: [String], json: Bool, untilDone: Bool) {
+        self.socket = socket
+        self.stores = stores
+        self.untilDone = untilDone
+        self.view = LiveView(mode: LiveView.mode(json: json), stores: stores)
+    }
+
+    func run() async -> Int32 {
+        let ticker = Task { @MainActor [view] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                view.tick()
+            }
+        }
+        defer { ticker.cancel() }
+        var connections = 0
+        for await update in SyncClient.watch(socketPath: socket, clientName: "syncctl watch", stores: stores) {
+            switch update {
+            case .connected:
+                connections += 1
+                if connections > 1 { view.notice("reconnected to syncd") }
+            case .snapshot(let snapshot):
+                view.show(snapshot)
+                if untilDone, !anyRunning { return finish() }
+            case .event(let event):
+                view.apply(event)
+                if untilDone, event.doneOrRemoved, !anyRunning { return finish() }
+            case .resynced(let since, let oldest):
+                view.notice("missed events \(since + 1)…\(oldest - 1) while away; showing the current state")
+            case .disconnected(let reason):
+                view.notice("lost connection to syncd (\(reason)); reconnecting…")
+            }
+        }
+        return Exit.ok
+    }
+
+    private var anyRunning: Bool {
+        view.table.names.filter { stores.isEmpty || stores.contains($0) }.contains { view.table[$0]?.run != nil }
+    }
+
+    private func finish() -> Int32 {
+        view.tick()
+        return Exit.ok
+    }
+}
+
+/// `syncctl sync --wait`: asks for the runs, then follows them to their Done.
+@MainActor
+final class SyncWait {
+    let client: SyncClient
+    let stores: [String]
+    let flags: SyncFlags
+    let view: LiveView
+
+    init(client: SyncClient, stores: [String], flags: SyncFlags, json: Bool) {
+        self.client = client
+        self.stores = stores
+        self.flags = flags
+        self.view = LiveView(mode: LiveView.mode(json: json), stores: stores)
+    }
+
+    func run() async -> Int32 {
+        let ticker = Task { @MainActor [view] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                view.tick()
+            }
+        }
+        defer { ticker.cancel() }
+        // Subscribe first, so no event of the runs we start is missed.
+        let (_, updates) = await request { try await client.subscribe(stores: stores) }
+        var awaiting = Set<String>()
+        var attached: [String: RunID] = [:]
+        var worst = Exit.ok
+        for store in stores {
+            let reply = await request { try await client.send(.syncNow(store: store, flags: flags)) }
+            if reply.status == .busy {
+                awaiting.insert(store)  // attach to the run in progress (found in the snapshot)
+                view.notice(reply.message + "; waiting for it")
+            } else if reply.status.isFailure {
+                FileHandle.standardError.write(Data("syncctl: \(reply.message)\n".utf8))
+                worst = max(worst, status(for: reply))
+            } else {
+                awaiting.insert(store)
+            }
+        }
+        var results: [String: SyncStatus] = [:]
+        do {
+            for try await update in updates {
+                switch update {
+                case .snapshot(let snapshot):
+                    view.show(snapshot)
+                    for store in snapshot.stores where awaiting.contains(store.name) {
+                        if let run = store.run { attached[store.name] = run.id }
+                    }
+                case .event(let event):
+                    view.apply(event)
+                    guard awaiting.contains(event.store) else { continue }
+                    if case .runStarted = event.kind, attached[event.store] == nil {
+                        attached[event.store] = event.run
+                    }
+                    if case .done(let result) = event.kind, attached[event.store] == event.run {
+                        results[event.store] = result
+                        awaiting.remove(event.store)
+                    }
+                }
+                if awaiting.isEmpty { break }
+            }
+        } catch {
+            fail("lost connection to syncd while waiting: \(error)", status: Exit.unavailable)
+        }
+        view.tick()
+        return results.values.reduce(worst) { max($0, Exit.forResult($1)) }
+    }
+}
+
+extension SyncEvent {
+    var doneOrRemoved: Bool {
+        switch kind {
+        case .done, .storeRemoved: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,277 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import SyncIPC
+import SyncProtocol
+import XCTest
+
+/// `syncctl` as a user runs it, against a real `syncd`.
+final class SyncctlTests: XCTestCase {
+    struct Output: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs syncctl with `SYNCD_SOCKET` pointing at `daemon`; `user` runs it as that account.
+    func syncctl(_ arguments: [String], daemon: DaemonProcess, user: String? = nil) async throws -> Output {
+        try await Self.syncctl(arguments, socket: daemon.socket, user: user)
+    }
+
+    static func syncctl(_ arguments: [String], socket: String, user: String? = nil) async throws -> Output {
+        let process = Process()
+        let binary = try builtProduct("syncctl")
+        if let user {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            process.arguments = ["-u", user, "--", binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SYNCD_SOCKET"] = socket
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes while it runs, so a chatty command cannot block on a full pipe, and on
+        // threads of their own: blocking reads must not hold the concurrency pool's two threads.
+        async let stdout = readToEnd(out.fileHandleForReading)
+        async let stderr = readToEnd(err.fileHandleForReading)
+        let (o, e) = await (stdout, stderr)
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                      stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static let stores = """
+        [store.ok]
+        provider = "synthetic"
+        steps = 10
+        rate = 100
+        run_at_startup = false
+
+        [store.warns]
+        provider = "synthetic"
+        steps = 10
+        rate = 100
+        warn_every = 5
+        result = "partial"
+        run_at_startup = false
+
+        [store.fails]
+        provider = "synthetic"
+        steps = 5
+        rate = 100
+        result = "network"
+        run_at_startup = false
+
+        [store.slow]
+        provider = "synthetic"
+        steps = 400
+        rate = 40
+        step_text = "message"
+        run_at_startup = false
+        """
+
+    static func readToEnd(_ handle: FileHandle) async -> Data {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: (try? handle.readToEnd()) ?? Data())
+            }
+        }
+    }
+
+    func testDaemonNotRunning_saysWhichSocketWasTried() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        let result = try await syncctl(["status"], daemon: daemon)
+        XCTAssertEqual(result.status, 69)
+        XCTAssertEqual(result.stderr, "syncctl: syncd is not running: no socket at \(daemon.socket) (start it with `sudo systemctl start syncd.socket`, or point --socket / $SYNCD_SOCKET at the right one)\n")
+    }
+
+    func testSyncWait_exitCodeFollowsTheResult() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let ok = try await syncctl(["sync", "ok", "--wait"], daemon: daemon)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("ok: done: completed [ok]"), ok.stdout)
+        let warns = try await syncctl(["sync", "warns", "--wait"], daemon: daemon)
+        XCTAssertEqual(warns.status, 2)
+        XCTAssertTrue(warns.stdout.contains("warns: warning: item 5: skipped (synthetic warning) [warning]"), warns.stdout)
+        let fails = try await syncctl(["sync", "fails", "--wait"], daemon: daemon)
+        XCTAssertEqual(fails.status, 3)
+        XCTAssertTrue(fails.stdout.contains("fails: failed: network error [network]"), fails.stdout)
+
+        let socket = daemon.socket
+
+        async let waiting = Self.syncctl(["sync", "slow", "--wait"], socket: socket)
+        try await Task.sleep(for: .milliseconds(500))
+        let cancel = try await syncctl(["cancel", "slow"], daemon: daemon)
+        XCTAssertEqual(cancel.status, 0, cancel.stderr)
+        XCTAssertTrue(cancel.stdout.hasPrefix("cancelling run "), cancel.stdout)
+        let cancelled = try await waiting
+        XCTAssertEqual(cancelled.status, 4)
+        XCTAssertTrue(cancelled.stdout.contains("slow: error: cancelled by request [cancelled]"), cancelled.stdout)
+    }
+
+    func testStatus_beforeDuringAndAfterARun() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let before = try await syncctl(["status", "slow"], daemon: daemon)
+        XCTAssertEqual(before.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }, [
+            ["STORE", "PROVIDER", "STATE", "PROGRESS", "LAST", "RESULT", "LAST", "SUCCESS", "NEXT", "RUN"],
+            ["slow", "synthetic", "idle", "-", "never", "-"],
+        ])
+        _ = try await syncctl(["sync", "slow"], daemon: daemon)
+        try await Task.sleep(for: .milliseconds(500))
+        let during = try await syncctl(["status", "slow", "--json"], daemon: daemon)
+        let document = try JSONSerialization.jsonObject(with: Data(during.stdout.utf8)) as! [String: Any]
+        let store = (document["stores"] as! [[String: Any]])[0]
+        XCTAssertEqual(store["state"] as? String, "syncing")
+        let run = try XCTUnwrap(store["run"] as? [String: Any])
+        XCTAssertEqual(run["trigger"] as? String, "on-demand")
+        XCTAssertEqual(run["max"] as? Int, 400)
+        XCTAssertTrue((run["step"] as? String)?.hasPrefix("message ") ?? false)
+        XCTAssertTrue(store["last_result"] is NSNull, "absent values are null")
+        _ = try await syncctl(["cancel", "slow"], daemon: daemon)
+        try await Task.sleep(for: .milliseconds(300))
+        let after = try await syncctl(["status", "slow"], daemon: daemon)
+        XCTAssertTrue(after.stdout.contains("slow   synthetic  idle"), after.stdout)
+        XCTAssertTrue(after.stdout.contains("cancelled"), after.stdout)
+    }
+
+    func testWatch_attachesMidRun_showsStateAtOnce_untilDone() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        _ = try await syncctl(["sync", "slow"], daemon: daemon)
+        try await Task.sleep(for: .milliseconds(300))
+        let socket = daemon.socket
+        async let watching = Self.syncctl(["watch", "slow", "--until-done"], socket: socket)
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try await syncctl(["cancel", "slow"], daemon: daemon)
+        let watch = try await watching
+        XCTAssertEqual(watch.status, 0)
+        let lines = watch.stdout.split(separator: "\n").map { String($0.dropFirst(9)) }  // drop the time
+        XCTAssertTrue(lines.first?.hasPrefix("slow: syncing ") ?? false, "the snapshot shows the run in progress: \(lines)")
+        XCTAssertTrue(lines.contains("slow: error: cancelled by request [cancelled]"), "\(lines)")
+        XCTAssertTrue(lines.last?.hasPrefix("slow: failed: cancelled [cancelled] in ") ?? false, "\(lines)")
+    }
+
+    func testWatchJSON_oneObjectPerEvent() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let socket = daemon.socket
+        async let watching = Self.syncctl(["watch", "ok", "--json", "--until-done"], socket: socket)
+        try await Task.sleep(for: .milliseconds(300))
+        // Nothing runs yet, so --until-done ends at once after the snapshot.
+        let idle = try await watching
+        let objects = idle.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(objects.map { $0["type"] as? String }, ["snapshot"])
+
+        let waiting = try await syncctl(["sync", "ok", "--wait", "--json"], daemon: daemon)
+        let events = waiting.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let types = events.compactMap { $0["type"] as? String }
+        XCTAssertEqual(types.first, "snapshot")
+        XCTAssertTrue(types.contains("run-started"))
+        XCTAssertTrue(types.contains("progress"))
+        let done = try XCTUnwrap(events.last { $0["type"] as? String == "done" })
+        XCTAssertEqual((done["result"] as? [String: String])?["name"], "ok")
+        XCTAssertEqual(done["store"] as? String, "ok")
+        XCTAssertNotNil(done["seq"] as? Int)
+        XCTAssertNotNil(done["time"] as? String)
+    }
+
+    func testPauseResumeReload_andUnknownStores() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let paused = try await syncctl(["pause", "ok"], daemon: daemon)
+        XCTAssertEqual(paused.stdout, "paused 'ok'\n")
+        let refused = try await syncctl(["sync", "ok"], daemon: daemon)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stdout.contains("'ok' is paused; resume it first (syncctl resume ok)"), refused.stdout)
+        let status = try await syncctl(["status", "ok"], daemon: daemon)
+        XCTAssertTrue(status.stdout.contains("paused"), status.stdout)
+        let resumed = try await syncctl(["resume", "ok"], daemon: daemon)
+        XCTAssertEqual(resumed.stdout, "resumed 'ok'\n")
+
+        try daemon.writeConfig(Self.stores + "\n[store.extra]\nprovider = \"synthetic\"\nrun_at_startup = false\n")
+        let reload = try await syncctl(["reload"], daemon: daemon)
+        XCTAssertEqual(reload.status, 0)
+        XCTAssertEqual(reload.stdout, "reloaded \(daemon.configPath): 1 added, 0 removed, 0 changed\n")
+        let unknown = try await syncctl(["pause", "nope"], daemon: daemon)
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertEqual(unknown.stderr, "syncctl: no store named 'nope'; known stores: extra, fails, ok, slow, warns\n")
+        let watchUnknown = try await syncctl(["watch", "nope"], daemon: daemon)
+        XCTAssertEqual(watchUnknown.status, 1)
+    }
+
+    func testErrors_afterDaemonRestart() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        _ = try await syncctl(["sync", "warns", "--wait"], daemon: daemon)
+        daemon.signal(SIGTERM)
+        _ = try await daemon.waitForExit()
+        try await daemon.start()
+        let errors = try await syncctl(["errors", "warns"], daemon: daemon)
+        let lines = errors.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, errors.stdout)
+        XCTAssertTrue(lines[1].hasSuffix("warns  1    warning  item 5: skipped (synthetic warning)"), errors.stdout)
+        let json = try await syncctl(["errors", "--json"], daemon: daemon)
+        let entries = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(entries.map { $0["severity"] as? String }, ["warning", "warning"])
+    }
+
+    func testNonMember_canWatchButNotControl() async throws {
+        try XCTSkipUnless(getuid() == 0, "creating a user needs root")
+        let user = "syncdtest\(UInt16.random(in: 1000...9999))"
+        XCTAssertEqual(run("/usr/sbin/useradd", ["--system", "--no-create-home", user]), 0)
+        defer { _ = run("/usr/sbin/userdel", [user]) }
+        let daemon = try DaemonProcess(config: "[daemon]\nsocket_mode = \"0666\"\ncontrol_group = \"nogroup-\(user)\"\n" + Self.stores)
+        try await daemon.start()
+        let status = try await syncctl(["status"], daemon: daemon, user: user)
+        XCTAssertEqual(status.status, 0, status.stderr)
+        let denied = try await syncctl(["sync", "ok"], daemon: daemon, user: user)
+        XCTAssertEqual(denied.status, 77)
+        XCTAssertTrue(denied.stdout.contains("permission denied: sync-now — control needs root or membership in group 'nogroup-\(user)'"), denied.stdout)
+        let watch = try await syncctl(["watch", "--until-done"], daemon: daemon, user: user)
+        XCTAssertEqual(watch.status, 0, watch.stderr)
+
+        // With the socket closed to others, the message says which group to join.
+        chmod(daemon.socket, 0o660)
+        let blocked = try await syncctl(["status"], daemon: daemon, user: user)
+        XCTAssertEqual(blocked.status, 77)
+        XCTAssertTrue(blocked.stderr.contains("permission denied opening \(daemon.socket): add yourself to group 'root'"), blocked.stderr)
+    }
+
+    func testTerminal_drawsBarsInPlace() async throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "needs tmux")
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let session = "syncctl\(UInt16.random(in: 1000...9999))"
+        let command = "SYNCD_SOCKET=\(daemon.socket) \(try builtProduct("syncctl")) watch; sleep 60"
+        XCTAssertEqual(run("/usr/bin/tmux", ["new-session", "-d", "-s", session, "-x", "100", "-y", "12", command]), 0)
+        defer { _ = run("/usr/bin/tmux", ["kill-session", "-t", session]) }
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try await syncctl(["sync", "slow", "warns"], daemon: daemon)
+        try await Task.sleep(for: .milliseconds(1500))
+        let screen = capture(session)
+        let bar = try XCTUnwrap(screen.first { $0.hasPrefix("slow") }, "\(screen)")
+        XCTAssertTrue(bar.contains("[#"), bar)
+        XCTAssertTrue(bar.contains("%  message "), bar)
+        XCTAssertTrue(screen.contains("warns: warning: item 5: skipped (synthetic warning) [warning]"), "\(screen)")
+        XCTAssertTrue(screen.contains { $0.hasPrefix("warns: done: completed, but some items failed [partial] in ") }, "\(screen)")
+        XCTAssertEqual(screen.filter { $0.hasPrefix("slow ") }.count, 1, "redrawn in place, not scrolled: \(screen)")
+    }
+
+    private func capture(_ session: String) -> [String] {
+        let (_, output) = runTool("/usr/bin/tmux", ["capture-pane", "-p", "-t", session])
+        return output.split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }
+    }
+
+    @discardableResult
+    private func run(_ path: String, _ arguments: [String]) -> Int32 {
+        runTool(path, arguments).status
+    }
+}
