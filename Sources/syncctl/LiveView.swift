@@ -189,7 +189,7 @@ final class LiveView {
 
     /// "idle, last ok 2m ago, next in 13m" for a store that is not syncing.
     private func summary(_ store: StoreStatus) -> String {
-        if store.run != nil { return "\(Format.state(store)) \(Format.progress(store.run))" }
+        if store.run != nil { return [Format.state(store), Format.progress(store.run)].filter { !$0.isEmpty }.joined(separator: " ") }
         var parts = [Format.state(store)]
         if let result = store.info.lastResult {
             parts.append("last \(result.name) \(Format.age(store.info.lastRunEnded))")
