@@ -422,7 +422,8 @@ public actor Daemon: ControlHandler {
     /// and the running configuration stays; viewers and unaffected runs carry on.
     public func reload() -> ControlResult {
         notifier.reloading(status: "reloading \(config.file)")
-        defer { notifier.status(lastStatus) }
+        // systemd ends a reload (RELOADING=1) only when it gets READY=1 again.
+        defer { notifier.ready(status: lastStatus) }
         var next: DaemonConfig
         do {
             next = try DaemonConfig.load(file: config.file, factories: factories)

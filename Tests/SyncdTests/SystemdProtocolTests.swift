@@ -61,6 +61,10 @@ final class SystemdProtocolTests: XCTestCase {
         _ = notify.wait(for: "WATCHDOG=1")
         _ = notify.wait(for: "WATCHDOG=1")
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(2), "pings at least every WatchdogSec/2")
+        // A reload is bracketed by RELOADING=1 and READY=1, or systemd waits for it forever.
+        daemon.signal(SIGHUP)
+        _ = notify.wait(for: "RELOADING=1")
+        _ = notify.wait(for: "READY=1")
         daemon.signal(SIGTERM)
         _ = notify.wait(for: "STOPPING=1")
         let status = try await daemon.waitForExit()
