@@ -28,7 +28,7 @@ for _ in $(seq 1 10); do "$bin/syncctl" watch --json >/dev/null & viewers+=($!);
 sleep 2
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-switches() { awk '/ctxt_switches/ {s += $2} END {print s}' "/proc/$1/status"; }
+switches() { cat /proc/$1/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 d0=$(ticks $daemon); v0=$(ticks "${viewers[0]}"); c0=$(switches $daemon)

@@ -359,8 +359,15 @@ for stalled in [0, 1] {
 print()
 let (clean, stalledRun) = (stallRuns[0].0, stallRuns[1].0)
 print("others' p50 latency with a stalled viewer: \(fmt(Double(stalledRun.latency.valueAtPercentile(50)) / Double(max(1, clean.latency.valueAtPercentile(50)))))× of without; delivered \(fmt(stalledRun.delivered * 100, 1)) % vs \(fmt(clean.delivered * 100, 1)) %")
+print()
+print("Memory under a flood of Errors (published faster than the forwarder drains, so the publisher's")
+print("backlog grows either way); the difference is what the stalled viewer costs:")
+print()
+print("| flood | RSS growth, no viewer | with one stalled viewer | stalled viewer |")
+print("|---|---|---|---|")
 for events in [floodEvents / 4, floodEvents] {
-    let (_, growth, dropped) = try await runSyncd(
-        viewers: 0, load: Load(events: events, paced: nil, errorEvery: 1), stalled: 1)
-    print("memory bound: a flood of \(events) Errors with only a stalled viewer grew RSS by \(growth / 1024) KiB (the stalled viewer was \(dropped ? "disconnected at its 4 MiB cap" : "still connected"))")
+    let load = Load(events: events, paced: nil, errorEvery: 1)
+    let (_, alone, _) = try await runSyncd(viewers: 0, load: load)
+    let (_, growth, dropped) = try await runSyncd(viewers: 0, load: load, stalled: 1)
+    print("| \(events) | \(alone / 1024) KiB | \(growth / 1024) KiB | \(dropped ? "disconnected at its 4 MiB cap" : "connected") |")
 }

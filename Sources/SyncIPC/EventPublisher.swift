@@ -14,6 +14,15 @@ public final class EventPublisher: Sendable {
         var events: [SyncEvent]
         /// True while a drain is scheduled or running, so publishers need not wake the loop.
         var draining: Bool
+        /// Counts `take`s, so a slot remembered by a publisher can be recognised as still pending.
+        var generation: UInt64 = 0
+    }
+
+    /// Where a Progress waits in the pending batch, so a newer one from the same run can replace
+    /// it before the forwarder takes it.
+    struct Slot {
+        var generation: UInt64
+        var index: Int
     }
 
     private let pending: Mutex<Pending>
@@ -39,6 +48,28 @@ public final class EventPublisher: Sendable {
         return seq
     }
 
+    /// Publishes a Progress, replacing the same run's previous Progress if the forwarder has not
+    /// taken it yet (it keeps that event's sequence number). So a provider calling progress
+    /// millions of times a second costs at most one pending event per run between drains, not
+    /// unbounded memory. `slot` is the caller's memory of its last pending Progress.
+    func publishProgress(store: String, run: RunID, _ kind: SyncEvent.Kind, slot: inout Slot?) {
+        let mustWake = pending.withLock { state -> Bool in
+            if let last = slot, last.generation == state.generation, last.index < state.events.count,
+               state.events[last.index].run == run, state.events[last.index].isSupersedable {
+                state.events[last.index].kind = kind
+                state.events[last.index].time = .now()
+                return false
+            }
+            slot = Slot(generation: state.generation, index: state.events.count)
+            state.events.append(SyncEvent(seq: state.nextSeq, time: .now(), store: store, run: run, kind: kind))
+            state.nextSeq &+= 1
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if mustWake { wake() }
+    }
+
     /// The sequence number the next event will get.
     public var nextSeq: UInt64 { pending.withLock { $0.nextSeq } }
 
@@ -50,6 +81,7 @@ public final class EventPublisher: Sendable {
                 state.draining = false
             } else {
                 swap(&state.events, &batch)
+                state.generation &+= 1
             }
         }
     }

@@ -13,9 +13,16 @@ public final class RunReporter: Sendable {
     public let run: RunID
     private let publisher: EventPublisher
     private let cancelRequested = Atomic<Bool>(false)
-    /// nil while the run goes on, then its result. Every publish happens under this lock, so
-    /// nothing can be published after Done, even from another thread racing with `done`.
-    private let finalResult = Mutex<SyncStatus?>(nil)
+    private struct State {
+        /// nil while the run goes on, then its result.
+        var result: SyncStatus?
+        /// The run's Progress still waiting for the forwarder, which a newer one replaces.
+        var progressSlot: EventPublisher.Slot?
+    }
+
+    /// Every publish happens under this lock, so nothing can be published after Done, even from
+    /// another thread racing with `done`.
+    private let state = Mutex(State())
 
     /// What the provider should do after a progress call.
     public enum Verdict: Sendable, Hashable {
@@ -39,7 +46,13 @@ public final class RunReporter: Sendable {
     @discardableResult
     public func progress(step: String? = nil, index: UInt32, max: UInt32) -> Verdict {
         let index = max > 0 ? Swift.min(index, max) : index
-        guard publishUnlessDone(.progress(step: step, index: index, max: max)) else { return .cancel }
+        let published = state.withLock { state in
+            guard state.result == nil else { return false }
+            publisher.publishProgress(
+                store: store, run: run, .progress(step: step, index: index, max: max), slot: &state.progressSlot)
+            return true
+        }
+        guard published else { return .cancel }
         return isCancelRequested ? .cancel : .continue
     }
 
@@ -52,16 +65,16 @@ public final class RunReporter: Sendable {
     /// - Returns: false when the run was already done.
     @discardableResult
     public func done(_ result: SyncStatus) -> Bool {
-        finalResult.withLock { final in
-            guard final == nil else { return false }
-            final = result
+        state.withLock { state in
+            guard state.result == nil else { return false }
+            state.result = result
             publisher.publish(store: store, run: run, .done(result: result))
             return true
         }
     }
 
     /// The result published by ``done(_:)``, nil before.
-    public var result: SyncStatus? { finalResult.withLock { $0 } }
+    public var result: SyncStatus? { state.withLock { $0.result } }
 
     /// Asks the provider to stop: its next ``progress(step:index:max:)`` answers cancel.
     public func requestCancel() {
@@ -69,12 +82,15 @@ public final class RunReporter: Sendable {
     }
 
     public var isCancelRequested: Bool { cancelRequested.load(ordering: .acquiring) }
-    public var isFinished: Bool { finalResult.withLock { $0 != nil } }
+    public var isFinished: Bool { state.withLock { $0.result != nil } }
 
     @discardableResult
     private func publishUnlessDone(_ kind: SyncEvent.Kind) -> Bool {
-        finalResult.withLock { final in
-            guard final == nil else { return false }
+        state.withLock { state in
+            guard state.result == nil else { return false }
+            // Anything else published after a Progress must not let that Progress be replaced
+            // by a later one, which would move it past this event.
+            state.progressSlot = nil
             publisher.publish(store: store, run: run, kind)
             return true
         }

@@ -54,14 +54,18 @@ final class FanOutTests: XCTestCase {
             clients.append(client)
             streams.append(try await client.subscribe().updates)
         }
-        // Publish from two threads at once, as two providers would.
+        // Publish from two threads at once, as two providers would. (Straight to the publisher:
+        // a RunReporter would merge Progress the forwarder has not taken yet.)
         let perThread = 2000
+        let publisher = server.publisher
         await withTaskGroup(of: Void.self) { group in
             for store in ["a", "b"] {
-                let reporter = server.reporter(store: store, run: store == "a" ? 1 : 2)
+                let run: RunID = store == "a" ? 1 : 2
                 group.addTask {
-                    reporter.started(flags: .full, trigger: .schedule)
-                    for i in 1...perThread { reporter.progress(index: UInt32(i), max: UInt32(perThread)) }
+                    publisher.publish(store: store, run: run, .runStarted(flags: .full, trigger: .schedule))
+                    for i in 1...perThread {
+                        publisher.publish(store: store, run: run, .progress(step: nil, index: UInt32(i), max: UInt32(perThread)))
+                    }
                 }
             }
         }

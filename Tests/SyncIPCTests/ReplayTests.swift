@@ -10,7 +10,7 @@ final class ReplayTests: XCTestCase {
         reporter.started(flags: .full, trigger: .schedule)
         let seen = server.publisher.nextSeq - 1
         reporter.progress(index: 1, max: 3)
-        reporter.progress(index: 2, max: 3)
+        reporter.error(.warning, "one skipped")
         await server.waitForForwarder(server.publisher.nextSeq - 1)
 
         let client = try await SyncClient.connect(to: server.socketPath, clientName: "test")

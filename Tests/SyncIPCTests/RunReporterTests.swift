@@ -50,4 +50,38 @@ final class RunReporterTests: XCTestCase {
         XCTAssertEqual(server.publisher.nextSeq, first + 1)
         await server.stop()
     }
+
+    func testCallbackStorm_costsOnePendingProgressPerRun_andKeepsOrderWithErrors() async throws {
+        let server = try await makeServer()
+        await server.announce("mail")
+        let client = try await SyncClient.connect(to: server.socketPath, clientName: "test")
+        let (_, updates) = try await client.subscribe()
+        let reporter = server.reporter(store: "mail", run: 1)
+        let first = server.publisher.nextSeq
+        reporter.started(flags: .full, trigger: .schedule)
+        let storm = 1_000_000
+        for i in 1...storm {
+            reporter.progress(index: UInt32(i), max: UInt32(storm))
+            if i == storm / 2 { reporter.error(.warning, "halfway") }
+        }
+        reporter.done(.ok)
+        let used = server.publisher.nextSeq - first
+        XCTAssertLessThan(used, UInt64(storm / 10), "replaced Progress takes no new sequence number")
+
+        var events: [SyncEvent] = []
+        for try await update in updates {
+            guard let event = update.event else { continue }
+            events.append(event)
+            if case .done = event.kind { break }
+        }
+        XCTAssertEqual(events.map(\.seq), events.map(\.seq).sorted())
+        let halfway = try XCTUnwrap(events.firstIndex { $0.kind == .error(code: .warning, message: "halfway") })
+        // Every Progress before the Error is from the first half, every one after from the second.
+        for (position, event) in events.enumerated() {
+            guard case .progress(_, let index, _) = event.kind else { continue }
+            XCTAssertEqual(position < halfway, Int(index) <= storm / 2, "progress \(index) crossed the Error")
+        }
+        XCTAssertEqual(events.dropLast().last?.kind, .progress(step: nil, index: UInt32(storm), max: UInt32(storm)))
+        await server.stop()
+    }
 }
