@@ -12,19 +12,21 @@ public enum Frame {
 
     /// Appends `message` as one frame.
     public static func encode(_ message: Message, into buffer: inout ByteBuffer) {
-        let start = buffer.writerIndex
-        buffer.writeInteger(UInt32(0))
-        buffer.writeInteger(message.type.rawValue)
-        message.writePayload(to: &buffer)
-        buffer.setInteger(UInt32(buffer.writerIndex - start - lengthFieldSize), at: start)
+        write(message.type, into: &buffer) { message.writePayload(to: &$0) }
     }
 
     /// Appends one event as a frame; the hot path of the fan-out, so no `Message` wrapper.
     public static func encode(_ event: SyncEvent, into buffer: inout ByteBuffer) {
+        write(event.messageType, into: &buffer) { event.writePayload(to: &$0) }
+    }
+
+    /// Writes the length placeholder and type, the payload, then the real length.
+    @inline(__always)
+    private static func write(_ type: MessageType, into buffer: inout ByteBuffer, payload: (inout ByteBuffer) -> Void) {
         let start = buffer.writerIndex
         buffer.writeInteger(UInt32(0))
-        buffer.writeInteger(event.messageType.rawValue)
-        event.writePayload(to: &buffer)
+        buffer.writeInteger(type.rawValue)
+        payload(&buffer)
         buffer.setInteger(UInt32(buffer.writerIndex - start - lengthFieldSize), at: start)
     }
 

@@ -79,6 +79,16 @@ final class LiveView {
         }
     }
 
+    /// Redraws the bars, if anything changed, 20 times a second until the task is cancelled.
+    func startTicking() -> Task<Void, Never> {
+        Task { @MainActor [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                tick()
+            }
+        }
+    }
+
     /// Redraws the bars if anything changed since the last redraw.
     func tick() {
         if mode == .terminal, dirty { redraw() }

@@ -18,12 +18,7 @@ final class WatchSession {
     }
 
     func run() async -> Int32 {
-        let ticker = Task { @MainActor [view] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(50))
-                view.tick()
-            }
-        }
+        let ticker = view.startTicking()
         defer { ticker.cancel() }
         var connections = 0
         for await update in SyncClient.watch(socketPath: socket, clientName: "syncctl watch", stores: stores) {
@@ -72,12 +67,7 @@ final class SyncWait {
     }
 
     func run() async -> Int32 {
-        let ticker = Task { @MainActor [view] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(50))
-                view.tick()
-            }
-        }
+        let ticker = view.startTicking()
         defer { ticker.cancel() }
         // Subscribe first, so no event of the runs we start is missed.
         let (_, updates) = await request { try await client.subscribe(stores: stores) }

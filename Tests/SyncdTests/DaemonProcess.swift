@@ -140,6 +140,16 @@ extension SyncEvent {
         return false
     }
 
+    var isProgress: Bool {
+        if case .progress = kind { return true }
+        return false
+    }
+
+    var isRunStarted: Bool {
+        if case .runStarted = kind { return true }
+        return false
+    }
+
     var doneResult: SyncStatus? {
         if case .done(let result) = kind { return result }
         return nil

@@ -85,10 +85,7 @@ final class DaemonTests: XCTestCase {
         let second = try await client.send(.syncNow(store: "slow", flags: []))
         XCTAssertEqual(second.status, .busy)
         XCTAssertTrue(second.message.hasPrefix("'slow' is already syncing"), second.message)
-        let started = try await events(from: updates) {
-            if case .runStarted = $0.kind { return true }
-            return false
-        }
+        let started = try await events(from: updates) { $0.isRunStarted }
         XCTAssertEqual(started.last?.kind, .runStarted(flags: [.downloadContents, .onDemand], trigger: .onDemand))
         let unknown = try await client.send(.syncNow(store: "nope", flags: []))
         XCTAssertEqual(unknown.status, .notFound)
@@ -101,7 +98,7 @@ final class DaemonTests: XCTestCase {
         let client = try await daemon.client()
         let (_, updates) = try await client.subscribe()
         _ = try await client.send(.syncNow(store: "slow", flags: []))
-        _ = try await events(from: updates) { if case .progress = $0.kind { return true } else { return false } }
+        _ = try await events(from: updates) { $0.isProgress }
         let reply = try await client.send(.cancel(store: "slow"))
         XCTAssertEqual(reply.status, .ok, reply.message)
         let tail = try await events(from: updates, timeout: .seconds(5)) { $0.isDone }
@@ -137,7 +134,7 @@ final class DaemonTests: XCTestCase {
         let client = try await daemon.client()
         let (_, updates) = try await client.subscribe()
         _ = try await client.send(.syncNow(store: "slow", flags: []))
-        _ = try await events(from: updates) { if case .progress = $0.kind { return true } else { return false } }
+        _ = try await events(from: updates) { $0.isProgress }
 
         // "slow" goes away (its run is cancelled, reason reload), "added" arrives.
         try daemon.writeConfig(Self.quickStore + """
@@ -199,7 +196,7 @@ final class DaemonTests: XCTestCase {
         let client = try await daemon.client()
         let (_, updates) = try await client.subscribe()
         _ = try await client.send(.syncNow(store: "slow", flags: []))
-        _ = try await events(from: updates) { if case .progress = $0.kind { return true } else { return false } }
+        _ = try await events(from: updates) { $0.isProgress }
         daemon.signal(SIGTERM)
         var tail: [SyncEvent] = []
         do {
@@ -224,7 +221,7 @@ final class DaemonTests: XCTestCase {
         let quick = try await events(from: updates) { $0.isDone }
         let doneSeq = quick.last!.seq
         _ = try await client.send(.syncNow(store: "slow", flags: []))
-        let slowRun = try await events(from: updates) { if case .progress = $0.kind { return true } else { return false } }.last!.run
+        let slowRun = try await events(from: updates) { $0.isProgress }.last!.run
         daemon.signal(SIGKILL)
         _ = try await daemon.waitForExit()
 
@@ -235,7 +232,7 @@ final class DaemonTests: XCTestCase {
         XCTAssertGreaterThan(status.seq, doneSeq, "sequence numbers never go back")
         (_, updates) = try await client.subscribe()
         _ = try await client.send(.syncNow(store: "slow", flags: []))
-        let restarted = try await events(from: updates) { if case .runStarted = $0.kind { return true } else { return false } }
+        let restarted = try await events(from: updates) { $0.isRunStarted }
         XCTAssertGreaterThan(restarted.last!.run, slowRun, "run ids are never reused")
     }
 
