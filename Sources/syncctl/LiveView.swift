@@ -24,6 +24,7 @@ final class LiveView {
     private(set) var table = StoreTable(seq: 0)
     private var drawnLines = 0
     private var dirty = false
+    private var redrawPending = false
     private var lastPlainProgress: [String: Double] = [:]
     private var out = ""
 
@@ -52,7 +53,6 @@ final class LiveView {
         case .plain:
             for store in shown { line("\(store.name): \(summary(store))") }
         case .terminal:
-            dirty = true
             redraw()
         }
     }
@@ -67,7 +67,7 @@ final class LiveView {
         case .plain:
             plain(event, before: before)
         case .terminal:
-            if let message = message(for: event, before: before) { above(message) } else { dirty = true }
+            if let message = message(for: event, before: before) { above(message) } else { markDirty() }
         }
     }
 
@@ -79,13 +79,27 @@ final class LiveView {
         }
     }
 
-    /// Redraws the bars, if anything changed, 20 times a second until the task is cancelled.
+    /// On a terminal: redraws the bars once a second (ages such as "2m ago" move on) until the
+    /// task is cancelled; changes between those are drawn by ``markDirty()``. Elsewhere: nothing.
     func startTicking() -> Task<Void, Never> {
         Task { @MainActor [self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(50))
-                tick()
+            while mode == .terminal, !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                redraw()
             }
+        }
+    }
+
+    /// Asks for a redraw within 50 ms: a Progress flood is drawn at most 20 times a second, and an
+    /// idle view wakes nobody.
+    private func markDirty() {
+        dirty = true
+        guard !redrawPending else { return }
+        redrawPending = true
+        Task { @MainActor [self] in
+            try? await Task.sleep(for: .milliseconds(50))
+            redrawPending = false
+            tick()
         }
     }
 
