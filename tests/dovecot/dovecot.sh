@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A throwaway Dovecot on loopback for the imap provider's tests and benchmark.
+#
+#   tests/dovecot/dovecot.sh start DIR [PLAIN_PORT [TLS_PORT]]   prints "plain=PORT tls=PORT pid=PID"
+#   tests/dovecot/dovecot.sh stop DIR
+#
+# Users (passwd-file, plain passwords): alice/secret and bob/secret; mail in DIR/mail/USER
+# (Maildir, "/" separator). TLS uses a self-signed certificate for "localhost" in DIR/tls
+# (ca.pem is what a client should trust). Needs dovecot-imapd; never touches /etc/dovecot or
+# /run/dovecot, and is stopped by the PID it recorded.
+set -euo pipefail
+command=${1:?start or stop}
+dir=$(realpath -m "${2:?directory}")
+
+case $command in
+start)
+    plain=${3:-14300}
+    tls=${4:-14993}
+    mkdir -p "$dir"/{run,state,mail,tls,log}
+    if [ ! -f "$dir/tls/key.pem" ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null
+        cp "$dir/tls/cert.pem" "$dir/tls/ca.pem"
+    fi
+    printf 'alice:{PLAIN}secret::::::\nbob:{PLAIN}secret::::::\n' > "$dir/passwd"
+    # As root, Dovecot's own unprivileged users run the login processes and mail belongs to
+    # nobody (65534); as anyone else, everything runs as that user.
+    if [ "$(id -u)" -eq 0 ]; then
+        login_user=dovenull internal_user=dovecot internal_group=dovecot mail_uid=65534 mail_gid=65534
+        chown -R 65534:65534 "$dir/mail"
+        chmod 755 "$dir"
+    else
+        login_user=$(id -un) internal_user=$(id -un) internal_group=$(id -gn) mail_uid=$(id -u) mail_gid=$(id -g)
+    fi
+    cat > "$dir/dovecot.conf" <<CONF
+instance_name = syncd-test-$(basename "$dir")
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/log/dovecot.log
+info_log_path = $dir/log/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$dir/tls/cert.pem
+ssl_key = <$dir/tls/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:$dir/mail/%u
+imap_logout_format = in=%i out=%o
+default_login_user = $login_user
+default_internal_user = $internal_user
+default_internal_group = $internal_group
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dir/passwd
+}
+userdb {
+  driver = static
+  args = uid=$mail_uid gid=$mail_gid home=$dir/mail/%u
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $plain
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $tls
+    ssl = yes
+  }
+}
+protocol imap {
+  mail_max_userip_connections = 100
+}
+CONF
+    dovecot -F -c "$dir/dovecot.conf" >"$dir/log/stdout.log" 2>&1 &
+    echo $! > "$dir/dovecot.pid"
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$plain") 2>/dev/null; then
+            echo "plain=$plain tls=$tls pid=$(cat "$dir/dovecot.pid")"
+            exit 0
+        fi
+        sleep 0.1
+    done
+    echo "dovecot did not start; see $dir/log" >&2
+    cat "$dir/log/"*.log >&2 || true
+    exit 1
+    ;;
+stop)
+    if [ -f "$dir/dovecot.pid" ]; then
+        kill "$(cat "$dir/dovecot.pid")" 2>/dev/null || true
+        rm -f "$dir/dovecot.pid"
+    fi
+    ;;
+*)
+    echo "usage: $0 start|stop DIR" >&2
+    exit 2
+    ;;
+esac
