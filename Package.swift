@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Wire format only: frames, messages, status codes. No I/O; ByteBuffer is its only dependency.
@@ -23,6 +24,8 @@ let package = Package(
             name: "SyncProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // IMAP4rev1 wire format (RFC 3501, 7162): response parser, command encoder. Pure code, no sockets.
+        .target(name: "IMAPProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // The Unix-socket fan-out server and the viewer client.
         .target(
             name: "SyncIPC",
@@ -45,10 +48,23 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
+        // The imap provider: an IMAP account synchronised into a Maildir.
+        .target(
+            name: "IMAPProvider",
+            dependencies: [
+                "IMAPProtocol", "Maildir", "SyncDaemon", "SyncProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Local Maildir store for the imap provider: delivery, UID map, crash recovery. No networking.
+        .target(name: "Maildir"),
         .executableTarget(
             name: "syncd",
             dependencies: [
-                "SyncDaemon",
+                "SyncDaemon", "IMAPProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -73,6 +89,15 @@ let package = Package(
         .testTarget(
             name: "SyncProtocolTests",
             dependencies: ["SyncProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "MaildirTests", dependencies: ["Maildir"]),
+        .testTarget(
+            name: "IMAPProviderTests",
+            dependencies: [
+                "IMAPProvider", "IMAPProtocol", "SyncDaemon", "SyncIPC", "SyncProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SyncdTests",

@@ -3,6 +3,7 @@ import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
+import IMAPProvider
 import Logging
 import SyncDaemon
 
@@ -26,6 +27,9 @@ struct SyncdCommand: AsyncParsableCommand {
 
             Exit status: 0 after a clean stop, 78 for a configuration or state error, 69 when the socket cannot be used, 1 for anything else.
             """)
+
+    /// Every provider this build hosts.
+    static let providers: [any ProviderFactory] = Daemon.factories + [IMAPFactory()]
 
     @Option(name: .long, help: "Configuration file.")
     var config = "/etc/syncd/syncd.toml"
@@ -56,7 +60,7 @@ struct SyncdCommand: AsyncParsableCommand {
 
         if check {
             do {
-                let parsed = try DaemonConfig.load(file: config, factories: Daemon.factories)
+                let parsed = try DaemonConfig.load(file: config, factories: Self.providers)
                 print("\(config): OK, \(parsed.stores.count) stores: \(parsed.storeNames.joined(separator: ", "))")
                 return
             } catch {
@@ -70,7 +74,7 @@ struct SyncdCommand: AsyncParsableCommand {
             let listening = try SocketActivation.listeningSocket()
             daemon = try Daemon(
                 options: .init(configFile: config, socket: socket, stateDirectory: stateDirectory, listeningSocket: listening),
-                logger: logger)
+                factories: Self.providers, logger: logger)
         } catch let error as SocketActivationError {
             printError("syncd: \(error)")
             throw ExitCode(ExitStatus.unavailable)

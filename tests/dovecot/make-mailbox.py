@@ -2,7 +2,7 @@
 """Fills a Dovecot Maildir++ mailbox with generated messages, straight on disk (fast: Dovecot
 indexes names that carry ,S= and ,W= without reading the files).
 
-    make-mailbox.py MAILDIR [--messages N] [--seed S] [--folders "INBOX,Sent,Archiv/2024,Entwürfe"]
+    make-mailbox.py MAILDIR [--messages N] [--first I] [--seed S] [--folders "INBOX,Sent,Archiv/2024,Entwürfe"]
 
 Sizes follow a realistic mix (most a few KB, some hundreds of KB, a few MB; ~17 KB on average,
 so 10 000 messages make ~170 MB). Flags are spread over Seen/Flagged/Replied. Prints a JSON
@@ -68,13 +68,14 @@ def main():
     parser.add_argument("maildir")
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--first", type=int, default=0, help="index of the first message (to add more later)")
     parser.add_argument("--folders", default="INBOX,Sent,Archiv/2024,Entwürfe")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     folders = args.folders.split(",")
     summary = {}
     host = "generated"
-    for index in range(args.messages):
+    for index in range(args.first, args.first + args.messages):
         # Half the mail in the first folder (INBOX), the rest spread over the others.
         folder = folders[0] if index % 2 == 0 or len(folders) == 1 else folders[1 + (index // 2) % (len(folders) - 1)]
         directory = folder_dir(args.maildir, folder)

@@ -1,0 +1,70 @@
+import Foundation
+import IMAPProtocol
+import Maildir
+import NIOCore
+import SyncDaemon
+import SyncProtocol
+
+/// The `imap` provider: an IMAP account synchronised into a Maildir.
+///
+/// Each run connects (TLS, STARTTLS, or plain on loopback), logs in, mirrors the folder list,
+/// then per folder uploads local flag changes, applies the server's flag changes and expunges, and
+/// downloads new messages in pipelined batches committed durably. A failing folder reports an
+/// Error and the others go on (result `partial`); a refused login is one Error and Done
+/// `auth-failed`; a lost connection is Done `network`.
+public struct IMAPProvider: StoreProvider {
+    public let account: IMAPAccount
+
+    public init(account: IMAPAccount) {
+        self.account = account
+    }
+
+    public func synchronize(_ request: SyncRequest, callback: SyncCallback) async throws -> SyncStatus {
+        let password: String
+        do {
+            password = try account.password.resolve()
+        } catch {
+            callback.error(.config, "\(error)")
+            return .config
+        }
+        let store: MaildirStore
+        do {
+            store = try MaildirStore(root: account.maildir, layout: account.layout == .nested ? .nested : .maildirPlusPlus)
+        } catch {
+            callback.error(.storage, "cannot open the Maildir \(account.maildir): \(error)")
+            return .storage
+        }
+        do {
+            return try await IMAPConnection.with(account) { connection in
+                let session = IMAPSession(connection)
+                try await session.open(account, password: password)
+                let run = IMAPSyncRun(account: account, session: session, store: store, callback: callback, flags: request.flags)
+                let result = try await run.run()
+                await session.logout()
+                return result
+            }
+        } catch is CancellationError {
+            return .cancelled
+        } catch let error as IMAPCommandError {
+            callback.error(error.status, "\(account.host): \(error)")
+            return error.status
+        } catch let error as IMAPConnectionError {
+            if callback.isCancelled { return .cancelled }
+            callback.error(.network, "\(account.host): \(error)")
+            return .network
+        } catch let error as MaildirError {
+            callback.error(.storage, "\(error)")
+            return .storage
+        }
+    }
+}
+
+public struct IMAPFactory: ProviderFactory {
+    public init() {}
+    public let name = "imap"
+    public var optionKeys: [String] { IMAPAccount.keys }
+
+    public func makeProvider(for store: String, options: ConfigSection) throws -> any StoreProvider {
+        IMAPProvider(account: try IMAPAccount(options: options))
+    }
+}

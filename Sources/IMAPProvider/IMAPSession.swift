@@ -1,0 +1,206 @@
+import IMAPProtocol
+import NIOCore
+import NIOSSL
+import SyncProtocol
+
+/// A logged-in conversation with an IMAP server: commands out, parsed responses in.
+///
+/// Sends each command (waiting for `+` before a synchronizing literal), routes untagged responses
+/// to the caller while it waits for the tagged completion, and turns NO/BAD into
+/// ``IMAPCommandError``. Used by one task.
+final class IMAPSession {
+    let connection: IMAPConnection
+    private var parser = ResponseParser()
+    private var inbox = ByteBuffer()
+    private var tags = TagGenerator()
+    private(set) var capabilities: Set<Capability> = []
+    private var encoder = CommandEncoder()
+
+    init(_ connection: IMAPConnection) {
+        self.connection = connection
+    }
+
+    // MARK: Reading
+
+    /// The next parsed event, reading from the server as needed.
+    func nextEvent() async throws -> ResponseEvent {
+        while true {
+            if let event = try parseNext() { return event }
+            guard var more = try await connection.read() else {
+                throw IMAPConnectionError.lost("the server closed the connection")
+            }
+            if inbox.readableBytes == 0 {
+                inbox = more
+            } else {
+                inbox.writeBuffer(&more)
+            }
+        }
+    }
+
+    private func parseNext() throws -> ResponseEvent? {
+        do {
+            let event = try parser.next(&inbox)
+            if inbox.readableBytes == 0 { inbox.clear() }
+            return event
+        } catch {
+            throw IMAPCommandError.protocolViolation("\(error)")
+        }
+    }
+
+    // MARK: Commands
+
+    /// Sends a command; returns its tag. Literals the server must accept first wait for its `+`.
+    func send(_ command: Command) async throws -> String {
+        let tag = tags.next()
+        let encoded = try encoder.encode(command, tag: tag)
+        for (index, part) in encoded.parts.enumerated() {
+            if index > 0 {
+                // A synchronizing literal: the server says `+` (or refuses with a tagged NO).
+                while true {
+                    let event = try await nextEvent()
+                    if case .continuation = event { break }
+                    if case .tagged(tag, let status) = event {
+                        throw IMAPCommandError.refused(command.name, status)
+                    }
+                    try noteUntagged(event)
+                }
+            }
+            try await connection.write(part)
+        }
+        return tag
+    }
+
+    /// Runs a command to completion, handing every untagged response to `untagged`.
+    /// - Throws: ``IMAPCommandError/refused(_:_:)`` for NO or BAD.
+    @discardableResult
+    func run(_ command: Command, untagged: (ResponseEvent) throws -> Void = { _ in }) async throws -> StatusResponse {
+        let tag = try await send(command)
+        return try await complete(tag, name: command.name, untagged: untagged)
+    }
+
+    /// Reads until the tagged completion of `tag`.
+    func complete(_ tag: String, name: String, untagged: (ResponseEvent) throws -> Void) async throws -> StatusResponse {
+        while true {
+            let event = try await nextEvent()
+            switch event {
+            case .tagged(tag, let status):
+                guard status.condition == .ok else { throw IMAPCommandError.refused(name, status) }
+                if case .capability(let list)? = status.code { capabilities = Set(list) }
+                return status
+            case .tagged(let other, _):
+                throw IMAPCommandError.protocolViolation("completion for unknown tag \(other)")
+            default:
+                try noteUntagged(event)
+                try untagged(event)
+            }
+        }
+    }
+
+    /// Keeps track of what every command may carry: capabilities, and a BYE.
+    private func noteUntagged(_ event: ResponseEvent) throws {
+        switch event {
+        case .capability(let list):
+            capabilities = Set(list)
+        case .untagged(let status) where status.condition == .bye:
+            throw IMAPConnectionError.lost("the server said BYE: \(status.text)")
+        default:
+            break
+        }
+    }
+
+    // MARK: Session set-up
+
+    /// Reads the greeting, secures the connection as the account asks, and logs in.
+    /// - Throws: ``IMAPCommandError/authenticationFailed(_:)`` when the server refuses the
+    ///   credentials; connection and TLS errors as ``IMAPConnectionError``.
+    func open(_ account: IMAPAccount, password: String) async throws {
+        let greeting = try await nextEvent()
+        guard case .untagged(let status) = greeting else {
+            throw IMAPCommandError.protocolViolation("expected a greeting, got \(greeting)")
+        }
+        if status.condition == .bye { throw IMAPConnectionError.lost("the server refused the connection: \(status.text)") }
+        if case .capability(let list)? = status.code { capabilities = Set(list) }
+        if account.security == .starttls {
+            if capabilities.isEmpty { try await run(.capability) }
+            guard capabilities.contains(.startTLS) else {
+                throw IMAPConnectionError.tls("the server does not offer STARTTLS; use security = \"tls\" (port 993)")
+            }
+            try await run(.startTLS)
+            try await connection.startTLS(try account.tlsContext())
+            capabilities = []  // must be asked again over TLS (RFC 3501 §6.2.1)
+        }
+        if capabilities.isEmpty { try await run(.capability) }
+        encoder = CommandEncoder(capabilities: capabilities)
+        if capabilities.contains(.loginDisabled), !capabilities.contains(.auth("PLAIN")) {
+            throw IMAPCommandError.authenticationFailed("the server allows no login on this connection (LOGINDISABLED)")
+        }
+        do {
+            if capabilities.contains(.auth("PLAIN")) {
+                try await run(.authenticatePlain(username: account.user, password: password))
+            } else {
+                try await run(.login(username: account.user, password: password))
+            }
+        } catch IMAPCommandError.refused(_, let status) {
+            throw IMAPCommandError.authenticationFailed(status.text)
+        }
+        // Servers often send new capabilities with the OK; ask if they did not.
+        if !capabilities.contains(.imap4rev1) { try await run(.capability) }
+        encoder = CommandEncoder(capabilities: capabilities)
+        var wanted: [Capability] = []
+        if capabilities.contains(.condstore) { wanted.append(.condstore) }
+        if capabilities.contains(.qresync) { wanted.append(.qresync) }
+        if !wanted.isEmpty, capabilities.contains(.enable) { try await run(.enable(wanted)) }
+    }
+
+    func logout() async {
+        _ = try? await run(.logout)
+    }
+}
+
+/// The server refused a command, or broke the protocol.
+enum IMAPCommandError: Error, CustomStringConvertible {
+    case refused(String, StatusResponse)
+    case authenticationFailed(String)
+    case protocolViolation(String)
+
+    var description: String {
+        switch self {
+        case .refused(let name, let status): return "the server refused \(name): \(status.condition.rawValue) \(status.text)"
+        case .authenticationFailed(let text): return "login failed: \(text)"
+        case .protocolViolation(let what): return "protocol error: \(what)"
+        }
+    }
+
+    var status: SyncStatus {
+        switch self {
+        case .refused: return .failed
+        case .authenticationFailed: return .authFailed
+        case .protocolViolation: return .protocolError
+        }
+    }
+}
+
+extension Command {
+    /// The command's keyword, for messages.
+    var name: String {
+        switch self {
+        case .capability: return "CAPABILITY"
+        case .noop: return "NOOP"
+        case .logout: return "LOGOUT"
+        case .startTLS: return "STARTTLS"
+        case .login: return "LOGIN"
+        case .authenticatePlain: return "AUTHENTICATE PLAIN"
+        case .enable: return "ENABLE"
+        case .list: return "LIST"
+        case .status: return "STATUS"
+        case .select: return "SELECT"
+        case .examine: return "EXAMINE"
+        case .create: return "CREATE"
+        case .uidFetch: return "UID FETCH"
+        case .uidStore: return "UID STORE"
+        case .uidSearch: return "UID SEARCH"
+        case .uidExpunge: return "UID EXPUNGE"
+        case .idle: return "IDLE"
+        }
+    }
+}

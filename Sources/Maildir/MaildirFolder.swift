@@ -1,0 +1,446 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One folder's Maildir and its UID map, open for syncing (from ``MaildirStore/openFolder(_:)``).
+///
+/// **Invariants** (hold after every successful call, and are restored by recovery after a crash
+/// anywhere):
+/// 1. Every UID in ``map`` names exactly one message file, found by its base name in `cur/` or `new/`
+///    — unless the user deleted it (then it is reported as vanished, never silently dropped).
+/// 2. A UID is in the map only after its file's data and directory entry are on disk: map commits
+///    always come last, so the map never runs ahead of the files.
+/// 3. A file carrying this folder's `F=` marker is either in the map or adoptable by recovery (same
+///    UIDVALIDITY, unmapped UID, size matching `S=`); anything else of ours is quarantined, never
+///    deleted. Message files without our marker are the user's: never moved or deleted, only reported.
+/// 4. The map's flags are the flags last agreed with the server; the file name's flags are the local
+///    truth. They differ only by local changes not yet uploaded.
+///
+/// A handle whose operation failed part-way (I/O error, full disk) refuses further work with
+/// ``MaildirError/Code/needsReopen``: close it and open the folder again, which recovers.
+///
+/// Not `Sendable`: one task owns a handle. Release it with ``close()`` (or by dropping it).
+public final class MaildirFolder {
+    /// The store the folder belongs to (kept alive, with its lock, as long as the handle).
+    public let store: MaildirStore
+    /// The folder this handle is for.
+    public let name: FolderName
+    /// The folder's Maildir directory.
+    public let path: String
+    /// The UID map as last committed to disk.
+    public private(set) var map: UIDMap
+    /// What opening the folder repaired.
+    public private(set) var lastRecovery = RecoveryReport()
+
+    struct Location: Equatable {
+        var inNew: Bool
+        var name: String
+    }
+
+    struct MessageFile {
+        var inNew: Bool
+        var name: String
+        var parsed: MessageFileName
+        var relativePath: String { (inNew ? "new/" : "cur/") + name }
+    }
+
+    /// The current file of each mapped UID, as last seen (mail clients rename at will, so every user
+    /// of it retries after a rescan on ENOENT).
+    var locations: [UInt32: Location] = [:]
+    var crashHook: CrashHook?
+    /// Bumped by ``resetFolder(newUIDValidity:)``; a batch begun before cannot commit.
+    private(set) var generation = 0
+    private var failure: String?
+    private var isClosed = false
+
+    var curPath: String { path + "/cur" }
+    var newPath: String { path + "/new" }
+    var tmpPath: String { path + "/tmp" }
+
+    init(store: MaildirStore, name: FolderName, path: String) throws {
+        self.store = store
+        self.name = name
+        self.path = path
+        map = try store.readMap(directory: path) ?? UIDMap()
+        lastRecovery = try recover()
+    }
+
+    deinit {
+        if !isClosed { store.release(path) }
+    }
+
+    /// Releases the folder so it can be opened again (also done when the handle is dropped).
+    /// Uncommitted batches are abandoned: their temporary files are deleted at the next open.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        store.release(path)
+    }
+
+    /// The server's UIDVALIDITY the local messages belong to; `nil` for a folder never synced.
+    public var uidValidity: UInt32? { map.uidValidity }
+    /// The highest UID downloaded or declared seen under the current UIDVALIDITY (0 for none).
+    public var highestUID: UInt32 { map.highestUID }
+    /// The HIGHESTMODSEQ up to which server flag changes have been applied, if recorded.
+    public var highestModSeq: UInt64? { map.highestModSeq }
+    /// Whether `uid` has been downloaded (and committed).
+    public func contains(_ uid: UInt32) -> Bool { map.entries[uid] != nil }
+
+    /// The absolute path of `uid`'s file as last seen, or `nil` if it is not in the map or vanished.
+    /// A mail client may rename it at any moment; on `ENOENT` call ``scanLocalChanges()`` and ask again.
+    public func filePath(for uid: UInt32) -> String? {
+        guard let location = locations[uid] else { return nil }
+        return (location.inNew ? newPath : curPath) + "/" + location.name
+    }
+
+    // MARK: Delivery
+
+    /// Starts a batch of downloads (see ``DeliveryBatch``).
+    /// - Throws: ``MaildirError/Code/noUIDValidity`` before the folder has a UIDVALIDITY (call
+    ///   ``resetFolder(newUIDValidity:)`` with the server's first); ``MaildirError/Code/needsReopen``,
+    ///   ``MaildirError/Code/folderClosed``.
+    public func beginBatch() throws -> DeliveryBatch {
+        try checkUsable()
+        guard let uidValidity = map.uidValidity, let folderID = map.folderID else {
+            throw MaildirError(.noUIDValidity, "folder \(name) has no UIDVALIDITY yet; call resetFolder(newUIDValidity:) first")
+        }
+        return DeliveryBatch(folder: self, uidValidity: uidValidity, folderID: folderID, generation: generation)
+    }
+
+    /// Steps 1–4 of ``DeliveryBatch/commit(highestUID:highestModSeq:)``.
+    func commitDelivery(
+        _ writers: [MessageWriter], uidValidity: UInt32, folderID: UInt32, highestUID: UInt32?, highestModSeq: UInt64?
+    ) throws -> [UInt32] {
+        try mutate {
+            // 1. File data, all at once at the end rather than per write.
+            try store.syncFiles(writers.map(\.temporaryPath))
+            try crash(.deliveryFilesSynced)
+            // 2. Into cur/ (or new/) under the final name, which carries the markers recovery needs.
+            var next = map
+            var touched = Set<String>()
+            for (index, writer) in writers.enumerated() {
+                let base = MessageFileName.ourBase(
+                    unique: writer.unique, size: writer.size, folderID: folderID, uidValidity: uidValidity, uid: writer.uid)
+                let toNew = store.options.deliverUnseenToNew && writer.flags.isEmpty
+                let fileName = toNew ? base : MessageFileName.curName(base: base, flags: writer.flags)
+                let directory = toNew ? newPath : curPath
+                try Posix.renameNoReplace(writer.temporaryPath, directory + "/" + fileName)
+                touched.insert(directory)
+                next.entries[writer.uid] = UIDMap.Entry(baseName: base, flags: writer.flags)
+                locations[writer.uid] = Location(inNew: toNew, name: fileName)
+                if index == 0 { try crash(.deliveryFirstRenamed) }
+            }
+            try crash(.deliveryRenamed)
+            // 3. The directory entries, once per directory.
+            for directory in touched.sorted() { try store.syncDirectory(directory) }
+            try crash(.deliveryDirectoriesSynced)
+            // 4. The map; only now are the UIDs durable.
+            let uids = writers.map(\.uid).sorted()
+            next.highestUID = max(next.highestUID, uids.last ?? 0, highestUID ?? 0)
+            if let highestModSeq { next.highestModSeq = highestModSeq }
+            if next != map { try persist(next) }
+            return uids
+        }
+    }
+
+    // MARK: Flags
+
+    /// Applies flags from the server: renames each message's file to carry `changes[uid]` (moving it
+    /// from `new/` to `cur/`), then records them in the map as agreed, optionally with the server's
+    /// new HIGHESTMODSEQ. Letters unknown to ``MessageFlags`` in a name are kept.
+    ///
+    /// This overwrites local, not yet uploaded changes to the same messages: call
+    /// ``scanLocalChanges()`` first and pass merged flags. UIDs not in the map are ignored (their flags
+    /// come with their download); a message whose file has vanished gets only its map entry updated.
+    ///
+    /// Durability: two map commits — the first records the intended flags, then the files are renamed
+    /// and their directories fsynced, then the second records them as agreed. A crash in between is
+    /// completed by recovery, so a server change is never mistaken for a local one.
+    /// - Throws: ``MaildirError/Code/io`` (the handle then needs reopening), ``MaildirError/Code/needsReopen``,
+    ///   ``MaildirError/Code/folderClosed``.
+    public func setFlags(_ changes: [UInt32: MessageFlags], highestModSeq: UInt64? = nil) throws {
+        try mutate {
+            var renames: [(UInt32, MessageFlags)] = []
+            var next = map
+            for (uid, flags) in changes.sorted(by: { $0.key < $1.key }) where next.entries[uid] != nil {
+                if let location = locations[uid], location.inNew || MessageFileName(location.name).flags != flags {
+                    renames.append((uid, flags))
+                } else {
+                    // The file already carries them (or is gone): only the map changes.
+                    next.entries[uid]!.flags = flags
+                }
+            }
+            if !renames.isEmpty {
+                var intent = map
+                for (uid, flags) in renames { intent.entries[uid]!.pending = .flags(flags) }
+                try persist(intent)
+                try crash(.flagsIntentCommitted)
+                var touched = Set<String>()
+                for (index, (uid, flags)) in renames.enumerated() {
+                    _ = try applyFlags(uid, flags, touched: &touched)
+                    if index == 0 { try crash(.flagsFirstRenamed) }
+                }
+                for directory in touched.sorted() { try store.syncDirectory(directory) }
+                try crash(.flagsDirectoriesSynced)
+                for (uid, flags) in renames { next.entries[uid]!.flags = flags }
+            }
+            if let highestModSeq { next.highestModSeq = highestModSeq }
+            if next != map { try persist(next) }
+        }
+    }
+
+    /// Records flags as agreed with the server without touching files: call it after uploading the
+    /// local changes ``scanLocalChanges()`` reported, with the flags that were uploaded. If the user
+    /// changed the flags again meanwhile, the difference stays visible to the next scan. UIDs not in
+    /// the map are ignored. One map commit.
+    /// - Throws: ``MaildirError/Code/io``, ``MaildirError/Code/needsReopen``, ``MaildirError/Code/folderClosed``.
+    public func recordSyncedFlags(_ flags: [UInt32: MessageFlags], highestModSeq: UInt64? = nil) throws {
+        try mutate {
+            var next = map
+            for (uid, value) in flags where next.entries[uid] != nil { next.entries[uid]!.flags = value }
+            if let highestModSeq { next.highestModSeq = highestModSeq }
+            if next != map { try persist(next) }
+        }
+    }
+
+    /// Compares the files' current names with the map: flag changes, vanished messages and files
+    /// that are not ours. Read-only apart from refreshing where each message's file is.
+    /// - Throws: ``MaildirError/Code/io``, ``MaildirError/Code/needsReopen``, ``MaildirError/Code/folderClosed``.
+    public func scanLocalChanges() throws -> LocalChanges {
+        try checkUsable()
+        let files = try listMessageFiles()
+        let (found, unclaimed) = index(files)
+        locations = found
+        var changes = LocalChanges()
+        for (uid, entry) in map.entries.sorted(by: { $0.key < $1.key }) {
+            guard let location = found[uid] else {
+                changes.vanished.append(uid)
+                continue
+            }
+            let local = location.inNew ? MessageFlags() : MessageFileName(location.name).flags
+            if local != entry.flags {
+                changes.flagChanges.append(.init(uid: uid, synced: entry.flags, local: local))
+            }
+        }
+        for index in unclaimed {
+            let file = files[index]
+            // Ours but unmapped: recovery adopts or quarantines it at the next open; not for upload.
+            if file.parsed.isOurs, file.parsed.folderID == map.folderID { continue }
+            changes.unknownFiles.append(file.relativePath)
+        }
+        changes.unknownFiles.sort()
+        return changes
+    }
+
+    // MARK: Expunge
+
+    /// Deletes messages the server expunged (or the user deleted locally, once propagated): unlinks
+    /// their files and drops them from the map. UIDs not in the map are ignored; a vanished file is
+    /// simply dropped.
+    ///
+    /// Durability: the map first marks the UIDs as being expunged, then the files are unlinked and
+    /// their directories fsynced, then the map drops them. Recovery completes an interrupted expunge,
+    /// so an expunged message never comes back and a kept one is never lost.
+    /// - Throws: ``MaildirError/Code/io``, ``MaildirError/Code/needsReopen``, ``MaildirError/Code/folderClosed``.
+    public func expunge(_ uids: some Sequence<UInt32>) throws {
+        try mutate {
+            let targets = Set(uids).filter { map.entries[$0] != nil }.sorted()
+            guard !targets.isEmpty else { return }
+            var intent = map
+            for uid in targets { intent.entries[uid]!.pending = .expunge }
+            try persist(intent)
+            try crash(.expungeIntentCommitted)
+            var touched = Set<String>()
+            for (index, uid) in targets.enumerated() {
+                try removeFile(of: uid, touched: &touched)
+                if index == 0 { try crash(.expungeFirstUnlinked) }
+            }
+            for directory in touched.sorted() { try store.syncDirectory(directory) }
+            try crash(.expungeDirectoriesSynced)
+            var next = map
+            for uid in targets { next.entries[uid] = nil }
+            try persist(next)
+        }
+    }
+
+    // MARK: UIDVALIDITY
+
+    /// Adopts the server's UIDVALIDITY. For a folder never synced it is simply recorded. When it
+    /// differs from the map's, every local UID is meaningless, so:
+    /// 1. every message file that is ours (mapped, or carrying this folder's marker) is moved, with its
+    ///    name and flags, into a quarantine Maildir `.syncd-quarantine/uidvalidity-<old>-<time>/`
+    ///    inside the folder's directory — hidden from the sync and from ``MaildirStore/listFolders()``,
+    ///    openable with any Maildir reader, never deleted by syncd (the user decides);
+    /// 2. the map is replaced by an empty one with the new UIDVALIDITY, so the re-download does not
+    ///    collide with or duplicate anything in the folder.
+    /// Files that are not ours stay where they are. Equal UIDVALIDITY: nothing happens.
+    ///
+    /// Interrupted, it is safe to call again: files already moved stay moved, and the map still shows
+    /// the old UIDVALIDITY until the last step. Batches begun before cannot commit afterwards.
+    /// - Throws: ``MaildirError/Code/io``, ``MaildirError/Code/needsReopen``, ``MaildirError/Code/folderClosed``.
+    @discardableResult
+    public func resetFolder(newUIDValidity: UInt32) throws -> ResetReport {
+        try checkUsable()
+        if map.uidValidity == newUIDValidity { return ResetReport(movedMessages: 0, quarantine: nil) }
+        return try mutate {
+            let files = try listMessageFiles()
+            let (found, _) = index(files)
+            let mappedNames = Set(found.values.map { ($0.inNew ? "new/" : "cur/") + $0.name })
+            let ours = files.filter {
+                mappedNames.contains($0.relativePath) || ($0.parsed.isOurs && $0.parsed.folderID == map.folderID && map.folderID != nil)
+            }
+            var quarantine: String?
+            if !ours.isEmpty {
+                let target = try makeQuarantine("uidvalidity-\(map.uidValidity ?? 0)-\(time(nil))")
+                quarantine = target
+                var touched = Set<String>()
+                for (index, file) in ours.enumerated() {
+                    try Posix.renameNoReplace(path + "/" + file.relativePath, target + "/" + file.relativePath)
+                    touched.insert(file.inNew ? newPath : curPath)
+                    touched.insert(target + (file.inNew ? "/new" : "/cur"))
+                    if index == 0 { try crash(.resetFirstMoved) }
+                }
+                for directory in touched.sorted() { try store.syncDirectory(directory) }
+                try crash(.resetDirectoriesSynced)
+            }
+            try removeOurTemporaryFiles()
+            var next = UIDMap()
+            next.folderID = map.folderID ?? UInt32.random(in: 1...UInt32.max)
+            next.uidValidity = newUIDValidity
+            try persist(next)
+            locations = [:]
+            generation += 1
+            return ResetReport(movedMessages: ours.count, quarantine: quarantine)
+        }
+    }
+
+    // MARK: Internals
+
+    func checkUsable() throws {
+        if isClosed { throw MaildirError(.folderClosed, "folder \(name) was closed") }
+        if let failure {
+            throw MaildirError(.needsReopen, "an earlier operation on \(name) failed part-way (\(failure)); close and reopen the folder")
+        }
+    }
+
+    /// Runs a multi-step change; if it throws, the handle is unusable until reopened.
+    func mutate<T>(_ body: () throws -> T) throws -> T {
+        try checkUsable()
+        do {
+            return try body()
+        } catch {
+            failure = "\(error)"
+            throw error
+        }
+    }
+
+    func crash(_ point: CrashPoint) throws { try crashHook?(point) }
+
+    func persist(_ next: UIDMap) throws {
+        try store.writeMap(next, directory: path, hook: crashHook)
+        map = next
+    }
+
+    func listMessageFiles() throws -> [MessageFile] {
+        var files: [MessageFile] = []
+        for inNew in [false, true] {
+            let directory = inNew ? newPath : curPath
+            guard let listing = try Posix.list(directory) else {
+                throw MaildirError.io("opendir", directory, errno: ENOENT)
+            }
+            for entry in listing.entries where !entry.name.hasPrefix(".") && entry.isDirectory != true {
+                files.append(MessageFile(inNew: inNew, name: entry.name, parsed: MessageFileName(entry.name)))
+            }
+        }
+        return files
+    }
+
+    /// Matches files to map entries by base name (a file in `cur/` wins over one in `new/`); returns
+    /// the locations and the indices of files no entry claims. Extra files with a claimed base name
+    /// count as unclaimed.
+    func index(_ files: [MessageFile], map: UIDMap? = nil) -> (found: [UInt32: Location], unclaimed: [Int]) {
+        let map = map ?? self.map
+        var byBase: [String: [Int]] = [:]
+        byBase.reserveCapacity(files.count)
+        for (index, file) in files.enumerated() { byBase[file.parsed.base, default: []].append(index) }
+        var claimed = [Bool](repeating: false, count: files.count)
+        var found: [UInt32: Location] = [:]
+        found.reserveCapacity(map.entries.count)
+        for (uid, entry) in map.entries {
+            guard let candidates = byBase[entry.baseName] else { continue }
+            let chosen = candidates.first { !files[$0].inNew } ?? candidates[0]
+            claimed[chosen] = true
+            found[uid] = Location(inNew: files[chosen].inNew, name: files[chosen].name)
+        }
+        return (found, claimed.indices.filter { !claimed[$0] })
+    }
+
+    func refreshLocations() throws {
+        locations = index(try listMessageFiles()).found
+    }
+
+    /// Renames `uid`'s file to carry `flags` in `cur/`; `false` if the file is gone.
+    func applyFlags(_ uid: UInt32, _ flags: MessageFlags, touched: inout Set<String>) throws -> Bool {
+        for attempt in 0..<2 {
+            guard let location = locations[uid], let entry = map.entries[uid] else {
+                if attempt == 0 { try refreshLocations(); continue }
+                return false
+            }
+            let current = MessageFileName(location.name)
+            let target = MessageFileName.curName(base: entry.baseName, flags: flags, others: current.otherLetters)
+            if !location.inNew, location.name == target { return true }
+            let from = (location.inNew ? newPath : curPath) + "/" + location.name
+            do {
+                try Posix.renameNoReplace(from, curPath + "/" + target)
+            } catch let error as MaildirError where error.systemError == ENOENT && attempt == 0 {
+                try refreshLocations()  // a mail client renamed it meanwhile
+                continue
+            }
+            touched.insert(curPath)
+            if location.inNew { touched.insert(newPath) }
+            locations[uid] = Location(inNew: false, name: target)
+            return true
+        }
+        return false
+    }
+
+    /// Unlinks `uid`'s file wherever a mail client has moved it; nothing if it is gone.
+    func removeFile(of uid: UInt32, touched: inout Set<String>) throws {
+        for attempt in 0..<2 {
+            guard let location = locations[uid] else {
+                if attempt == 0 { try refreshLocations(); continue }
+                return
+            }
+            let directory = location.inNew ? newPath : curPath
+            if try Posix.unlinkIfPresent(directory + "/" + location.name) {
+                touched.insert(directory)
+                locations[uid] = nil
+                return
+            }
+            try refreshLocations()
+        }
+    }
+
+    /// Deletes our temporary files (every one: the store lock guarantees no delivery of ours is live
+    /// except through this handle, and callers run this only when no batch may commit).
+    func removeOurTemporaryFiles() throws {
+        for entry in try Posix.list(tmpPath)?.entries ?? [] where MessageFileName(entry.name).isOurs {
+            try Posix.unlinkIfPresent(tmpPath + "/" + entry.name)
+        }
+    }
+
+    /// `<folder>/.syncd-quarantine/<label>/` as a Maildir, every new entry fsynced.
+    func makeQuarantine(_ label: String) throws -> String {
+        let mode = store.options.directoryMode
+        let base = path + "/" + MaildirStore.quarantineDirectoryName
+        if try Posix.makeDirectory(base, mode: mode) { try store.syncDirectory(path) }
+        let target = base + "/" + label
+        if try Posix.makeDirectory(target, mode: mode) { try store.syncDirectory(base) }
+        var created = false
+        for sub in ["cur", "new", "tmp"] where try Posix.makeDirectory(target + "/" + sub, mode: mode) { created = true }
+        if created { try store.syncDirectory(target) }
+        return target
+    }
+}

@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import XCTest
+
+/// A throwaway Dovecot on loopback (tests/dovecot/dovecot.sh) with a generated mailbox.
+final class Dovecot {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let directory: String
+    let plainPort: Int
+    let tlsPort: Int
+    /// Messages generated so far: the next ones get new indexes (and Message-IDs).
+    private var generated: Int
+    /// The server's own Maildir of user alice: the truth a sync is checked against.
+    var mailbox: String { directory + "/mail/alice" }
+    var caFile: String { directory + "/tls/ca.pem" }
+
+    init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1) throws {
+        self.generated = 0
+        directory = "/tmp/dovecot-\(UInt32.random(in: 0...UInt32.max))"
+        plainPort = Self.freePort()
+        tlsPort = Self.freePort()
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/dovecot") else {
+            throw DovecotError("dovecot is not installed: run scripts/test (it installs dovecot-imapd)")
+        }
+        try start()
+        if messages > 0 { try generate(messages: messages, folders: folders, seed: seed) }
+    }
+
+    deinit {
+        _ = try? run(Self.repository.path + "/tests/dovecot/dovecot.sh", ["stop", directory])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func start() throws {
+        try run(Self.repository.path + "/tests/dovecot/dovecot.sh", ["start", directory, "\(plainPort)", "\(tlsPort)"])
+    }
+
+    /// Stops Dovecot, lets `change` edit its files at rest, and starts it again on the same ports.
+    func restart(changing change: () throws -> Void) throws {
+        try run(Self.repository.path + "/tests/dovecot/dovecot.sh", ["stop", directory])
+        usleep(200_000)
+        try change()
+        try start()
+    }
+
+    /// A loopback port nobody listens on now (the kernel's choice for port 0).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 ? getsockname(fd, pointer, &length) : -1
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Adds generated messages to the server's mailbox (Dovecot notices them on the next SELECT).
+    func generate(messages: Int, folders: String, seed: Int) throws {
+        try run("/usr/bin/env", ["python3", Self.repository.path + "/tests/dovecot/make-mailbox.py", mailbox,
+                                 "--messages", "\(messages)", "--first", "\(generated)", "--folders", folders, "--seed", "\(seed)"])
+        generated += messages
+        if getuid() == 0 { try run("/bin/chown", ["-R", "65534:65534", directory + "/mail"]) }
+    }
+
+    /// Runs a tool to completion. posix_spawn and waitpid, not Foundation's Process: the start
+    /// script leaves Dovecot running in the background, which Process's exit monitoring mistakes
+    /// for the script still running.
+    @discardableResult
+    func run(_ path: String, _ arguments: [String]) throws -> String {
+        try Self.run(path, arguments)
+    }
+
+    @discardableResult
+    static func run(_ path: String, _ arguments: [String]) throws -> String {
+        let output = directoryForOutput()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { throw DovecotError("cannot run \(path)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        unlink(output)
+        guard status == 0 else { throw DovecotError("\(path) \(arguments.joined(separator: " ")) failed: \(text)") }
+        return text
+    }
+
+    private static func directoryForOutput() -> String {
+        "/tmp/dovecot-run-\(UInt32.random(in: 0...UInt32.max)).out"
+    }
+
+    /// Kills alice's imap processes: the connection drops mid-command, as when a server restarts.
+    static func killIMAPProcesses() {
+        _ = try? run("/usr/bin/pkill", ["-KILL", "-x", "imap"])
+    }
+}
+
+struct DovecotError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Every message of a Maildir tree, by folder and Message-ID, with its bytes' hash and flags:
+/// what "the Maildir matches the server message by message" compares.
+struct MailboxContents: Equatable, CustomStringConvertible {
+    struct Message: Equatable, Hashable {
+        var digest: Int
+        var size: Int
+        var flags: String
+    }
+
+    /// folder → Message-ID → message
+    var folders: [String: [String: Message]] = [:]
+    /// Message files per folder: equal to the messages when nothing is duplicated.
+    var files: [String: Int] = [:]
+
+    var count: Int { folders.values.reduce(0) { $0 + $1.count } }
+
+    var description: String { folders.map { "\($0.key): \($0.value.count)" }.sorted().joined(separator: ", ") }
+
+    /// Reads a Maildir++ tree; `decode` turns a directory name into a folder name.
+    init(maildirPlusPlus root: String, decode: (String) -> String = { $0 }) throws {
+        let fm = FileManager.default
+        var directories: [(String, String)] = [("INBOX", root)]
+        for entry in try fm.contentsOfDirectory(atPath: root) where entry.hasPrefix(".") && entry != "." && entry != ".." {
+            var isDirectory: ObjCBool = false
+            let path = root + "/" + entry
+            guard fm.fileExists(atPath: path + "/cur", isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            let name = entry.dropFirst().split(separator: ".").map { decode(String($0)) }.joined(separator: "/")
+            directories.append((name, path))
+        }
+        for (name, path) in directories {
+            var messages: [String: Message] = [:]
+            for sub in ["cur", "new"] {
+                for file in (try? fm.contentsOfDirectory(atPath: "\(path)/\(sub)")) ?? [] {
+                    // Dovecot keeps CRLF, syncd's Maildir LF (as Unix mail readers expect): compare
+                    // the messages with line ends normalised.
+                    let raw = try Data(contentsOf: URL(fileURLWithPath: "\(path)/\(sub)/\(file)"))
+                    let data = Data(String(decoding: raw, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n").utf8)
+                    let flags = file.split(separator: ":").last.flatMap { $0.hasPrefix("2,") ? String($0.dropFirst(2)) : nil } ?? ""
+                    // Flags Dovecot and syncd both keep; syncd also maps T (trashed) and P (passed).
+                    let kept = String(flags.filter { "DFRS".contains($0) }.sorted())
+                    messages[Self.messageID(data)] = Message(digest: data.hashValue, size: data.count, flags: kept)
+                    files[name, default: 0] += 1
+                }
+            }
+            if !messages.isEmpty { folders[name] = messages }
+        }
+    }
+
+    private static func messageID(_ data: Data) -> String {
+        let head = String(decoding: data.prefix(2048), as: UTF8.self)
+        for line in head.split(separator: "\n") where line.lowercased().hasPrefix("message-id:") {
+            return String(line.dropFirst("message-id:".count)).trimmingCharacters(in: .whitespaces)
+        }
+        return "no-id-\(data.hashValue)"
+    }
+}
