@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The imap provider against mbsync (isync 1.4, FSync on), same Dovecot, same mailbox, same run.
+#
+#   Benchmarks/imap-vs-mbsync.sh [MESSAGES]     (default 10000, ~170 MB)
+#
+# Times three syncs for each tool: the first (full) download, a re-sync with nothing new, and a
+# re-sync after 100 new messages. Reports wall time, CPU time (user+sys of the syncing process)
+# and max RSS, and syncd's ratio to mbsync. Needs root or sudo for apt (dovecot-imapd, isync).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+messages=${1:-10000}
+for p in dovecot-imapd isync time; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || {
+        sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get install -y -qq --no-install-recommends dovecot-imapd isync time >/dev/null
+    }
+done
+swift build -c release --product syncd >/dev/null
+swift build -c release --product syncctl >/dev/null
+bin=$(swift build -c release --show-bin-path)
+
+work=$(mktemp -d /tmp/imap-bench.XXXXXX)
+chmod 755 "$work"  # Dovecot's own users read its config and passwords below it
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+tests/dovecot/dovecot.sh start "$work/dovecot" "$port" $((port + 1)) >/dev/null
+cleanup() { kill "${daemon:-0}" 2>/dev/null || true; tests/dovecot/dovecot.sh stop "$work/dovecot"; rm -rf "$work"; }
+trap cleanup EXIT
+[ -z "${KEEP:-}" ] || trap - EXIT
+generate() {
+    python3 tests/dovecot/make-mailbox.py "$work/dovecot/mail/alice" --messages "$1" --first "$2" >/dev/null
+    [ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$work/dovecot/mail"
+    # Let Dovecot index the new mail now, so neither tool pays for it.
+    python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); f = s.makefile("rb"); f.readline()
+def cmd(tag, line):
+    s.sendall(f"{tag} {line}\r\n".encode())
+    out = []
+    while True:
+        l = f.readline(); out.append(l)
+        if l.startswith(tag.encode() + b" "): return out
+cmd("a", "LOGIN alice secret")
+boxes = [l.split(b'"/" ')[1].strip().decode() for l in cmd("b", 'LIST "" "*"') if l.startswith(b"* LIST") and b"Noselect" not in l]
+for i, box in enumerate(boxes): cmd(f"c{i}", f"STATUS {box} (MESSAGES UIDNEXT)")
+cmd("z", "LOGOUT")
+PY
+}
+generate "$messages" 0
+echo secret > "$work/password"
+
+# --- mbsync ---
+mkdir -p "$work/mbsync"
+cat > "$work/mbsyncrc" <<RC
+FSync yes
+IMAPAccount bench
+Host 127.0.0.1
+Port $port
+User alice
+Pass secret
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path $work/mbsync/
+Inbox $work/mbsync/INBOX
+SubFolders Verbatim
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns *
+Create Near
+SyncState *
+RC
+mbsync_run() {
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time" mbsync -c "$work/mbsyncrc" -a -q >/dev/null 2>>"$work/mbsync.log" || true
+    awk '{printf "%.2f %.2f %d\n", $1, $2 + $3, $4}' "$work/time"
+}
+
+# --- syncd ---
+cat > "$work/syncd.toml" <<TOML
+[store.mail]
+provider = "imap"
+host = "127.0.0.1"
+port = $port
+security = "none"
+user = "alice"
+password = { file = "$work/password" }
+maildir = "$work/syncd-mail"
+run_at_startup = false
+TOML
+export SYNCD_SOCKET=$work/syncd.sock
+"$bin/syncd" --config "$work/syncd.toml" --socket "$SYNCD_SOCKET" --state-dir "$work/state" 2>"$work/syncd.log" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$SYNCD_SOCKET" ] && break; sleep 0.1; done
+cpu() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
+hz=$(getconf CLK_TCK)
+syncd_run() {
+    local c0 t0 t1 c1
+    c0=$(cpu); t0=$(date +%s.%N)
+    "$bin/syncctl" sync mail --wait >/dev/null
+    t1=$(date +%s.%N); c1=$(cpu)
+    awk -v a="$t0" -v b="$t1" -v c=$((c1 - c0)) -v hz="$hz" -v rss="$(awk '/VmHWM/ {print $2}' /proc/$daemon/status)" \
+        'BEGIN {printf "%.2f %.2f %d\n", b - a, c / hz, rss}'
+}
+
+declare -A results
+for phase in full nothing new100; do
+    if [ "$phase" = new100 ]; then generate 100 "$messages"; fi
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    results[mbsync-$phase]=$(mbsync_run)
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    results[syncd-$phase]=$(syncd_run)
+done
+
+count() { find "$1" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l; }
+echo "# Benchmarks/imap-vs-mbsync.sh $messages — Dovecot on loopback, $(du -sh "$work/dovecot/mail/alice" | cut -f1) mailbox, both fsync"
+[ ! -s "$work/mbsync.log" ] || { echo "# mbsync said:"; sed "s/^/#   /" "$work/mbsync.log" | sort -u | head -5; }
+echo "# messages on disk after the runs: syncd $(count "$work/syncd-mail"), mbsync $(count "$work/mbsync")"
+echo "| sync | syncd wall | mbsync wall | ratio | syncd CPU | mbsync CPU | ratio | syncd max RSS | mbsync max RSS |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for phase in full nothing new100; do
+    read -r sw sc sr <<< "${results[syncd-$phase]}"
+    read -r mw mc mr <<< "${results[mbsync-$phase]}"
+    awk -v p="$phase" -v sw="$sw" -v mw="$mw" -v sc="$sc" -v mc="$mc" -v sr="$sr" -v mr="$mr" 'BEGIN {
+        printf "| %s | %.2f s | %.2f s | %.2f× | %.2f s | %.2f s | %.2f× | %.1f MiB | %.1f MiB |\n",
+            p, sw, mw, sw / (mw > 0 ? mw : 0.01), sc, mc, sc / (mc > 0 ? mc : 0.01), sr / 1024, mr / 1024 }'
+done
