@@ -116,6 +116,7 @@ final class IMAPSyncRun {
     private struct Selected {
         var uidValidity: UInt32?
         var highestModSeq: UInt64?
+        var uidNext: UInt32?
         var exists: UInt32 = 0
     }
 
@@ -131,6 +132,7 @@ final class IMAPSyncRun {
                 switch status.code {
                 case .uidValidity(let value)?: selected.uidValidity = value
                 case .highestModSeq(let value)?: selected.highestModSeq = value
+                case .uidNext(let value)?: selected.uidNext = value
                 default: break
                 }
             case .exists(let count):
@@ -201,7 +203,14 @@ final class IMAPSyncRun {
                 try local.setFlags(changed, highestModSeq: selected.highestModSeq)
             }
         }
-        // Expunges: whatever we have that the server no longer does.
+        // Expunges: whatever we have that the server no longer does. When no UID above ours was
+        // ever assigned and the server holds as many messages as we do, its UIDs are exactly ours
+        // (it cannot hold one we never saw), so the search is skipped.
+        if let uidNext = selected.uidNext, uidNext - 1 <= highest, Int(selected.exists) == local.map.entries.count {
+            done += local.map.entries.count
+            report(folder, inFolder: local.map.entries.count)
+            return
+        }
         var present = UIDSet()
         try await session.run(.uidSearch([.uid(known)])) { event in
             if case .search(let uids, _) = event { present.formUnion(UIDSet(uids)) }
@@ -216,6 +225,9 @@ final class IMAPSyncRun {
     /// committed (durable) before its messages count as done.
     private func downloadNew(_ folder: RemoteFolder, _ local: MaildirFolder, _ selected: Selected) async throws {
         let after = local.highestUID
+        if let uidNext = selected.uidNext, uidNext - 1 <= after {
+            return  // no UID above ours was ever assigned: nothing new
+        }
         var newUIDs: [UInt32] = []
         try await session.run(.uidSearch([.uid(.from(after + 1))])) { event in
             // `UID n:*` always matches the highest UID even when it is below n: filter.
@@ -251,7 +263,11 @@ final class IMAPSyncRun {
                 throw error
             }
             try await sendNext()
-            let committed = try batch.commit(highestUID: batches[index].last)
+            // The last batch of a folder that came down whole also records the mod-sequence:
+            // its flags arrived with the messages, so the next run asks only for later changes.
+            let last = index == batches.count - 1 && after == 0
+            let committed = try batch.commit(
+                highestUID: batches[index].last, highestModSeq: last ? selected.highestModSeq : nil)
             done += committed.count
             inFolder += committed.count
             report(folder, inFolder: inFolder)
