@@ -158,13 +158,20 @@ extension SyncEvent {
 
 /// Runs a short-lived tool and returns its exit status and stdout. posix_spawn and waitpid, not
 /// Foundation's Process: a tool that daemonizes (tmux) confuses Process's exit monitoring.
-func runTool(_ path: String, _ arguments: [String]) -> (status: Int32, stdout: String) {
+///
+/// With `captureOutput` false, stdout goes to /dev/null: a tool that leaves a daemon behind
+/// (`tmux new-session` starts the tmux server) would otherwise hold the pipe open forever.
+func runTool(_ path: String, _ arguments: [String], captureOutput: Bool = true) -> (status: Int32, stdout: String) {
     var fds: [CInt] = [0, 0]
     guard pipe(&fds) == 0 else { return (-1, "") }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+    if captureOutput {
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+    } else {
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    }
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     posix_spawn_file_actions_addclose(&actions, fds[0])
     let argv = ([path] + arguments).map { strdup($0) } + [nil]

@@ -272,6 +272,6 @@ final class SyncctlTests: XCTestCase {
 
     @discardableResult
     private func run(_ path: String, _ arguments: [String]) -> Int32 {
-        runTool(path, arguments).status
+        runTool(path, arguments, captureOutput: false).status
     }
 }

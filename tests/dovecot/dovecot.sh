@@ -79,7 +79,8 @@ protocol imap {
   mail_max_userip_connections = 100
 }
 CONF
-    dovecot -F -c "$dir/dovecot.conf" >"$dir/log/stdout.log" 2>&1 &
+    # In a session (and process group) of its own, so stop can end every Dovecot process at once.
+    setsid dovecot -F -c "$dir/dovecot.conf" >"$dir/log/stdout.log" 2>&1 < /dev/null &
     echo $! > "$dir/dovecot.pid"
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$plain") 2>/dev/null; then
@@ -94,7 +95,11 @@ CONF
     ;;
 stop)
     if [ -f "$dir/dovecot.pid" ]; then
-        kill "$(cat "$dir/dovecot.pid")" 2>/dev/null || true
+        pid=$(cat "$dir/dovecot.pid")
+        kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+        # A moment for the listening sockets to close, so a restart can take the same ports.
+        # (Not "wait until gone": where PID 1 does not reap orphans, they stay as zombies.)
+        sleep 0.3
         rm -f "$dir/dovecot.pid"
     fi
     ;;
