@@ -164,6 +164,10 @@ extension SyncEvent {
 func runTool(_ path: String, _ arguments: [String], captureOutput: Bool = true) -> (status: Int32, stdout: String) {
     var fds: [CInt] = [0, 0]
     guard pipe(&fds) == 0 else { return (-1, "") }
+    // Close-on-exec, so only the dup onto fd 1 (when capturing) reaches the tool, and nothing it
+    // leaves running keeps the read end from seeing EOF.
+    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
