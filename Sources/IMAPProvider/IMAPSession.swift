@@ -79,6 +79,7 @@ final class IMAPSession {
     }
 
     /// Reads until the tagged completion of `tag`.
+    @discardableResult
     func complete(_ tag: String, name: String, untagged: (ResponseEvent) throws -> Void) async throws -> StatusResponse {
         while true {
             let event = try await nextEvent()

@@ -34,7 +34,9 @@ final class IMAPSyncRun {
         var name: FolderName
         var mailbox: MailboxName
         var selectable: Bool
-        var messages = 0
+        /// From STATUS before any folder is opened; `nil` if the server refused it.
+        var status: MailboxStatus?
+        var messages: Int { Int(status?.messages ?? 0) }
     }
 
     /// Runs the sync; returns `ok`, or `partial` when some folders failed (each reported as Error).
@@ -48,13 +50,13 @@ final class IMAPSyncRun {
         var folders = try await listFolders()
         if flags.contains(.downloadHierarchy) { try mirrorHierarchy(folders) }
         folders = folders.filter(\.selectable)
-        try await countMessages(&folders)
+        try await readStatus(&folders)
         total = folders.reduce(0) { $0 + $1.messages }
+        let local = Set(try store.listFolders())
         for folder in folders {
             try checkCancelled()
-            guard (try? store.listFolders().contains(folder.name)) == true || flags.contains(.downloadHierarchy) else {
-                continue  // not synced locally and hierarchy download not asked for
-            }
+            // Not synced here, and hierarchy download not asked for.
+            guard local.contains(folder.name) || flags.contains(.downloadHierarchy) else { continue }
             do {
                 try await sync(folder)
             } catch let error as IMAPCommandError {
@@ -103,64 +105,119 @@ final class IMAPSyncRun {
         }
     }
 
-    private func countMessages(_ folders: inout [RemoteFolder]) async throws {
-        for index in folders.indices {
-            try await session.run(.status(folders[index].mailbox, [.messages])) { event in
-                if case .status(_, let status) = event { folders[index].messages = Int(status.messages ?? 0) }
+    /// Every folder's STATUS, pipelined (one round trip for all): the totals for Progress, and what
+    /// lets an unchanged folder be skipped without selecting it.
+    private func readStatus(_ folders: inout [RemoteFolder]) async throws {
+        var attributes: [MailboxStatus.Attribute] = [.messages, .uidNext, .uidValidity]
+        if session.capabilities.contains(.condstore) { attributes.append(.highestModSeq) }
+        var tags: [String] = []
+        for folder in folders { tags.append(try await session.send(.status(folder.mailbox, attributes))) }
+        let indexByMailbox = Dictionary(folders.indices.map { (folders[$0].mailbox, $0) }) { first, _ in first }
+        for tag in tags {
+            do {
+                try await session.complete(tag, name: "STATUS") { event in
+                    // Answers to later commands may arrive here too: match by name, not by order.
+                    if case .status(let mailbox, let status) = event, let index = indexByMailbox[mailbox] {
+                        folders[index].status = status
+                    }
+                }
+            } catch IMAPCommandError.refused {
+                // Gone since LIST, or not readable: its SELECT fails and reports why.
             }
         }
     }
 
     // MARK: One folder
 
-    private struct Selected {
+    /// What the server said about the selected folder: SELECT's response codes, and flags and
+    /// expunges from SELECT (QRESYNC), FETCH and STORE as they come.
+    private struct ServerView {
         var uidValidity: UInt32?
         var highestModSeq: UInt64?
         var uidNext: UInt32?
         var exists: UInt32 = 0
+        /// Whether SELECT resynchronised with QRESYNC: `flags` and `vanished` then hold every change
+        /// since the map's mod-sequence.
+        var qresync = false
+        var flags: [UInt32: MessageFlags] = [:]
+        var vanished = UIDSet()
+        private var fetching: (uid: UInt32?, flags: MessageFlags?) = (nil, nil)
+
+        mutating func handle(_ event: ResponseEvent) {
+            switch event {
+            case .untagged(let status):
+                switch status.code {
+                case .uidValidity(let value)?: uidValidity = value
+                case .highestModSeq(let value)?: highestModSeq = value
+                case .uidNext(let value)?: uidNext = value
+                default: break
+                }
+            case .exists(let count): exists = count
+            case .vanished(let uids, _): vanished.formUnion(uids)
+            case .fetchStart: fetching = (nil, nil)
+            case .fetchAttribute(.uid(let uid)): fetching.uid = uid
+            case .fetchAttribute(.flags(let value)): fetching.flags = MessageFlags(imap: value)
+            case .fetchEnd:
+                if let uid = fetching.uid, let value = fetching.flags { flags[uid] = value }
+            default: break
+            }
+        }
     }
 
     private func sync(_ folder: RemoteFolder) async throws {
         try store.createFolder(folder.name)
         let local = try store.openFolder(folder.name)
         defer { local.close() }
-        let condstore = session.capabilities.contains(.condstore)
-        var selected = Selected()
-        try await session.run(.select(folder.mailbox, condstore ? .condstore : nil)) { event in
-            switch event {
-            case .untagged(let status):
-                switch status.code {
-                case .uidValidity(let value)?: selected.uidValidity = value
-                case .highestModSeq(let value)?: selected.highestModSeq = value
-                case .uidNext(let value)?: selected.uidNext = value
-                default: break
-                }
-            case .exists(let count):
-                selected.exists = count
-            default:
-                break
-            }
+        var localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges().flagChanges : []
+        let download = flags.contains(.downloadContents)
+        if localChanges.isEmpty, !download || isUnchanged(folder, since: local) {
+            done += local.map.count
+            report(folder, inFolder: local.map.count)
+            return
         }
-        guard let uidValidity = selected.uidValidity else {
+        var view = ServerView()
+        let parameter: Command.SelectParameter? = if session.capabilities.contains(.qresync), local.map.count > 0,
+            let uidValidity = local.uidValidity, let modSeq = local.highestModSeq
+        {
+            .qresync(uidValidity: uidValidity, modSeq: modSeq, knownUIDs: UIDSet(1...local.highestUID))
+        } else if session.capabilities.contains(.condstore) {
+            .condstore
+        } else {
+            nil
+        }
+        try await session.run(.select(folder.mailbox, parameter)) { view.handle($0) }
+        guard let uidValidity = view.uidValidity else {
             throw IMAPCommandError.protocolViolation("\(folder.name): SELECT gave no UIDVALIDITY")
         }
+        if case .qresync? = parameter, uidValidity == local.uidValidity { view.qresync = true }
         if local.uidValidity != uidValidity {
             let report = try local.resetFolder(newUIDValidity: uidValidity)
             if let quarantine = report.quarantine {
                 callback.error(.warning, "\(folder.name): the server renumbered the folder (UIDVALIDITY changed); \(report.movedMessages) old copies moved to \(quarantine), downloading again")
             }
+            localChanges = []  // they were about the old UIDs, now quarantined
         }
-        if flags.contains(.uploadContents) { try await uploadFlags(local) }
-        if flags.contains(.downloadContents) {
-            try await applyServerChanges(folder, local, selected)
-            try await downloadNew(folder, local, selected)
+        if !localChanges.isEmpty { try await uploadFlags(localChanges, local, &view) }
+        if download {
+            try await applyServerChanges(folder, local, &view)
+            try await downloadNew(folder, local, view)
         }
     }
 
-    /// Pushes flags the user changed locally (read, flagged, replied, trashed) to the server.
-    private func uploadFlags(_ local: MaildirFolder) async throws {
-        let changes = try local.scanLocalChanges().flagChanges
-        guard !changes.isEmpty else { return }
+    /// Whether STATUS shows the folder exactly as the last run left it: same UIDVALIDITY, no UID
+    /// assigned above ours, as many messages as we hold (so no expunge either: the server cannot
+    /// hold a UID we never saw), and — the only proof that no flag changed — the same HIGHESTMODSEQ.
+    private func isUnchanged(_ folder: RemoteFolder, since local: MaildirFolder) -> Bool {
+        guard let status = folder.status, let uidNext = status.uidNext, uidNext > 0,
+              let modSeq = status.highestModSeq, let messages = status.messages
+        else { return false }
+        return status.uidValidity == local.uidValidity && uidNext - 1 <= local.highestUID
+            && Int(messages) == local.map.count && modSeq == local.highestModSeq
+    }
+
+    /// Pushes flags the user changed locally (read, flagged, replied, trashed) to the server, and
+    /// brings `view` up to date with what the server now holds.
+    private func uploadFlags(_ changes: [LocalChanges.FlagChange], _ local: MaildirFolder, _ view: inout ServerView) async throws {
         var groups: [MessageFlags: [MessageFlags: [UInt32]]] = [:]  // added -> removed -> uids
         for change in changes {
             let added = change.local.subtracting(change.synced)
@@ -170,62 +227,63 @@ final class IMAPSyncRun {
         for (added, byRemoved) in groups {
             for (removed, uids) in byRemoved {
                 let set = UIDSet(uids)
-                if !added.imapFlags.isEmpty { try await session.run(.uidStore(set, .add, added.imapFlags)) }
-                if !removed.imapFlags.isEmpty { try await session.run(.uidStore(set, .remove, removed.imapFlags)) }
+                if !added.imapFlags.isEmpty { try await session.run(.uidStore(set, .add, added.imapFlags)) { view.handle($0) } }
+                if !removed.imapFlags.isEmpty { try await session.run(.uidStore(set, .remove, removed.imapFlags)) { view.handle($0) } }
             }
+        }
+        // A message the server changed too (reported by SELECT with QRESYNC) now has both changes:
+        // the STOREs added and removed only the user's. Dovecot's answer to a STORE may leave FLAGS
+        // out, so apply the same difference here rather than rely on it.
+        for change in changes {
+            guard let server = view.flags[change.uid] else { continue }
+            view.flags[change.uid] = server.union(change.local.subtracting(change.synced))
+                .subtracting(change.synced.subtracting(change.local))
         }
         try local.recordSyncedFlags(Dictionary(uniqueKeysWithValues: changes.map { ($0.uid, $0.local) }))
     }
 
     /// Applies the server's flag changes and expunges to messages already here.
-    private func applyServerChanges(_ folder: RemoteFolder, _ local: MaildirFolder, _ selected: Selected) async throws {
+    private func applyServerChanges(_ folder: RemoteFolder, _ local: MaildirFolder, _ view: inout ServerView) async throws {
         let highest = local.highestUID
         guard highest > 0 else { return }
         let known = UIDSet(1...highest)
-        // Flags: only what changed since the last run when the server keeps mod-sequences.
-        var since: UInt64?
-        if let modSeq = local.highestModSeq, selected.highestModSeq != nil { since = modSeq }
-        if since == nil || since != selected.highestModSeq {
-            var serverFlags: [UInt32: MessageFlags] = [:]
-            var current: (uid: UInt32?, flags: MessageFlags?) = (nil, nil)
-            try await session.run(.uidFetch(known, [.uid, .flags], changedSince: since)) { event in
-                switch event {
-                case .fetchStart: current = (nil, nil)
-                case .fetchAttribute(.uid(let uid)): current.uid = uid
-                case .fetchAttribute(.flags(let flags)): current.flags = MessageFlags(imap: flags)
-                case .fetchEnd:
-                    if let uid = current.uid, let flags = current.flags, uid <= highest { serverFlags[uid] = flags }
-                default: break
-                }
-            }
-            let changed = serverFlags.filter { uid, flags in local.map.entries[uid].map { $0.flags != flags } ?? false }
-            if !changed.isEmpty || selected.highestModSeq != nil {
-                try local.setFlags(changed, highestModSeq: selected.highestModSeq)
+        if !view.qresync {
+            // Flags: only what changed since the last run when the server keeps mod-sequences.
+            var since: UInt64?
+            if let modSeq = local.highestModSeq, view.highestModSeq != nil { since = modSeq }
+            if since == nil || since != view.highestModSeq {
+                try await session.run(.uidFetch(known, [.uid, .flags], changedSince: since)) { view.handle($0) }
             }
         }
-        // Expunges: whatever we have that the server no longer does. When no UID above ours was
-        // ever assigned and the server holds as many messages as we do, its UIDs are exactly ours
-        // (it cannot hold one we never saw), so the search is skipped.
-        if let uidNext = selected.uidNext, uidNext - 1 <= highest, Int(selected.exists) == local.map.entries.count {
-            done += local.map.entries.count
-            report(folder, inFolder: local.map.entries.count)
-            return
+        let changed = view.flags.filter { uid, flags in local.map.entries[uid].map { $0.flags != flags } ?? false }
+        if !changed.isEmpty || view.highestModSeq != nil {
+            try local.setFlags(changed, highestModSeq: view.highestModSeq)
         }
-        var present = UIDSet()
-        try await session.run(.uidSearch([.uid(known)])) { event in
-            if case .search(let uids, _) = event { present.formUnion(UIDSet(uids)) }
+        // Expunges: whatever we have that the server no longer does. QRESYNC listed them in
+        // VANISHED. Otherwise, when no UID above ours was ever assigned and the server holds as many
+        // messages as we do, its UIDs are exactly ours (it cannot hold one we never saw): no search.
+        var gone: [UInt32]
+        if view.qresync {
+            gone = local.map.entries.keys.filter { view.vanished.contains($0) }
+        } else if let uidNext = view.uidNext, uidNext - 1 <= highest, Int(view.exists) == local.map.count {
+            gone = []
+        } else {
+            var present = UIDSet()
+            try await session.run(.uidSearch([.uid(known)])) { event in
+                if case .search(let uids, _) = event { present.formUnion(UIDSet(uids)) }
+            }
+            gone = local.map.entries.keys.filter { !present.contains($0) }
         }
-        let gone = local.map.entries.keys.filter { !present.contains($0) }
         if !gone.isEmpty { try local.expunge(gone) }
-        done += local.map.entries.count
-        report(folder, inFolder: local.map.entries.count)
+        done += local.map.count
+        report(folder, inFolder: local.map.count)
     }
 
     /// Downloads messages newer than the last one committed, in pipelined batches; each batch is
     /// committed (durable) before its messages count as done.
-    private func downloadNew(_ folder: RemoteFolder, _ local: MaildirFolder, _ selected: Selected) async throws {
+    private func downloadNew(_ folder: RemoteFolder, _ local: MaildirFolder, _ view: ServerView) async throws {
         let after = local.highestUID
-        if let uidNext = selected.uidNext, uidNext - 1 <= after {
+        if let uidNext = view.uidNext, uidNext - 1 <= after {
             return  // no UID above ours was ever assigned: nothing new
         }
         var newUIDs: [UInt32] = []
@@ -234,7 +292,7 @@ final class IMAPSyncRun {
             if case .search(let uids, _) = event { newUIDs += uids.filter { $0 > after } }
         }
         guard !newUIDs.isEmpty else {
-            report(folder, inFolder: local.map.entries.count)
+            report(folder, inFolder: local.map.count)
             return
         }
         newUIDs.sort()
@@ -252,12 +310,12 @@ final class IMAPSyncRun {
         }
         try await sendNext()
         try await sendNext()
-        var inFolder = local.map.entries.count
+        var inFolder = local.map.count
         for index in batches.indices {
             let batch = try local.beginBatch()
             var receiver = FetchReceiver(batch: batch, callback: callback)
             do {
-                _ = try await session.complete(tags[index], name: "UID FETCH") { event in try receiver.handle(event) }
+                try await session.complete(tags[index], name: "UID FETCH") { event in try receiver.handle(event) }
             } catch {
                 batch.abort()
                 throw error
@@ -267,7 +325,7 @@ final class IMAPSyncRun {
             // its flags arrived with the messages, so the next run asks only for later changes.
             let last = index == batches.count - 1 && after == 0
             let committed = try batch.commit(
-                highestUID: batches[index].last, highestModSeq: last ? selected.highestModSeq : nil)
+                highestUID: batches[index].last, highestModSeq: last ? view.highestModSeq : nil)
             done += committed.count
             inFolder += committed.count
             report(folder, inFolder: inFolder)
@@ -278,11 +336,13 @@ final class IMAPSyncRun {
         }
     }
 
+    /// Progress for the run and this folder; a cancel it answers is noticed at the next safe point
+    /// (``checkCancelled()``), never in the middle of a commit.
     private func report(_ folder: RemoteFolder, inFolder: Int) {
         let max = Swift.max(total, done)
-        if callback.progress(step: "\(folder.name) \(inFolder)/\(Swift.max(folder.messages, inFolder))", index: UInt32(clamping: done), max: UInt32(clamping: max)) == .cancel {
-            // Noted by checkCancelled at the next safe point.
-        }
+        _ = callback.progress(
+            step: "\(folder.name) \(inFolder)/\(Swift.max(folder.messages, inFolder))",
+            index: UInt32(clamping: done), max: UInt32(clamping: max))
     }
 }
 

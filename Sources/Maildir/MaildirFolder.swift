@@ -49,6 +49,11 @@ public final class MaildirFolder {
     /// The current file of each mapped UID, as last seen (mail clients rename at will, so every user
     /// of it retries after a rescan on ENOENT).
     var locations: [UInt32: Location] = [:]
+    /// The `cur/` and `new/` listing recovery took, while nothing has changed them since: the first
+    /// ``scanLocalChanges()`` after opening uses it instead of reading both directories again (half
+    /// the cost of a sync with nothing new). Seeing the files as of the open is no staler than any
+    /// scan, which is always overtaken by the user's next rename.
+    var listingAtOpen: [MessageFile]?
     var crashHook: CrashHook?
     /// Bumped by ``resetFolder(newUIDValidity:)``; a batch begun before cannot commit.
     private(set) var generation = 0
@@ -207,10 +212,14 @@ public final class MaildirFolder {
 
     /// Compares the files' current names with the map: flag changes, vanished messages and files
     /// that are not ours. Read-only apart from refreshing where each message's file is.
+    ///
+    /// The first scan after opening sees the files as recovery listed them at the open (if recovery
+    /// changed nothing and nothing was changed through this handle since); later scans read the
+    /// directories again. A rename the user makes after that listing shows up in the next scan.
     /// - Throws: ``MaildirError/Code/io``, ``MaildirError/Code/needsReopen``, ``MaildirError/Code/folderClosed``.
     public func scanLocalChanges() throws -> LocalChanges {
         try checkUsable()
-        let files = try listMessageFiles()
+        let files = try listingAtOpen.take() ?? listMessageFiles()
         let (found, unclaimed) = index(files)
         locations = found
         var changes = LocalChanges()
@@ -328,6 +337,7 @@ public final class MaildirFolder {
     /// Runs a multi-step change; if it throws, the handle is unusable until reopened.
     func mutate<T>(_ body: () throws -> T) throws -> T {
         try checkUsable()
+        listingAtOpen = nil
         do {
             return try body()
         } catch {

@@ -173,10 +173,13 @@ public final class MaildirStore: Sendable {
         }
         if layout == .maildirPlusPlus, !name.isInbox {
             let marker = directory + "/maildirfolder"
-            let fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, options.fileMode)
-            guard fd >= 0 else { throw MaildirError.io("create", marker) }
-            close(fd)
-            created = true
+            let fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options.fileMode)
+            if fd >= 0 {
+                close(fd)
+                created = true
+            } else if errno != EEXIST {
+                throw MaildirError.io("create", marker)
+            }
         }
         if created { toSync.insert(directory, at: 0) }
         for path in toSync { try syncDirectory(path) }

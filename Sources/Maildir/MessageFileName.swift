@@ -30,26 +30,36 @@ struct MessageFileName {
     var isOurs: Bool { folderID != nil && uidValidity != nil && uid != nil }
 
     init(_ name: String) {
-        let utf8 = name.utf8
-        var letters: Substring.UTF8View = ""[...].utf8
-        if let colon = utf8.lastIndex(of: UInt8(ascii: ":")) {
-            base = String(name[..<colon])
-            let info = name[name.index(after: colon)...]
-            if info.hasPrefix("2,") { letters = info.dropFirst(2).utf8 }
-        } else {
-            base = name
+        // Byte-wise: recovery and the local-change scan parse every name in a folder on each run,
+        // and String.split with its per-Character indexing cost most of a no-op sync.
+        var name = name
+        self = name.withUTF8 { Self(bytes: $0) }
+    }
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
+        let colon = bytes.lastIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex
+        let baseBytes = UnsafeBufferPointer(rebasing: bytes[..<colon])
+        base = String(decoding: baseBytes, as: UTF8.self)
+        var letters = UnsafeBufferPointer(rebasing: bytes[colon..<colon])
+        if colon + 3 <= bytes.endIndex, bytes[colon + 1] == UInt8(ascii: "2"), bytes[colon + 2] == UInt8(ascii: ",") {
+            letters = UnsafeBufferPointer(rebasing: bytes[(colon + 3)...])
         }
         (flags, otherLetters) = MessageFlags.split(letters)
         var size: Int?, folderID: UInt32?, uidValidity: UInt32?, uid: UInt32?
-        for field in base.split(separator: ",").dropFirst() {
-            let bytes = field.utf8
-            guard bytes.count > 2, bytes[bytes.index(after: bytes.startIndex)] == UInt8(ascii: "=") else { continue }
-            let value = field.dropFirst(2)
-            switch bytes.first {
-            case UInt8(ascii: "S"): size = Int(decimal: value)
-            case UInt8(ascii: "F"): folderID = value.utf8.count == 8 ? UInt32(value, radix: 16) : nil
-            case UInt8(ascii: "V"): uidValidity = UInt32(decimal: value)
-            case UInt8(ascii: "U"): uid = UInt32(decimal: value).flatMap { $0 == 0 ? nil : $0 }
+        // Fields after the first comma: `X=value`, each up to the next comma.
+        var cursor = (baseBytes.firstIndex(of: UInt8(ascii: ",")) ?? baseBytes.endIndex)
+        while cursor < baseBytes.endIndex {
+            let start = cursor + 1
+            var end = start
+            while end < baseBytes.endIndex, baseBytes[end] != UInt8(ascii: ",") { end += 1 }
+            cursor = end
+            guard end - start > 2, baseBytes[start + 1] == UInt8(ascii: "=") else { continue }
+            let value = UnsafeBufferPointer(rebasing: baseBytes[(start + 2)..<end])
+            switch baseBytes[start] {
+            case UInt8(ascii: "S"): size = Int(digits: value, radix: 10)
+            case UInt8(ascii: "F"): folderID = value.count == 8 ? UInt32(digits: value, radix: 16) : nil
+            case UInt8(ascii: "V"): uidValidity = UInt32(digits: value, radix: 10)
+            case UInt8(ascii: "U"): uid = UInt32(digits: value, radix: 10).flatMap { $0 == 0 ? nil : $0 }
             default: break
             }
         }
@@ -119,12 +129,24 @@ struct UniqueNames: Sendable {
 }
 
 extension FixedWidthInteger {
-    /// Plain ASCII decimal only: no sign, no spaces, no leading `+`; `nil` on overflow.
-    init?(decimal text: some StringProtocol) {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-            return nil
+    /// ASCII digits only (`0-9`, and `a-f`/`A-F` for radix 16): no sign, no spaces; `nil` if
+    /// empty or on overflow.
+    init?(digits: UnsafeBufferPointer<UInt8>, radix: Self) {
+        guard !digits.isEmpty else { return nil }
+        var value: Self = 0
+        for byte in digits {
+            let digit: Self
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = Self(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: digit = Self(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: digit = Self(byte - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+            let (shifted, overflow1) = value.multipliedReportingOverflow(by: radix)
+            let (sum, overflow2) = shifted.addingReportingOverflow(digit)
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
         }
-        guard let value = Self(text, radix: 10) else { return nil }
         self = value
     }
 }

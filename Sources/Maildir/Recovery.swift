@@ -150,6 +150,7 @@ extension MaildirFolder {
         // 6.
         for directory in touched.sorted() { try store.syncDirectory(directory) }
         if next != map { try persist(next) }
+        if touched.isEmpty { listingAtOpen = files }
         report.adopted.sort()
         report.completedExpunges.sort()
         report.completedFlagChanges.sort()

@@ -11,14 +11,17 @@ final class Dovecot {
     let directory: String
     let plainPort: Int
     let tlsPort: Int
+    /// What Dovecot announces after login, if not its own list (see tests/dovecot/dovecot.sh).
+    let capability: String?
     /// Messages generated so far: the next ones get new indexes (and Message-IDs).
     private var generated: Int
     /// The server's own Maildir of user alice: the truth a sync is checked against.
     var mailbox: String { directory + "/mail/alice" }
     var caFile: String { directory + "/tls/ca.pem" }
 
-    init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1) throws {
+    init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil) throws {
         self.generated = 0
+        self.capability = capability
         directory = "/tmp/dovecot-\(UInt32.random(in: 0...UInt32.max))"
         plainPort = Self.freePort()
         tlsPort = Self.freePort()
@@ -35,7 +38,7 @@ final class Dovecot {
     }
 
     private func start() throws {
-        try run(Self.repository.path + "/tests/dovecot/dovecot.sh", ["start", directory, "\(plainPort)", "\(tlsPort)"])
+        try run(Self.repository.path + "/tests/dovecot/dovecot.sh", ["start", directory, "\(plainPort)", "\(tlsPort)"] + (capability.map { [$0] } ?? []))
     }
 
     /// Stops Dovecot, lets `change` edit its files at rest, and starts it again on the same ports.

@@ -101,19 +101,58 @@ final class IMAPProviderTests: XCTestCase {
         try assertInSync(dovecot)
     }
 
-    func testIncremental_newMessagesServerFlagChangesAndExpunges() async throws {
-        let dovecot = try Dovecot(messages: 100, folders: "INBOX,Sent")
+    func testIncremental_withQRESYNC() async throws {
+        try await incrementalSyncs(capability: nil)  // Dovecot's own list: CONDSTORE and QRESYNC
+    }
+
+    func testIncremental_withCONDSTOREOnly() async throws {
+        try await incrementalSyncs(capability: "IMAP4rev1 LITERAL+ ENABLE UIDPLUS CONDSTORE")
+    }
+
+    func testIncremental_withPlainIMAP4rev1() async throws {
+        try await incrementalSyncs(capability: "IMAP4rev1 LITERAL+ UIDPLUS")
+    }
+
+    /// New mail, server flag changes and expunges; then a flag change alone (same message count
+    /// and UIDNEXT, so only the mod-sequence or a flag fetch shows it); then one message changed on
+    /// both sides, which must end with both changes.
+    func incrementalSyncs(capability: String?, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let dovecot = try Dovecot(messages: 100, folders: "INBOX,Sent", capability: capability)
         let imap = try provider(dovecot)
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE 10 -FLAGS (\\Seen \\Flagged)", "d LOGOUT",
+        ])
         _ = try await sync(imap)
-        // On the server: 20 new messages, flags changed on some, two expunged.
+
         try dovecot.generate(messages: 20, folders: "INBOX,Sent", seed: 99)
         try await IMAPScript.run(port: dovecot.plainPort, [
             "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE 1:5 +FLAGS (\\Flagged \\Seen)",
             "d UID STORE 6 -FLAGS (\\Seen)", "e UID STORE 7:8 +FLAGS (\\Deleted)", "f EXPUNGE", "g LOGOUT",
         ])
-        let (result, errors) = try await sync(imap)
-        XCTAssertEqual(result, .ok, "\(errors)")
-        try assertInSync(dovecot)
+        var (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(errors)", file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
+
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT Sent", "c UID STORE 3 +FLAGS (\\Answered)", "d LOGOUT",
+        ])
+        (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(errors)", file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
+
+        // UID 10 of INBOX: read here, flagged on the server before the next sync.
+        let cur = local + "/cur"
+        let name = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cur).first { $0.contains(",U=10:2,") })
+        XCTAssertFalse(name.hasSuffix("S"), name, file: file, line: line)
+        try FileManager.default.moveItem(atPath: "\(cur)/\(name)", toPath: "\(cur)/\(name)S")
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE 10 +FLAGS (\\Flagged)", "d LOGOUT",
+        ])
+        (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(errors)", file: file, line: line)
+        let merged = try FileManager.default.contentsOfDirectory(atPath: cur).filter { $0.contains(",U=10:2,") }
+        XCTAssertEqual(merged.map { $0.split(separator: ",").last! }, ["FS"], "both changes kept", file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
     }
 
     func testLocalFlagChanges_areUploaded() async throws {

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # A throwaway Dovecot on loopback for the imap provider's tests and benchmark.
 #
-#   tests/dovecot/dovecot.sh start DIR [PLAIN_PORT [TLS_PORT]]   prints "plain=PORT tls=PORT pid=PID"
+#   tests/dovecot/dovecot.sh start DIR [PLAIN_PORT [TLS_PORT [CAPABILITY]]]
+#                                               prints "plain=PORT tls=PORT pid=PID"
 #   tests/dovecot/dovecot.sh stop DIR
 #
 # Users (passwd-file, plain passwords): alice/secret and bob/secret; mail in DIR/mail/USER
 # (Maildir, "/" separator). TLS uses a self-signed certificate for "localhost" in DIR/tls
 # (ca.pem is what a client should trust). Needs dovecot-imapd; never touches /etc/dovecot or
-# /run/dovecot, and is stopped by the PID it recorded.
+# /run/dovecot, and is stopped by the PID it recorded. CAPABILITY replaces what Dovecot announces
+# after login (e.g. "IMAP4rev1 LITERAL+ ENABLE UIDPLUS" for a server without CONDSTORE/QRESYNC).
 set -euo pipefail
 command=${1:?start or stop}
 dir=$(realpath -m "${2:?directory}")
@@ -16,6 +18,7 @@ case $command in
 start)
     plain=${3:-14300}
     tls=${4:-14993}
+    capability=${5:-}
     mkdir -p "$dir"/{run,state,mail,tls,log}
     if [ ! -f "$dir/tls/key.pem" ]; then
         openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
@@ -77,6 +80,7 @@ service imap-login {
 }
 protocol imap {
   mail_max_userip_connections = 100
+  ${capability:+imap_capability = $capability}
 }
 CONF
     # In a session (and process group) of its own, so stop can end every Dovecot process at once.
