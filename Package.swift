@@ -92,17 +92,23 @@ let package = Package(
         ),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "MaildirTests", dependencies: ["Maildir"]),
+        // What the integration tests share: real syncd processes, and running tools.
+        .target(
+            name: "TestSupport",
+            dependencies: ["SyncIPC", "SyncProtocol"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "IMAPProviderTests",
             dependencies: [
-                "IMAPProvider", "IMAPProtocol", "SyncDaemon", "SyncIPC", "SyncProtocol",
+                "IMAPProvider", "IMAPProtocol", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "SyncdTests",
             dependencies: [
-                "SyncDaemon", "SyncIPC", "SyncProtocol",
+                "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -2,7 +2,8 @@
 import Glibc
 #endif
 import Foundation
-import XCTest
+import IMAPProtocol
+import TestSupport
 
 /// A throwaway Dovecot on loopback (tests/dovecot/dovecot.sh) with a generated mailbox.
 final class Dovecot {
@@ -73,9 +74,36 @@ final class Dovecot {
         if getuid() == 0 { try run("/bin/chown", ["-R", "65534:65534", directory + "/mail"]) }
     }
 
-    /// Runs a tool to completion. posix_spawn and waitpid, not Foundation's Process: the start
-    /// script leaves Dovecot running in the background, which Process's exit monitoring mistakes
-    /// for the script still running.
+    /// Puts one message of about `bodyMegabytes` MB into `folder` (created if missing), with
+    /// Message-ID `<big-N@example.org>`.
+    func addMessage(folder: String, bodyMegabytes: Int) throws {
+        let directory = mailbox + (folder == "INBOX" ? "" : "/." + String(decoding: MailboxName(folder).bytes, as: UTF8.self))
+        for sub in ["cur", "new", "tmp"] {
+            try FileManager.default.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
+        }
+        generated += 1
+        let path = directory + "/cur/big-\(generated).\(UInt32.random(in: 0...UInt32.max)).test:2,"
+        guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
+            throw DovecotError("cannot create \(path)")
+        }
+        defer { try? file.close() }
+        file.write(Data("""
+            From: Big Sender <big@example.org>\r
+            To: alice@example.org\r
+            Subject: a very large message\r
+            Message-ID: <big-\(generated)@example.org>\r
+            Date: Wed, 25 Nov 2026 10:00:00 +0000\r
+            \r
+
+            """.utf8))
+        let line = Array(String(repeating: "0123456789abcdef", count: 4).utf8) + [13, 10]  // 66 bytes
+        let chunk = Data((0..<(1 << 20) / line.count).flatMap { _ in line })
+        for _ in 0..<bodyMegabytes { file.write(chunk) }
+        if getuid() == 0 { try run("/bin/chown", ["-R", "65534:65534", directory]) }
+    }
+
+    /// Runs a tool to completion (``runTool``: the start script leaves Dovecot running in the
+    /// background, which Foundation's Process mistakes for the script still running).
     @discardableResult
     func run(_ path: String, _ arguments: [String]) throws -> String {
         try Self.run(path, arguments)
@@ -83,26 +111,9 @@ final class Dovecot {
 
     @discardableResult
     static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let output = directoryForOutput()
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { throw DovecotError("cannot run \(path)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        unlink(output)
-        guard status == 0 else { throw DovecotError("\(path) \(arguments.joined(separator: " ")) failed: \(text)") }
-        return text
-    }
-
-    private static func directoryForOutput() -> String {
-        "/tmp/dovecot-run-\(UInt32.random(in: 0...UInt32.max)).out"
+        let (status, output) = runTool(path, arguments, mergeStandardError: true)
+        guard status == 0 else { throw DovecotError("\(path) \(arguments.joined(separator: " ")) failed: \(output)") }
+        return output
     }
 
     /// Kills alice's imap processes: the connection drops mid-command, as when a server restarts.

@@ -1,4 +1,5 @@
 import SyncProtocol
+import TestSupport
 import XCTest
 @testable import SyncDaemon
 

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import SyncIPC
 import SyncProtocol
+import TestSupport
 import XCTest
 
 /// The real `syncd` binary, driven over its socket as viewers and syncctl do.

@@ -7,6 +7,7 @@ import Synchronization
 @testable import SyncDaemon
 import SyncIPC
 import SyncProtocol
+import TestSupport
 import XCTest
 
 /// The exec provider against real processes (`/bin/sh -c` scripts), observed the way users see it:

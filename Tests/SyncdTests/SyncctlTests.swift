@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import SyncIPC
 import SyncProtocol
+import TestSupport
 import XCTest
 
 /// `syncctl` as a user runs it, against a real `syncd`.

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import SyncIPC
 import SyncProtocol
+import TestSupport
 import XCTest
 
 /// What systemd sees of syncd, without systemd: the notify datagrams and an fd-3 listening socket.

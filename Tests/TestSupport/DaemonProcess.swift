@@ -4,10 +4,9 @@ import Glibc
 import Foundation
 import SyncIPC
 import SyncProtocol
-import XCTest
 
 /// The built `syncd` binary next to the test bundle (`swift build --build-tests` builds both).
-func builtProduct(_ name: String) throws -> String {
+public func builtProduct(_ name: String) throws -> String {
     let bundle = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? CommandLine.arguments[0])
     let path = bundle.deletingLastPathComponent().appendingPathComponent(name).path
     guard FileManager.default.isExecutableFile(atPath: path) else {
@@ -16,21 +15,21 @@ func builtProduct(_ name: String) throws -> String {
     return path
 }
 
-struct TestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A real syncd process on a temporary socket, config and state directory.
-final class DaemonProcess {
-    let directory: String
-    let socket: String
-    let configPath: String
-    let stateDirectory: String
-    private(set) var process: Process?
+public final class DaemonProcess {
+    public let directory: String
+    public let socket: String
+    public let configPath: String
+    public let stateDirectory: String
+    public private(set) var process: Process?
     private var stderrFile: String { directory + "/stderr.log" }
 
-    init(config: String) throws {
+    public init(config: String) throws {
         directory = "/tmp/syncd-test-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socket = directory + "/s.sock"
@@ -44,13 +43,13 @@ final class DaemonProcess {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func writeConfig(_ text: String) throws {
+    public func writeConfig(_ text: String) throws {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
     /// Starts syncd and waits until it accepts viewers.
     @discardableResult
-    func start(environment: [String: String] = [:]) async throws -> Process {
+    public func start(environment: [String: String] = [:]) async throws -> Process {
         let process = try launch(environment: environment)
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
@@ -65,7 +64,7 @@ final class DaemonProcess {
     }
 
     /// Starts syncd without waiting for it (for start-up failures).
-    func launch(arguments: [String]? = nil, environment: [String: String] = [:]) throws -> Process {
+    public func launch(arguments: [String]? = nil, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try builtProduct("syncd"))
         process.arguments = arguments ?? ["--config", configPath, "--socket", socket, "--state-dir", stateDirectory]
@@ -82,10 +81,10 @@ final class DaemonProcess {
         return process
     }
 
-    var stderr: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
 
     /// Waits for the process to exit and returns its status.
-    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+    public func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
         guard let process else { throw TestError("not started") }
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
@@ -95,22 +94,22 @@ final class DaemonProcess {
         return process.terminationStatus
     }
 
-    func signal(_ number: Int32) {
+    public func signal(_ number: Int32) {
         if let process { kill(process.processIdentifier, number) }
     }
 
-    func client(_ name: String = "test") async throws -> SyncClient {
+    public func client(_ name: String = "test") async throws -> SyncClient {
         try await SyncClient.connect(to: socket, clientName: name)
     }
 
-    func savedState() throws -> [String: Any] {
+    public func savedState() throws -> [String: Any] {
         let data = try Data(contentsOf: URL(fileURLWithPath: stateDirectory + "/state.json"))
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 }
 
 /// Reads a subscription until `predicate` holds for an event, returning everything seen.
-func events(
+public func events(
     from updates: AsyncThrowingStream<ViewerUpdate, Error>, timeout: Duration = .seconds(20),
     until predicate: @escaping @Sendable (SyncEvent) -> Bool
 ) async throws -> [SyncEvent] {
@@ -135,22 +134,22 @@ func events(
 }
 
 extension SyncEvent {
-    var isDone: Bool {
+    public var isDone: Bool {
         if case .done = kind { return true }
         return false
     }
 
-    var isProgress: Bool {
+    public var isProgress: Bool {
         if case .progress = kind { return true }
         return false
     }
 
-    var isRunStarted: Bool {
+    public var isRunStarted: Bool {
         if case .runStarted = kind { return true }
         return false
     }
 
-    var doneResult: SyncStatus? {
+    public var doneResult: SyncStatus? {
         if case .done(let result) = kind { return result }
         return nil
     }
@@ -161,7 +160,9 @@ extension SyncEvent {
 ///
 /// With `captureOutput` false, stdout goes to /dev/null: a tool that leaves a daemon behind
 /// (`tmux new-session` starts the tmux server) would otherwise hold the pipe open forever.
-func runTool(_ path: String, _ arguments: [String], captureOutput: Bool = true) -> (status: Int32, stdout: String) {
+public func runTool(
+    _ path: String, _ arguments: [String], captureOutput: Bool = true, mergeStandardError: Bool = false
+) -> (status: Int32, stdout: String) {
     var fds: [CInt] = [0, 0]
     guard pipe(&fds) == 0 else { return (-1, "") }
     // Close-on-exec, so only the dup onto fd 1 (when capturing) reaches the tool, and nothing it
@@ -176,7 +177,11 @@ func runTool(_ path: String, _ arguments: [String], captureOutput: Bool = true) 
     } else {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     }
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    if mergeStandardError, captureOutput {
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+    } else {
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    }
     posix_spawn_file_actions_addclose(&actions, fds[0])
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
