@@ -37,10 +37,13 @@ public struct IMAPAccount: Sendable {
     public var fetchBatch: Int
     /// The longest wait for any server answer.
     public var timeout: Duration
+    /// Scheduled runs (interval, start-up) download headers only; a run asked for on demand
+    /// (`syncctl sync`) downloads whole messages, including the bodies of earlier headers.
+    public var headersOnly: Bool
 
     static let keys = [
         "host", "port", "security", "allow_plaintext", "user", "password", "ca_file", "maildir", "layout",
-        "include", "exclude", "fetch_batch", "timeout",
+        "include", "exclude", "fetch_batch", "timeout", "headers_only",
     ]
 
     init(options: ConfigSection) throws {
@@ -71,6 +74,7 @@ public struct IMAPAccount: Sendable {
         exclude = try options.stringArray("exclude") ?? []
         fetchBatch = try options.int("fetch_batch", default: 200, range: 1...10_000)
         timeout = try options.duration("timeout", default: .seconds(60))
+        headersOnly = try options.bool("headers_only", default: false)
     }
 
     static func isLoopback(_ host: String) -> Bool {

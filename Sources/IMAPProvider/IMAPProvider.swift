@@ -38,7 +38,10 @@ public struct IMAPProvider: StoreProvider {
             return try await IMAPConnection.with(account) { connection in
                 let session = IMAPSession(connection)
                 try await session.open(account, password: password)
-                let run = IMAPSyncRun(account: account, session: session, store: store, callback: callback, flags: request.flags)
+                let headersOnly = request.flags.contains(.headersOnly) || (account.headersOnly && request.trigger != .onDemand)
+                let run = IMAPSyncRun(
+                    account: account, session: session, store: store, callback: callback, flags: request.flags,
+                    headersOnly: headersOnly)
                 let result = try await run.run()
                 await session.logout()
                 return result

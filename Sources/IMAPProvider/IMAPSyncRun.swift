@@ -16,18 +16,24 @@ final class IMAPSyncRun {
     let store: MaildirStore
     let callback: SyncCallback
     let flags: SyncFlags
+    /// Download new messages' headers only (their bodies come with a later run that is not).
+    let headersOnly: Bool
 
     /// Messages already present or downloaded, against all messages on the server (Progress).
     private var done = 0
     private var total = 0
     private var failedFolders = 0
 
-    init(account: IMAPAccount, session: IMAPSession, store: MaildirStore, callback: SyncCallback, flags: SyncFlags) {
+    init(
+        account: IMAPAccount, session: IMAPSession, store: MaildirStore, callback: SyncCallback, flags: SyncFlags,
+        headersOnly: Bool
+    ) {
         self.account = account
         self.session = session
         self.store = store
         self.callback = callback
         self.flags = flags
+        self.headersOnly = headersOnly
     }
 
     struct RemoteFolder {
@@ -42,11 +48,6 @@ final class IMAPSyncRun {
     /// Runs the sync; returns `ok`, or `partial` when some folders failed (each reported as Error).
     /// - Throws: connection and protocol errors that end the whole run; ``CancellationError``.
     func run() async throws -> SyncStatus {
-        if flags.contains(.headersOnly) {
-            // The UID map has no notion of a partial message yet, so a later full run could not
-            // tell which bodies to fetch: fetch whole messages rather than lose bodies for good.
-            callback.error(.warning, "headers-only runs are not supported yet; fetching whole messages")
-        }
         var folders = try await listFolders()
         if flags.contains(.downloadHierarchy) { try mirrorHierarchy(folders) }
         folders = folders.filter(\.selectable)
@@ -170,7 +171,8 @@ final class IMAPSyncRun {
         defer { local.close() }
         var localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges().flagChanges : []
         let download = flags.contains(.downloadContents)
-        if localChanges.isEmpty, !download || isUnchanged(folder, since: local) {
+        let bodiesWanted = download && !headersOnly && local.map.entries.values.contains { $0.isHeadersOnly }
+        if localChanges.isEmpty, !bodiesWanted, !download || isUnchanged(folder, since: local) {
             done += local.map.count
             report(folder, inFolder: local.map.count)
             return
@@ -201,6 +203,7 @@ final class IMAPSyncRun {
         if download {
             try await applyServerChanges(folder, local, &view)
             try await downloadNew(folder, local, view)
+            if bodiesWanted { try await downloadBodies(folder, local) }
         }
     }
 
@@ -296,24 +299,51 @@ final class IMAPSyncRun {
             return
         }
         newUIDs.sort()
-        let items: [FetchItem] = [.uid, .flags, .body(.complete, peek: true)]
-        let batches = stride(from: 0, to: newUIDs.count, by: account.fetchBatch).map {
-            Array(newUIDs[$0..<min($0 + account.fetchBatch, newUIDs.count)])
-        }
-        // Keep two FETCH commands in flight, so the server never waits for our disk.
-        var tags: [String] = []
-        var nextToSend = 0
-        func sendNext() async throws {
-            guard nextToSend < batches.count else { return }
-            tags.append(try await session.send(.uidFetch(UIDSet(batches[nextToSend]), items)))
-            nextToSend += 1
-        }
-        try await sendNext()
-        try await sendNext()
         var inFolder = local.map.count
+        let items: [FetchItem] = [.uid, .flags, .body(headersOnly ? .header : .complete, peek: true)]
+        try await fetchPipelined(newUIDs, items, into: local, as: headersOnly ? .headersOnly : .whole) { batch, uids in
+            // The last batch of a folder that came down whole also records the mod-sequence:
+            // its flags arrived with the messages, so the next run asks only for later changes.
+            let last = uids.last == newUIDs.last && after == 0
+            let durable = try batch.commit(highestUID: uids.last, highestModSeq: last ? view.highestModSeq : nil)
+            done += durable.count
+            inFolder += durable.count
+            report(folder, inFolder: inFolder)
+        }
+    }
+
+    /// Replaces the folder's headers-only messages with whole ones.
+    private func downloadBodies(_ folder: RemoteFolder, _ local: MaildirFolder) async throws {
+        let uids = local.map.entries.filter { $0.value.isHeadersOnly }.keys.sorted()
+        var fetched = 0
+        try await fetchPipelined(uids, [.uid, .body(.complete, peek: true)], into: local, as: .body) { batch, _ in
+            fetched += try batch.commit().count
+            _ = callback.progress(
+                step: "\(folder.name) bodies \(fetched)/\(uids.count)", index: UInt32(clamping: done),
+                max: UInt32(clamping: Swift.max(total, done)))
+        }
+    }
+
+    /// Fetches `uids` in batches of ``IMAPAccount/fetchBatch`` with two `UID FETCH` commands in
+    /// flight (so the server never waits for our disk), streaming each into a delivery batch that
+    /// `commit` commits (it gets the batch and the UIDs asked for).
+    private func fetchPipelined(
+        _ uids: [UInt32], _ items: [FetchItem], into local: MaildirFolder, as mode: FetchReceiver.Mode,
+        commit: (DeliveryBatch, [UInt32]) throws -> Void
+    ) async throws {
+        let batches = stride(from: 0, to: uids.count, by: account.fetchBatch).map {
+            Array(uids[$0..<min($0 + account.fetchBatch, uids.count)])
+        }
+        var tags: [String] = []
+        func sendNext() async throws {
+            guard tags.count < batches.count else { return }
+            tags.append(try await session.send(.uidFetch(UIDSet(batches[tags.count]), items)))
+        }
+        try await sendNext()
+        try await sendNext()
         for index in batches.indices {
             let batch = try local.beginBatch()
-            var receiver = FetchReceiver(batch: batch, callback: callback)
+            var receiver = FetchReceiver(batch: batch, callback: callback, mode: mode)
             do {
                 try await session.complete(tags[index], name: "UID FETCH") { event in try receiver.handle(event) }
             } catch {
@@ -321,16 +351,10 @@ final class IMAPSyncRun {
                 throw error
             }
             try await sendNext()
-            // The last batch of a folder that came down whole also records the mod-sequence:
-            // its flags arrived with the messages, so the next run asks only for later changes.
-            let last = index == batches.count - 1 && after == 0
-            let committed = try batch.commit(
-                highestUID: batches[index].last, highestModSeq: last ? view.highestModSeq : nil)
-            done += committed.count
-            inFolder += committed.count
-            report(folder, inFolder: inFolder)
-            if receiver.missing(from: batches[index]) > 0 {
-                callback.error(.warning, "\(folder.name): \(receiver.missing(from: batches[index])) messages vanished on the server while being fetched")
+            try commit(batch, batches[index])
+            let missing = receiver.missing(from: batches[index])
+            if missing > 0 {
+                callback.error(.warning, "\(local.name): \(missing) messages vanished on the server while being fetched")
             }
             try checkCancelled()
         }
@@ -348,16 +372,28 @@ final class IMAPSyncRun {
 
 /// Streams the messages of one `UID FETCH` into a delivery batch.
 struct FetchReceiver {
+    /// What each body is.
+    enum Mode {
+        /// A new message, whole.
+        case whole
+        /// A new message's header (`BODY[HEADER]`).
+        case headersOnly
+        /// The whole message for one downloaded headers only.
+        case body
+    }
+
     let batch: DeliveryBatch
     let callback: SyncCallback
+    let mode: Mode
     private var uid: UInt32?
     private var flags: MessageFlags = []
     private var writer: MessageWriter?
     private(set) var received: Set<UInt32> = []
 
-    init(batch: DeliveryBatch, callback: SyncCallback) {
+    init(batch: DeliveryBatch, callback: SyncCallback, mode: Mode) {
         self.batch = batch
         self.callback = callback
+        self.mode = mode
     }
 
     mutating func handle(_ event: ResponseEvent) throws {
@@ -374,7 +410,9 @@ struct FetchReceiver {
             guard let uid else {
                 throw IMAPCommandError.protocolViolation("the server sent a message body before its UID")
             }
-            writer = try batch.open(uid: uid, flags: flags, sizeHint: size)
+            writer = mode == .body
+                ? try batch.openBody(uid: uid, sizeHint: size)
+                : try batch.open(uid: uid, flags: flags, headersOnly: mode == .headersOnly, sizeHint: size)
         case .bodyChunk(let chunk):
             if callback.isCancelled || Task.isCancelled { throw CancellationError() }
             try chunk.withUnsafeReadableBytes { try writer?.write($0) }

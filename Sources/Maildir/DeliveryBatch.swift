@@ -25,7 +25,8 @@ import Foundation
 /// then does, in this order: (1) fsync every finished file (issued concurrently from up to 16
 /// threads, so the file system groups them into shared journal commits), (2) rename each from `tmp/` to `cur/`
 /// (or `new/`) under its final name carrying `,S=`, `,F=`, `,V=`, `,U=` and the flags, (3) fsync
-/// each directory renamed into, once, (4) commit the UID map. A crash before (2) leaves only
+/// each directory renamed into, once, (4) commit the UID map, (5) delete the header files that
+/// whole messages from ``openBody(uid:sizeHint:)`` replace. A crash before (2) leaves only
 /// temporary files, deleted at the next open; a crash after (2) leaves files that recovery adopts
 /// into the map by their names. Either way every message ends up exactly once: present and mapped,
 /// or absent and unmapped, to be downloaded again.
@@ -54,21 +55,45 @@ public final class DeliveryBatch {
     /// Starts writing message `uid` into a new file in `tmp/`.
     /// - Parameters:
     ///   - flags: the server's flags at download; they go into the file name and the map.
+    ///   - headersOnly: the bytes are the message's header only; its name says so (`H=1`, see
+    ///     ``MessageFileName``) and ``UIDMap/Entry/isHeadersOnly`` is true until ``openBody(uid:sizeHint:)``
+    ///     replaces it.
     ///   - internalDate: the message's INTERNALDATE, set as the file's modification time (what Maildir
     ///     readers show as the received date); `nil` leaves it at the download time.
     ///   - sizeHint: the announced size, advisory only (the real size is counted while writing).
     /// - Throws: ``MaildirError/Code/duplicateUID`` if `uid` is in the map or already in this batch
     ///   (so a message is never downloaded twice); ``MaildirError/Code/batchClosed``;
     ///   ``MaildirError/Code/io`` if the file cannot be created.
-    public func open(uid: UInt32, flags: MessageFlags = [], internalDate: Date? = nil, sizeHint: Int? = nil) throws
-        -> MessageWriter
-    {
-        guard !isClosed else { throw MaildirError(.batchClosed, "the batch was already committed or aborted") }
-        try folder.checkUsable()
-        guard uid != 0 else { throw MaildirError(.duplicateUID, "UID 0 is not a valid IMAP UID") }
+    public func open(
+        uid: UInt32, flags: MessageFlags = [], headersOnly: Bool = false, internalDate: Date? = nil, sizeHint: Int? = nil
+    ) throws -> MessageWriter {
+        try checkOpen(uid)
         guard !folder.contains(uid), !uids.contains(uid) else {
             throw MaildirError(.duplicateUID, "UID \(uid) of \(folder.name) is already downloaded or in this batch")
         }
+        return try makeWriter(uid: uid, flags: flags, kind: headersOnly ? .headersOnly : .whole, internalDate: internalDate)
+    }
+
+    /// Starts writing the whole message for `uid`, which is in the map headers only. At commit the
+    /// new file takes the header file's place (with the flags the header file has locally), in the
+    /// same order of steps as a download: the map records the new file before the old is deleted.
+    /// - Throws: ``MaildirError/Code/duplicateUID`` if `uid` is not in the map as headers only, or is
+    ///   already in this batch; ``MaildirError/Code/batchClosed``; ``MaildirError/Code/io``.
+    public func openBody(uid: UInt32, sizeHint: Int? = nil) throws -> MessageWriter {
+        try checkOpen(uid)
+        guard folder.map.entries[uid]?.isHeadersOnly == true, !uids.contains(uid) else {
+            throw MaildirError(.duplicateUID, "UID \(uid) of \(folder.name) is not a headers-only message (or is already in this batch)")
+        }
+        return try makeWriter(uid: uid, flags: [], kind: .body, internalDate: nil)
+    }
+
+    private func checkOpen(_ uid: UInt32) throws {
+        guard !isClosed else { throw MaildirError(.batchClosed, "the batch was already committed or aborted") }
+        try folder.checkUsable()
+        guard uid != 0 else { throw MaildirError(.duplicateUID, "UID 0 is not a valid IMAP UID") }
+    }
+
+    private func makeWriter(uid: UInt32, flags: MessageFlags, kind: MessageWriter.Kind, internalDate: Date?) throws -> MessageWriter {
         let options = folder.store.options
         var attempts = 0
         while true {
@@ -82,7 +107,7 @@ public final class DeliveryBatch {
                 throw MaildirError.io("create", path)
             }
             let writer = MessageWriter(
-                uid: uid, flags: flags, unique: unique, temporaryPath: path, descriptor: fd,
+                uid: uid, flags: flags, kind: kind, unique: unique, temporaryPath: path, descriptor: fd,
                 internalDate: internalDate, convertLineEndings: options.lineEndings == .unix)
             writers.append(writer)
             uids.insert(uid)
@@ -110,7 +135,8 @@ public final class DeliveryBatch {
         }
         var ready: [MessageWriter] = []
         for writer in writers {
-            if writer.isFinished, !folder.contains(writer.uid) {
+            let wanted = writer.kind == .body ? folder.map.entries[writer.uid]?.isHeadersOnly == true : !folder.contains(writer.uid)
+            if writer.isFinished, wanted {
                 ready.append(writer)
             } else {
                 writer.discard()
@@ -142,6 +168,14 @@ public final class MessageWriter {
     public let uid: UInt32
     /// The server flags it is delivered with.
     public let flags: MessageFlags
+    /// What the file will be.
+    enum Kind {
+        case whole
+        case headersOnly
+        /// The whole message, replacing its headers-only file.
+        case body
+    }
+    let kind: Kind
     let unique: String
     let temporaryPath: String
     private var descriptor: Int32
@@ -159,11 +193,12 @@ public final class MessageWriter {
     public private(set) var size = 0
 
     init(
-        uid: UInt32, flags: MessageFlags, unique: String, temporaryPath: String, descriptor: Int32,
+        uid: UInt32, flags: MessageFlags, kind: Kind, unique: String, temporaryPath: String, descriptor: Int32,
         internalDate: Date?, convertLineEndings: Bool
     ) {
         self.uid = uid
         self.flags = flags
+        self.kind = kind
         self.unique = unique
         self.temporaryPath = temporaryPath
         self.descriptor = descriptor

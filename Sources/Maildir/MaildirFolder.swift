@@ -114,7 +114,7 @@ public final class MaildirFolder {
         return DeliveryBatch(folder: self, uidValidity: uidValidity, folderID: folderID, generation: generation)
     }
 
-    /// Steps 1–4 of ``DeliveryBatch/commit(highestUID:highestModSeq:)``.
+    /// Steps 1–5 of ``DeliveryBatch/commit(highestUID:highestModSeq:)``.
     func commitDelivery(
         _ writers: [MessageWriter], uidValidity: UInt32, folderID: UInt32, highestUID: UInt32?, highestModSeq: UInt64?
     ) throws -> [UInt32] {
@@ -125,15 +125,38 @@ public final class MaildirFolder {
             // 2. Into cur/ (or new/) under the final name, which carries the markers recovery needs.
             var next = map
             var touched = Set<String>()
+            var replacedHeaders: [String] = []
+            // A mail client may have renamed a header file (the user changed its flags) since we
+            // last looked: find them again, so the whole message takes the current flags.
+            let stale = writers.contains { writer in
+                guard writer.kind == .body, let location = locations[writer.uid] else { return false }
+                return access((location.inNew ? newPath : curPath) + "/" + location.name, F_OK) != 0
+            }
+            if stale { try refreshLocations() }
             for (index, writer) in writers.enumerated() {
                 let base = MessageFileName.ourBase(
-                    unique: writer.unique, size: writer.size, folderID: folderID, uidValidity: uidValidity, uid: writer.uid)
-                let toNew = store.options.deliverUnseenToNew && writer.flags.isEmpty
-                let fileName = toNew ? base : MessageFileName.curName(base: base, flags: writer.flags)
+                    unique: writer.unique, size: writer.size, folderID: folderID, uidValidity: uidValidity, uid: writer.uid,
+                    headersOnly: writer.kind == .headersOnly)
+                let fileName: String
+                let toNew: Bool
+                if writer.kind == .body, let old = next.entries[writer.uid] {
+                    // The header file's name holds the local flags (maybe changed since the last
+                    // upload); the map keeps the ones agreed with the server.
+                    let location = locations[writer.uid]
+                    toNew = location?.inNew ?? false
+                    let parsed = location.map { MessageFileName($0.name) }
+                    fileName = toNew ? base : MessageFileName.curName(
+                        base: base, flags: parsed?.flags ?? old.flags, others: parsed?.otherLetters ?? [])
+                    if let location { replacedHeaders.append((location.inNew ? newPath : curPath) + "/" + location.name) }
+                    next.entries[writer.uid] = UIDMap.Entry(baseName: base, flags: old.flags)
+                } else {
+                    toNew = store.options.deliverUnseenToNew && writer.flags.isEmpty
+                    fileName = toNew ? base : MessageFileName.curName(base: base, flags: writer.flags)
+                    next.entries[writer.uid] = UIDMap.Entry(baseName: base, flags: writer.flags)
+                }
                 let directory = toNew ? newPath : curPath
                 try Posix.renameNoReplace(writer.temporaryPath, directory + "/" + fileName)
                 touched.insert(directory)
-                next.entries[writer.uid] = UIDMap.Entry(baseName: base, flags: writer.flags)
                 locations[writer.uid] = Location(inNew: toNew, name: fileName)
                 if index == 0 { try crash(.deliveryFirstRenamed) }
             }
@@ -146,6 +169,12 @@ public final class MaildirFolder {
             next.highestUID = max(next.highestUID, uids.last ?? 0, highestUID ?? 0)
             if let highestModSeq { next.highestModSeq = highestModSeq }
             if next != map { try persist(next) }
+            // 5. Header files whose whole message is now mapped (recovery deletes any left behind).
+            var emptied = Set<String>()
+            for path in replacedHeaders where try Posix.unlinkIfPresent(path) {
+                emptied.insert(parentDirectory(path))
+            }
+            for directory in emptied.sorted() { try store.syncDirectory(directory) }
             return uids
         }
     }

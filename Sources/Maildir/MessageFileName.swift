@@ -13,7 +13,9 @@ import Darwin
 /// - `S=` is the file's size in bytes (Courier/Dovecot read it too);
 /// - `F=` is the owning folder's random id (8 hex digits, from its UID map), so a message the user
 ///   moved here from another folder is never mistaken for one of this folder's UIDs;
-/// - `V=` and `U=` are the UIDVALIDITY and UID it was downloaded under.
+/// - `V=` and `U=` are the UIDVALIDITY and UID it was downloaded under;
+/// - `H=1`, last and only on some, marks a message downloaded headers only (its body comes later
+///   and replaces the file under a new name).
 /// The *base name* is everything before `:`; it stays the same when flags change or a mail client
 /// moves the file from `new/` to `cur/`, so it identifies a message across renames.
 struct MessageFileName {
@@ -25,6 +27,8 @@ struct MessageFileName {
     let folderID: UInt32?
     let uidValidity: UInt32?
     let uid: UInt32?
+    /// Whether the name says the file holds the message's header only (`H=1`).
+    let headersOnly: Bool
 
     /// Whether the name carries our markers (`F=`, `V=` and `U=`).
     var isOurs: Bool { folderID != nil && uidValidity != nil && uid != nil }
@@ -45,7 +49,7 @@ struct MessageFileName {
             letters = UnsafeBufferPointer(rebasing: bytes[(colon + 3)...])
         }
         (flags, otherLetters) = MessageFlags.split(letters)
-        var size: Int?, folderID: UInt32?, uidValidity: UInt32?, uid: UInt32?
+        var size: Int?, folderID: UInt32?, uidValidity: UInt32?, uid: UInt32?, headersOnly = false
         // Fields after the first comma: `X=value`, each up to the next comma.
         var cursor = (baseBytes.firstIndex(of: UInt8(ascii: ",")) ?? baseBytes.endIndex)
         while cursor < baseBytes.endIndex {
@@ -60,6 +64,7 @@ struct MessageFileName {
             case UInt8(ascii: "F"): folderID = value.count == 8 ? UInt32(digits: value, radix: 16) : nil
             case UInt8(ascii: "V"): uidValidity = UInt32(digits: value, radix: 10)
             case UInt8(ascii: "U"): uid = UInt32(digits: value, radix: 10).flatMap { $0 == 0 ? nil : $0 }
+            case UInt8(ascii: "H"): headersOnly = value.count == 1 && value[0] == UInt8(ascii: "1")
             default: break
             }
         }
@@ -67,6 +72,7 @@ struct MessageFileName {
         self.folderID = folderID
         self.uidValidity = uidValidity
         self.uid = uid
+        self.headersOnly = headersOnly
     }
 
     /// The file name for `base` in `cur/` with `flags` plus the preserved `others`.
@@ -74,8 +80,10 @@ struct MessageFileName {
         base + ":2," + flags.letters(with: others)
     }
 
-    static func ourBase(unique: String, size: Int, folderID: UInt32, uidValidity: UInt32, uid: UInt32) -> String {
-        "\(unique),S=\(size),F=\(hex8(folderID)),V=\(uidValidity),U=\(uid)"
+    static func ourBase(
+        unique: String, size: Int, folderID: UInt32, uidValidity: UInt32, uid: UInt32, headersOnly: Bool = false
+    ) -> String {
+        "\(unique),S=\(size),F=\(hex8(folderID)),V=\(uidValidity),U=\(uid)" + (headersOnly ? ",H=1" : "")
     }
 
     static func temporaryName(unique: String, folderID: UInt32, uidValidity: UInt32, uid: UInt32) -> String {

@@ -20,7 +20,10 @@ extension MaildirFolder {
     ///    unless it was being expunged, in which case the expunge is finished.
     /// 4. Unmapped files with this folder's `F=` are adopted if their UIDVALIDITY is the map's, their
     ///    UID is free and their size matches `S=` (a commit interrupted after its renames: the data
-    ///    was fsynced before the rename); otherwise they are quarantined.
+    ///    was fsynced before the rename); otherwise they are quarantined. Two exceptions finish a
+    ///    headers-only message's replacement: a whole message (size matching) for a UID mapped as
+    ///    headers only takes the entry over, and the header file goes after the map commit; a header
+    ///    file (`H=1`) for a UID mapped to its whole message is deleted.
     /// 5. Flag changes recorded as pending are applied to files still carrying the old flags.
     /// 6. Touched directories are fsynced, then the map is committed if it changed.
     func recover() throws -> RecoveryReport {
@@ -90,6 +93,7 @@ extension MaildirFolder {
 
         // 4.
         var stillUnclaimed: [Int] = []
+        var replacedHeaders: [Location] = []
         for index in unclaimed {
             let file = files[index]
             let parsed = file.parsed
@@ -103,6 +107,26 @@ extension MaildirFolder {
             }
             let uid = parsed.uid!
             let size = try Posix.status(path + "/" + file.relativePath).map { Int($0.st_size) }
+            if parsed.uidValidity == next.uidValidity, let entry = next.entries[uid] {
+                if parsed.headersOnly, !entry.isHeadersOnly {
+                    // The header file of a message whose whole file was committed (its delivery
+                    // stopped before deleting it): redundant.
+                    try Posix.unlinkIfPresent(path + "/" + file.relativePath)
+                    touched.insert(file.inNew ? newPath : curPath)
+                    continue
+                }
+                if !parsed.headersOnly, entry.isHeadersOnly, parsed.size != nil, size == parsed.size,
+                    UIDMap.isStorable(baseName: parsed.base)
+                {
+                    // The whole message for a headers-only entry, renamed in before its map commit:
+                    // finish the replacement (the header file goes once the map says so).
+                    if let header = found[uid] { replacedHeaders.append(header) }
+                    next.entries[uid]!.baseName = parsed.base
+                    found[uid] = Location(inNew: file.inNew, name: file.name)
+                    report.adopted.append(uid)
+                    continue
+                }
+            }
             if parsed.uidValidity == next.uidValidity, next.entries[uid] == nil, parsed.size != nil,
                 size == parsed.size, UIDMap.isStorable(baseName: parsed.base)
             {
@@ -150,7 +174,16 @@ extension MaildirFolder {
         // 6.
         for directory in touched.sorted() { try store.syncDirectory(directory) }
         if next != map { try persist(next) }
-        if touched.isEmpty { listingAtOpen = files }
+        if !replacedHeaders.isEmpty {
+            var emptied = Set<String>()
+            for header in replacedHeaders {
+                let directory = header.inNew ? newPath : curPath
+                if try Posix.unlinkIfPresent(directory + "/" + header.name) { emptied.insert(directory) }
+            }
+            for directory in emptied.sorted() { try store.syncDirectory(directory) }
+        } else if touched.isEmpty {
+            listingAtOpen = files
+        }
         report.adopted.sort()
         report.completedExpunges.sort()
         report.completedFlagChanges.sort()

@@ -26,6 +26,9 @@ public struct UIDMap: Sendable, Equatable {
         public internal(set) var baseName: String
         /// The flags last agreed with the server.
         public internal(set) var flags: MessageFlags
+        /// Whether only the message's header is here (see ``DeliveryBatch/open(uid:flags:headersOnly:internalDate:sizeHint:)``);
+        /// ``DeliveryBatch/openBody(uid:sizeHint:)`` replaces it with the whole message.
+        public var isHeadersOnly: Bool { baseName.hasSuffix(",H=1") }  // always last in our names
         var pending: Pending?
 
         init(baseName: String, flags: MessageFlags, pending: Pending? = nil) {

@@ -49,14 +49,14 @@ final class IMAPProviderTests: XCTestCase {
     }
 
     /// Runs one sync and returns its result and the Error callbacks it made.
-    func sync(_ provider: IMAPProvider, flags: SyncFlags = .full, cancelAfter: Duration? = nil) async throws
-        -> (SyncStatus, [DurableState.ErrorRecord])
-    {
+    func sync(
+        _ provider: IMAPProvider, flags: SyncFlags = .full, trigger: RunTrigger = .onDemand, cancelAfter: Duration? = nil
+    ) async throws -> (SyncStatus, [DurableState.ErrorRecord]) {
         run += 1
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let callback = SyncCallback(reporter: server.reporter(store: "mail", run: run), logger: logger)
-        let request = SyncRequest(store: "mail", run: run, flags: flags, trigger: .onDemand)
+        let request = SyncRequest(store: "mail", run: run, flags: flags, trigger: trigger)
         let task = Task { try await provider.synchronize(request, callback: callback) }
         if let cancelAfter {
             try await Task.sleep(for: cancelAfter)
@@ -153,6 +153,49 @@ final class IMAPProviderTests: XCTestCase {
         let merged = try FileManager.default.contentsOfDirectory(atPath: cur).filter { $0.contains(",U=10:2,") }
         XCTAssertEqual(merged.map { $0.split(separator: ",").last! }, ["FS"], "both changes kept", file: file, line: line)
         try assertInSync(dovecot, file: file, line: line)
+    }
+
+    func testHeadersOnly_scheduledRunsFetchHeaders_andAnOnDemandRunTheBodies() async throws {
+        let dovecot = try Dovecot(messages: 60, folders: "INBOX,Sent")
+        let imap = try provider(dovecot, extra: "headers_only = true")
+        var (result, errors) = try await sync(imap, trigger: .schedule)
+        XCTAssertEqual(result, .ok, "\(errors)")
+        let server = try headers(under: dovecot.mailbox)
+        let local = try headers(under: local)
+        XCTAssertEqual(local.count, 60)
+        XCTAssertEqual(local, server, "each message's header")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: self.local).filter { $0.contains(",U=") && !$0.hasPrefix("tmp") && !$0.contains("/tmp/") }
+        XCTAssertEqual(files.count, 60)
+        for file in files {
+            XCTAssertTrue(file.contains(",H=1:2,"), file)
+            let text = try String(contentsOfFile: self.local + "/" + file, encoding: .utf8)
+            XCTAssertTrue(text.hasSuffix("\n\n") && text.components(separatedBy: "\n\n").count == 2, "nothing after the header: \(file)")
+        }
+
+        // Meanwhile on the server: a flag changes and a message arrives.
+        try dovecot.generate(messages: 4, folders: "INBOX,Sent", seed: 7)
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE 2 +FLAGS (\\Flagged)", "d LOGOUT",
+        ])
+        (result, errors) = try await sync(imap, trigger: .onDemand)
+        XCTAssertEqual(result, .ok, "\(errors)")
+        try assertInSync(dovecot)
+        let left = try FileManager.default.subpathsOfDirectory(atPath: self.local).filter { $0.contains(",H=1") }
+        XCTAssertEqual(left, [], "every header file was replaced by its whole message")
+    }
+
+    /// Message-ID → header (up to the blank line, line ends normalised) of every message file below `root`.
+    func headers(under root: String) throws -> [String: String] {
+        var found: [String: String] = [:]
+        for path in try FileManager.default.subpathsOfDirectory(atPath: root)
+        where path.contains("/cur/") || path.contains("/new/") || path.hasPrefix("cur/") || path.hasPrefix("new/") {
+            let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: root + "/" + path)), as: UTF8.self)
+                .replacingOccurrences(of: "\r\n", with: "\n")
+            let header = String(text[..<(text.range(of: "\n\n")?.upperBound ?? text.endIndex)])
+            let id = header.split(separator: "\n").first { $0.lowercased().hasPrefix("message-id:") }.map(String.init) ?? path
+            found[id] = header
+        }
+        return found
     }
 
     func testLocalFlagChanges_areUploaded() async throws {
