@@ -60,7 +60,9 @@ let package = Package(
             ]
         ),
         // Local Maildir store for the imap provider: delivery, UID map, crash recovery. No networking.
-        .target(name: "Maildir"),
+        // statfs(2) for the Maildir store (is a folder on a network file system?).
+        .systemLibrary(name: "CLinuxVFS"),
+        .target(name: "Maildir", dependencies: ["CLinuxVFS"]),
         .executableTarget(
             name: "syncd",
             dependencies: [

@@ -3,9 +3,12 @@
 #
 #   Benchmarks/imap-vs-mbsync.sh [MESSAGES]     (default 10000, ~170 MB)
 #
-# Times three syncs for each tool: the first (full) download, a re-sync with nothing new, and a
-# re-sync after 100 new messages. Reports wall time, CPU time (user+sys of the syncing process)
-# and max RSS, and syncd's ratio to mbsync. Needs root or sudo for apt (dovecot-imapd, isync).
+# Times each tool's syncs: the first (full) download, a re-sync with nothing new, and a re-sync
+# after 100 new messages, each with the page cache dropped first (when run as root); then a
+# re-sync with nothing new right after another (warm cache: a daemon's usual case). Reports wall
+# time (for syncd: `syncctl sync --wait` against the running daemon, client start-up included),
+# CPU time (user+sys of the syncing process) and max RSS, and syncd's ratio to mbsync.
+# Needs root or sudo for apt (dovecot-imapd, isync).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-10000}
@@ -15,9 +18,9 @@ for p in dovecot-imapd isync time; do
         $sudo apt-get install -y -qq --no-install-recommends dovecot-imapd isync time >/dev/null
     }
 done
-swift build -c release --product syncd >/dev/null
-swift build -c release --product syncctl >/dev/null
-bin=$(swift build -c release --show-bin-path)
+# The binaries `make install` installs: release, Swift runtime linked statically.
+make build >/dev/null
+bin=.build-release/release
 
 work=$(mktemp -d /tmp/imap-bench.XXXXXX)
 chmod 755 "$work"  # Dovecot's own users read its config and passwords below it
@@ -76,8 +79,11 @@ Create Near
 SyncState *
 RC
 mbsync_run() {
-    /usr/bin/time -f "%e %U %S %M" -o "$work/time" mbsync -c "$work/mbsyncrc" -a -q >/dev/null 2>>"$work/mbsync.log" || true
-    awk '{printf "%.2f %.2f %d\n", $1, $2 + $3, $4}' "$work/time"
+    local t0 t1
+    t0=$(date +%s.%N)
+    /usr/bin/time -f "%U %S %M" -o "$work/time" mbsync -c "$work/mbsyncrc" -a -q >/dev/null 2>>"$work/mbsync.log" || true
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" '{printf "%.3f %.2f %d\n", b - a, $1 + $2, $3}' "$work/time"
 }
 
 # --- syncd ---
@@ -104,12 +110,20 @@ syncd_run() {
     "$bin/syncctl" sync mail --wait >/dev/null
     t1=$(date +%s.%N); c1=$(cpu)
     awk -v a="$t0" -v b="$t1" -v c=$((c1 - c0)) -v hz="$hz" -v rss="$(awk '/VmHWM/ {print $2}' /proc/$daemon/status)" \
-        'BEGIN {printf "%.2f %.2f %d\n", b - a, c / hz, rss}'
+        'BEGIN {printf "%.3f %.2f %d\n", b - a, c / hz, rss}'
 }
 
 declare -A results
-for phase in full nothing new100; do
+phases="full nothing new100 nothing-warm"
+for phase in $phases; do
     if [ "$phase" = new100 ]; then generate 100 "$messages"; fi
+    if [ "$phase" = nothing-warm ]; then
+        mbsync_run >/dev/null
+        results[mbsync-$phase]=$(mbsync_run)
+        syncd_run >/dev/null
+        results[syncd-$phase]=$(syncd_run)
+        continue
+    fi
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
     results[mbsync-$phase]=$(mbsync_run)
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
@@ -122,10 +136,10 @@ echo "# Benchmarks/imap-vs-mbsync.sh $messages — Dovecot on loopback, $(du -sh
 echo "# messages on disk after the runs: syncd $(count "$work/syncd-mail"), mbsync $(count "$work/mbsync")"
 echo "| sync | syncd wall | mbsync wall | ratio | syncd CPU | mbsync CPU | ratio | syncd max RSS | mbsync max RSS |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for phase in full nothing new100; do
+for phase in $phases; do
     read -r sw sc sr <<< "${results[syncd-$phase]}"
     read -r mw mc mr <<< "${results[mbsync-$phase]}"
     awk -v p="$phase" -v sw="$sw" -v mw="$mw" -v sc="$sc" -v mc="$mc" -v sr="$sr" -v mr="$mr" 'BEGIN {
-        printf "| %s | %.2f s | %.2f s | %.2f× | %.2f s | %.2f s | %.2f× | %.1f MiB | %.1f MiB |\n",
+        printf "| %s | %.3f s | %.3f s | %.2f× | %.2f s | %.2f s | %.2f× | %.1f MiB | %.1f MiB |\n",
             p, sw, mw, sw / (mw > 0 ? mw : 0.01), sc, mc, sc / (mc > 0 ? mc : 0.01), sr / 1024, mr / 1024 }'
 done

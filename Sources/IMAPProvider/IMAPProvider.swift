@@ -34,14 +34,33 @@ public struct IMAPProvider: StoreProvider {
             callback.error(.storage, "cannot open the Maildir \(account.maildir): \(error)")
             return .storage
         }
+        // The Maildir side (recovery, the local-change scan) runs while the server handshakes.
+        let uploads = request.flags.contains(.uploadContents)
+        let preparing = Task { [account] in try LocalFolders(store: store, account: account, scanLocalChanges: uploads) }
+        // Every folder is closed before returning, so the next run finds the store free.
+        do {
+            let result = try await synchronize(request, callback: callback, password: password, store: store, preparing: preparing)
+            (try? await preparing.value)?.closeAll()
+            return result
+        } catch {
+            (try? await preparing.value)?.closeAll()
+            throw error
+        }
+    }
+
+    private func synchronize(
+        _ request: SyncRequest, callback: SyncCallback, password: String, store: MaildirStore,
+        preparing: Task<LocalFolders, any Error>
+    ) async throws -> SyncStatus {
         do {
             return try await IMAPConnection.with(account) { connection in
                 let session = IMAPSession(connection)
                 try await session.open(account, password: password)
+                let localFolders = try await preparing.value
                 let headersOnly = request.flags.contains(.headersOnly) || (account.headersOnly && request.trigger != .onDemand)
                 let run = IMAPSyncRun(
-                    account: account, session: session, store: store, callback: callback, flags: request.flags,
-                    headersOnly: headersOnly)
+                    account: account, session: session, store: store, localFolders: localFolders, callback: callback,
+                    flags: request.flags, headersOnly: headersOnly)
                 let result = try await run.run()
                 await session.logout()
                 return result

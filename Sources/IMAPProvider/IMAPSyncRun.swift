@@ -14,6 +14,8 @@ final class IMAPSyncRun {
     let account: IMAPAccount
     let session: IMAPSession
     let store: MaildirStore
+    /// The local folders, opened ahead of the run.
+    let localFolders: LocalFolders
     let callback: SyncCallback
     let flags: SyncFlags
     /// Download new messages' headers only (their bodies come with a later run that is not).
@@ -23,14 +25,18 @@ final class IMAPSyncRun {
     private var done = 0
     private var total = 0
     private var failedFolders = 0
+    /// Folders this run wrote to, and when it last did.
+    private var changedFolders: [FolderName] = []
+    private var lastChange = ContinuousClock.now
 
     init(
-        account: IMAPAccount, session: IMAPSession, store: MaildirStore, callback: SyncCallback, flags: SyncFlags,
-        headersOnly: Bool
+        account: IMAPAccount, session: IMAPSession, store: MaildirStore, localFolders: LocalFolders,
+        callback: SyncCallback, flags: SyncFlags, headersOnly: Bool
     ) {
         self.account = account
         self.session = session
         self.store = store
+        self.localFolders = localFolders
         self.callback = callback
         self.flags = flags
         self.headersOnly = headersOnly
@@ -69,7 +75,22 @@ final class IMAPSyncRun {
                 callback.error(.storage, "\(folder.name): \(error)")
             }
         }
+        await relistChangedFolders()
         return failedFolders > 0 ? .partial : .ok
+    }
+
+    /// Lists each folder this run changed once more, once it has been left alone long enough for
+    /// the listing to count (``MaildirStore/listingQuietPeriod``): while its directories are warm,
+    /// and so that the next run, minutes later, can open it without reading them. Only a cost
+    /// saved later, so failures are ignored.
+    private func relistChangedFolders() async {
+        guard !changedFolders.isEmpty, !callback.isCancelled else { return }
+        try? await Task.sleep(until: lastChange + MaildirStore.listingQuietPeriod + .milliseconds(5))
+        for name in changedFolders where !callback.isCancelled {
+            guard let folder = try? store.openFolder(name) else { continue }
+            _ = try? folder.scanLocalChanges()
+            folder.close()
+        }
     }
 
     private func checkCancelled() throws {
@@ -99,6 +120,7 @@ final class IMAPSyncRun {
         for name in wanted.sorted() { try store.createFolder(name) }
         for local in try store.listFolders() where !wanted.contains(local) && !local.isInbox && account.wants(local.description) {
             do {
+                localFolders.close(local)
                 try store.deleteFolder(local)
             } catch let error as MaildirError {
                 callback.error(.warning, "\(local): removed on the server, kept here: \(error)")
@@ -166,10 +188,22 @@ final class IMAPSyncRun {
     }
 
     private func sync(_ folder: RemoteFolder) async throws {
-        try store.createFolder(folder.name)
-        let local = try store.openFolder(folder.name)
-        defer { local.close() }
-        var localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges().flagChanges : []
+        let local: MaildirFolder
+        var localChanges: [LocalChanges.FlagChange]
+        if let prepared = try localFolders.take(folder.name) {
+            (local, localChanges) = (prepared.folder, prepared.flagChanges)
+        } else {
+            try store.createFolder(folder.name)
+            local = try store.openFolder(folder.name)
+            localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges().flagChanges : []
+        }
+        defer {
+            if local.changedSinceOpen {
+                changedFolders.append(folder.name)
+                lastChange = .now
+            }
+            local.close()
+        }
         let download = flags.contains(.downloadContents)
         let bodiesWanted = download && !headersOnly && local.map.entries.values.contains { $0.isHeadersOnly }
         if localChanges.isEmpty, !bodiesWanted, !download || isUnchanged(folder, since: local) {

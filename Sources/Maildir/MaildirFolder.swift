@@ -33,6 +33,8 @@ public final class MaildirFolder {
     public private(set) var map: UIDMap
     /// What opening the folder repaired.
     public private(set) var lastRecovery = RecoveryReport()
+    /// Whether the map was written through this handle (by recovery or any change).
+    public private(set) var changedSinceOpen = false
 
     struct Location: Equatable {
         var inNew: Bool
@@ -54,6 +56,14 @@ public final class MaildirFolder {
     /// the cost of a sync with nothing new). Seeing the files as of the open is no staler than any
     /// scan, which is always overtaken by the user's next rename.
     var listingAtOpen: [MessageFile]?
+    /// Opened on a valid ``ListingStamp``: the folder is as clean as when last listed, so recovery
+    /// and the first local-change scan had nothing to read; `locations` is filled on first need.
+    private var openedOnStamp = false
+    /// Whether `locations` reflects a listing (false after opening on a stamp, until needed).
+    private var locationsKnown = true
+    /// The directories' stamp taken just before recovery's listing, and when, kept while that
+    /// listing may still prove the folder clean (see ``scanLocalChanges()``).
+    var stampCandidate: (stamp: ListingStamp, takenAt: timespec)?
     var crashHook: CrashHook?
     /// Bumped by ``resetFolder(newUIDValidity:)``; a batch begun before cannot commit.
     private(set) var generation = 0
@@ -69,7 +79,12 @@ public final class MaildirFolder {
         self.name = name
         self.path = path
         map = try store.readMap(directory: path) ?? UIDMap()
-        lastRecovery = try recover()
+        if let saved = ListingStamp.saved(folder: path), try ListingStamp.current(folder: path) == saved {
+            openedOnStamp = true
+            locationsKnown = false
+        } else {
+            lastRecovery = try recover()
+        }
     }
 
     deinit {
@@ -96,6 +111,7 @@ public final class MaildirFolder {
     /// The absolute path of `uid`'s file as last seen, or `nil` if it is not in the map or vanished.
     /// A mail client may rename it at any moment; on `ENOENT` call ``scanLocalChanges()`` and ask again.
     public func filePath(for uid: UInt32) -> String? {
+        if !locationsKnown { try? refreshLocations() }
         guard let location = locations[uid] else { return nil }
         return (location.inNew ? newPath : curPath) + "/" + location.name
     }
@@ -128,6 +144,7 @@ public final class MaildirFolder {
             var replacedHeaders: [String] = []
             // A mail client may have renamed a header file (the user changed its flags) since we
             // last looked: find them again, so the whole message takes the current flags.
+            if writers.contains(where: { $0.kind == .body }) { try ensureLocations() }
             let stale = writers.contains { writer in
                 guard writer.kind == .body, let location = locations[writer.uid] else { return false }
                 return access((location.inNew ? newPath : curPath) + "/" + location.name, F_OK) != 0
@@ -196,6 +213,7 @@ public final class MaildirFolder {
     ///   ``MaildirError/Code/folderClosed``.
     public func setFlags(_ changes: [UInt32: MessageFlags], highestModSeq: UInt64? = nil) throws {
         try mutate {
+            if !changes.isEmpty { try ensureLocations() }
             var renames: [(UInt32, MessageFlags)] = []
             var next = map
             for (uid, flags) in changes.sorted(by: { $0.key < $1.key }) where next.entries[uid] != nil {
@@ -245,12 +263,20 @@ public final class MaildirFolder {
     /// The first scan after opening sees the files as recovery listed them at the open (if recovery
     /// changed nothing and nothing was changed through this handle since); later scans read the
     /// directories again. A rename the user makes after that listing shows up in the next scan.
+    ///
+    /// When that first scan finds nothing at all (no change, nothing vanished, no unknown file) and
+    /// the directories had been left alone for ``MaildirStore/listingQuietPeriod`` when it was
+    /// taken, their state is remembered: until something in `cur/`, `new/`, `tmp/` or the map
+    /// changes, opening the folder reads none of them, and this scan returns no changes at once.
     /// - Throws: ``MaildirError/Code/io``, ``MaildirError/Code/needsReopen``, ``MaildirError/Code/folderClosed``.
     public func scanLocalChanges() throws -> LocalChanges {
         try checkUsable()
+        if openedOnStamp { return LocalChanges() }  // nothing has changed since a clean listing
+        let candidate = listingAtOpen != nil ? stampCandidate.take() : nil
         let files = try listingAtOpen.take() ?? listMessageFiles()
         let (found, unclaimed) = index(files)
         locations = found
+        locationsKnown = true
         var changes = LocalChanges()
         for (uid, entry) in map.entries.sorted(by: { $0.key < $1.key }) {
             guard let location = found[uid] else {
@@ -269,6 +295,9 @@ public final class MaildirFolder {
             changes.unknownFiles.append(file.relativePath)
         }
         changes.unknownFiles.sort()
+        if changes.isEmpty, let candidate, candidate.stamp.isQuiet(now: candidate.takenAt, directory: path) {
+            candidate.stamp.save(folder: path, fileMode: store.options.fileMode)
+        }
         return changes
     }
 
@@ -286,6 +315,7 @@ public final class MaildirFolder {
         try mutate {
             let targets = Set(uids).filter { map.entries[$0] != nil }.sorted()
             guard !targets.isEmpty else { return }
+            try ensureLocations()
             var intent = map
             for uid in targets { intent.entries[uid]!.pending = .expunge }
             try persist(intent)
@@ -349,6 +379,7 @@ public final class MaildirFolder {
             next.uidValidity = newUIDValidity
             try persist(next)
             locations = [:]
+            locationsKnown = true
             generation += 1
             return ResetReport(movedMessages: ours.count, quarantine: quarantine)
         }
@@ -367,6 +398,8 @@ public final class MaildirFolder {
     func mutate<T>(_ body: () throws -> T) throws -> T {
         try checkUsable()
         listingAtOpen = nil
+        stampCandidate = nil
+        openedOnStamp = false
         do {
             return try body()
         } catch {
@@ -378,11 +411,13 @@ public final class MaildirFolder {
     func crash(_ point: CrashPoint) throws { try crashHook?(point) }
 
     func persist(_ next: UIDMap) throws {
+        changedSinceOpen = true
         try store.writeMap(next, directory: path, hook: crashHook)
         map = next
     }
 
     func listMessageFiles() throws -> [MessageFile] {
+        store.listingCount.add(1, ordering: .relaxed)
         var files: [MessageFile] = []
         for inNew in [false, true] {
             let directory = inNew ? newPath : curPath
@@ -418,6 +453,11 @@ public final class MaildirFolder {
 
     func refreshLocations() throws {
         locations = index(try listMessageFiles()).found
+        locationsKnown = true
+    }
+
+    func ensureLocations() throws {
+        if !locationsKnown { try refreshLocations() }
     }
 
     /// Renames `uid`'s file to carry `flags` in `cur/`; `false` if the file is gone.

@@ -65,9 +65,16 @@ public final class MaildirStore: Sendable {
     private let deliveryCounter = Atomic<UInt64>(0)
     /// Every fsync the store has issued (files and directories); tests check the per-batch count.
     let fsyncCount = Atomic<Int>(0)
+    /// Every listing of a folder's `cur/` and `new/`; tests check when opening skips it.
+    let listingCount = Atomic<Int>(0)
     /// Directories of open folders, as bytes: Swift's `String` equality would merge two names that
     /// differ only in Unicode normalisation, which are two different directories.
     private let openFolders = Mutex<Set<[UInt8]>>([])
+
+    /// How long after its last change a folder must be left alone for a clean listing of it to let
+    /// later opens skip their listing (see ``MaildirFolder/scanLocalChanges()``): a sync waits this
+    /// long before re-reading the folders it changed.
+    public static let listingQuietPeriod = Duration.milliseconds(Int(ListingStamp.quietPeriod * 1000))
 
     static let lockFileName = ".syncd-lock"
     static let mapFileName = ".syncd-uidmap"
@@ -250,6 +257,7 @@ public final class MaildirStore: Sendable {
             try syncDirectory(directory + "/" + sub)
         }
         // Only now is the map's record of what was ours unneeded.
+        try ListingStamp.remove(folder: directory)
         try Posix.unlinkIfPresent(directory + "/" + Self.mapFileName)
         try Posix.unlinkIfPresent(directory + "/" + Self.mapFileName + ".tmp")
         try Self.removeEmptyTree(quarantine)

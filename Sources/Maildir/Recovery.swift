@@ -30,6 +30,9 @@ extension MaildirFolder {
         var report = RecoveryReport()
         var next = map
         var touched = Set<String>()
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let before = try ListingStamp.current(folder: path)
 
         // 1.
         if let listing = try Posix.list(tmpPath) {
@@ -183,6 +186,7 @@ extension MaildirFolder {
             for directory in emptied.sorted() { try store.syncDirectory(directory) }
         } else if touched.isEmpty {
             listingAtOpen = files
+            if report.isEmpty, next == map, let before { stampCandidate = (before, now) }
         }
         report.adopted.sort()
         report.completedExpunges.sort()
