@@ -78,12 +78,23 @@ Patterns *
 Create Near
 SyncState *
 RC
+# wall seconds, CPU seconds (to the microsecond, from wait4's rusage), max RSS in KiB. /usr/bin/time
+# reports mbsync's own max RSS; its own CPU time (measured here on `true`) is taken off mbsync's.
 mbsync_run() {
-    local t0 t1
-    t0=$(date +%s.%N)
-    /usr/bin/time -f "%U %S %M" -o "$work/time" mbsync -c "$work/mbsyncrc" -a -q >/dev/null 2>>"$work/mbsync.log" || true
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" '{printf "%.3f %.2f %d\n", b - a, $1 + $2, $3}' "$work/time"
+    python3 - "$work/mbsyncrc" "$work/time" 2>>"$work/mbsync.log" <<'PY'
+import os, sys, time
+def spawn(argv, stdout=None):
+    actions = [(os.POSIX_SPAWN_DUP2, os.open(os.devnull, os.O_WRONLY), 1)]
+    start = time.monotonic()
+    _, _, usage = os.wait4(os.posix_spawn(argv[0], argv, os.environ, file_actions=actions), 0)
+    return time.monotonic() - start, usage.ru_utime + usage.ru_stime
+timer = ["/usr/bin/time", "-f", "%M", "-o", sys.argv[2]]
+_, overhead = spawn(timer + ["/bin/true"])
+_, alone = spawn(["/bin/true"])
+wall, cpu = spawn(timer + ["/usr/bin/mbsync", "-c", sys.argv[1], "-a", "-q"])
+rss = int(open(sys.argv[2]).read().split()[-1])
+print(f"{wall:.4f} {max(cpu - (overhead - alone), 0):.4f} {rss}")
+PY
 }
 
 # --- syncd ---
@@ -102,15 +113,15 @@ export SYNCD_SOCKET=$work/syncd.sock
 "$bin/syncd" --config "$work/syncd.toml" --socket "$SYNCD_SOCKET" --state-dir "$work/state" 2>"$work/syncd.log" &
 daemon=$!
 for _ in $(seq 100); do [ -S "$SYNCD_SOCKET" ] && break; sleep 0.1; done
-cpu() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
-hz=$(getconf CLK_TCK)
+# The daemon's CPU time in nanoseconds: every thread's time on a CPU (schedstat), to the nanosecond.
+cpu() { cat /proc/$daemon/task/*/schedstat | awk '{sum += $1} END {printf "%d\n", sum}'; }
 syncd_run() {
     local c0 t0 t1 c1
     c0=$(cpu); t0=$(date +%s.%N)
     "$bin/syncctl" sync mail --wait >/dev/null
     t1=$(date +%s.%N); c1=$(cpu)
-    awk -v a="$t0" -v b="$t1" -v c=$((c1 - c0)) -v hz="$hz" -v rss="$(awk '/VmHWM/ {print $2}' /proc/$daemon/status)" \
-        'BEGIN {printf "%.3f %.2f %d\n", b - a, c / hz, rss}'
+    awk -v a="$t0" -v b="$t1" -v c0="$c0" -v c1="$c1" -v rss="$(awk '/VmHWM/ {print $2}' /proc/$daemon/status)" \
+        'BEGIN {printf "%.4f %.4f %d\n", b - a, (c1 - c0) / 1e9, rss}'
 }
 
 declare -A results
@@ -140,6 +151,6 @@ for phase in $phases; do
     read -r sw sc sr <<< "${results[syncd-$phase]}"
     read -r mw mc mr <<< "${results[mbsync-$phase]}"
     awk -v p="$phase" -v sw="$sw" -v mw="$mw" -v sc="$sc" -v mc="$mc" -v sr="$sr" -v mr="$mr" 'BEGIN {
-        printf "| %s | %.3f s | %.3f s | %.2f× | %.2f s | %.2f s | %.2f× | %.1f MiB | %.1f MiB |\n",
+        printf "| %s | %.3f s | %.3f s | %.2f× | %.3f s | %.3f s | %.2f× | %.1f MiB | %.1f MiB |\n",
             p, sw, mw, sw / (mw > 0 ? mw : 0.01), sc, mc, sc / (mc > 0 ? mc : 0.01), sr / 1024, mr / 1024 }'
 done

@@ -25,9 +25,8 @@ final class IMAPSyncRun {
     private var done = 0
     private var total = 0
     private var failedFolders = 0
-    /// Folders this run wrote to, and when it last did.
-    private var changedFolders: [FolderName] = []
-    private var lastChange = ContinuousClock.now
+    /// Folders this run wrote to, and when it last did, in that order.
+    private var changedFolders: [(name: FolderName, at: ContinuousClock.Instant)] = []
 
     init(
         account: IMAPAccount, session: IMAPSession, store: MaildirStore, localFolders: LocalFolders,
@@ -75,19 +74,19 @@ final class IMAPSyncRun {
                 callback.error(.storage, "\(folder.name): \(error)")
             }
         }
-        await relistChangedFolders()
+        relistChangedFolders()
         return failedFolders > 0 ? .partial : .ok
     }
 
-    /// Lists each folder this run changed once more, once it has been left alone long enough for
-    /// the listing to count (``MaildirStore/listingQuietPeriod``): while its directories are warm,
-    /// and so that the next run, minutes later, can open it without reading them. Only a cost
-    /// saved later, so failures are ignored.
-    private func relistChangedFolders() async {
-        guard !changedFolders.isEmpty, !callback.isCancelled else { return }
-        try? await Task.sleep(until: lastChange + MaildirStore.listingQuietPeriod + .milliseconds(5))
-        for name in changedFolders where !callback.isCancelled {
-            guard let folder = try? store.openFolder(name) else { continue }
+    /// Lists each folder this run changed once more, if it has been left alone long enough for the
+    /// listing to count (``MaildirStore/listingQuietPeriod``; one changed too recently is left for
+    /// the next run): while its directories are warm, so that the next run, minutes later, can open
+    /// it without reading them. Only a cost saved later, so failures are ignored.
+    private func relistChangedFolders() {
+        for (name, changed) in changedFolders where !callback.isCancelled {
+            guard changed.duration(to: .now) > MaildirStore.listingQuietPeriod + .milliseconds(5),
+                  let folder = try? store.openFolder(name)
+            else { continue }
             _ = try? folder.scanLocalChanges()
             folder.close()
         }
@@ -198,10 +197,7 @@ final class IMAPSyncRun {
             localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges().flagChanges : []
         }
         defer {
-            if local.changedSinceOpen {
-                changedFolders.append(folder.name)
-                lastChange = .now
-            }
+            if local.changedSinceOpen { changedFolders.append((folder.name, .now)) }
             local.close()
         }
         let download = flags.contains(.downloadContents)
@@ -237,6 +233,11 @@ final class IMAPSyncRun {
         if download {
             try await applyServerChanges(folder, local, &view)
             try await downloadNew(folder, local, view)
+            // Every flag change up to SELECT's HIGHESTMODSEQ is applied: the next run asks only for
+            // later ones. Usually recorded already, with the flags or the last new messages.
+            if let modSeq = view.highestModSeq, local.highestModSeq != modSeq {
+                try local.recordSyncedFlags([:], highestModSeq: modSeq)
+            }
             if bodiesWanted { try await downloadBodies(folder, local) }
         }
     }
@@ -293,9 +294,7 @@ final class IMAPSyncRun {
             }
         }
         let changed = view.flags.filter { uid, flags in local.map.entries[uid].map { $0.flags != flags } ?? false }
-        if !changed.isEmpty || view.highestModSeq != nil {
-            try local.setFlags(changed, highestModSeq: view.highestModSeq)
-        }
+        if !changed.isEmpty { try local.setFlags(changed, highestModSeq: view.highestModSeq) }
         // Expunges: whatever we have that the server no longer does. QRESYNC listed them in
         // VANISHED. Otherwise, when no UID above ours was ever assigned and the server holds as many
         // messages as we do, its UIDs are exactly ours (it cannot hold one we never saw): no search.
@@ -336,9 +335,9 @@ final class IMAPSyncRun {
         var inFolder = local.map.count
         let items: [FetchItem] = [.uid, .flags, .body(headersOnly ? .header : .complete, peek: true)]
         try await fetchPipelined(newUIDs, items, into: local, as: headersOnly ? .headersOnly : .whole) { batch, uids in
-            // The last batch of a folder that came down whole also records the mod-sequence:
-            // its flags arrived with the messages, so the next run asks only for later changes.
-            let last = uids.last == newUIDs.last && after == 0
+            // The last batch also records the mod-sequence (one map write fewer): the older
+            // messages' flag changes are applied by now, and these came with their flags.
+            let last = uids.last == newUIDs.last
             let durable = try batch.commit(highestUID: uids.last, highestModSeq: last ? view.highestModSeq : nil)
             done += durable.count
             inFolder += durable.count
