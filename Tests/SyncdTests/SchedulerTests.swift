@@ -86,6 +86,18 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(s.entries["mail"]!.failures, 0)
     }
 
+    func testRefusedLogin_waitsForTheInterval_notABackoffRetry() {
+        var s = scheduler()
+        s.configure("mail", interval: .seconds(600), flags: .full, runAtStartup: true, paused: false, now: t0)
+        for result in [SyncStatus.authFailed, .config] {
+            _ = s.takeDue(now: t0)
+            s.finished("mail", result: result, now: t0)
+            XCTAssertEqual(s.entries["mail"]!.due! - t0, .seconds(600), "\(result)")
+            XCTAssertEqual(s.entries["mail"]!.dueTrigger, .schedule)
+            s.configure("mail", interval: .seconds(600), flags: .full, runAtStartup: true, paused: false, now: t0)
+        }
+    }
+
     func testOnDemandOnlyStore_isNeverScheduled() {
         var s = scheduler()
         s.configure("manual", interval: nil, flags: .full, runAtStartup: false, paused: false, now: t0)

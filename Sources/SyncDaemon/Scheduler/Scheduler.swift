@@ -133,12 +133,15 @@ struct Scheduler {
     }
 
     /// Records a finished run and plans the next: the interval after success or a cancel, a
-    /// backoff retry after failure. `jitter` in 0.8...1.2 spreads retries.
+    /// backoff retry after failure. `jitter` in 0.8...1.2 spreads retries. A refused login or a
+    /// broken store config waits for the interval: retrying soon cannot fix a password, and
+    /// servers lock accounts after repeated failed logins.
     mutating func finished(_ store: String, result: SyncStatus, now: Instant, jitter: Double = 1) {
         guard var entry = entries[store] else { return }
         entry.running = false
         entry.dueTrigger = .schedule
-        if result.isFailure && result != .cancelled && result != .paused && result != .shuttingDown {
+        let retried = result.isFailure && ![.cancelled, .paused, .shuttingDown, .authFailed, .config].contains(result)
+        if retried {
             entry.failures += 1
             if let interval = entry.interval {
                 let exponent = min(entry.failures - 1, 30)
@@ -148,6 +151,7 @@ struct Scheduler {
             }
         } else {
             if !result.isFailure { entry.failures = 0 }
+            if result == .authFailed || result == .config { entry.failures += 1 }
             entry.due = entry.interval.map { now + $0 }
         }
         entries[store] = entry
