@@ -126,12 +126,15 @@ public actor Daemon: ControlHandler {
     /// ended (Done delivered), state is saved and viewers were told goodbye.
     public func run() async throws {
         control.daemon.withLock { $0.value = self }
+        // The stores first: under socket activation a viewer may be queued on the socket already,
+        // and its status request must not find an empty daemon (the table is filled on the
+        // server's loop, ahead of any viewer's request).
+        for name in config.storeNames { publishInfo(name) }
         do {
             try await server.start()
         } catch {
             throw DaemonError("cannot listen on \(config.settings.socket): \(error) (does its directory exist? pass --socket PATH to choose another)")
         }
-        for name in config.storeNames { publishInfo(name) }
         try saveState()
         let status = await statusLine()
         notifier.ready(status: status)
