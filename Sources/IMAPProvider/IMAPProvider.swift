@@ -7,9 +7,10 @@ import SyncProtocol
 
 /// The `imap` provider: an IMAP account synchronised into a Maildir.
 ///
-/// Each run connects (TLS, STARTTLS, or plain on loopback), logs in, mirrors the folder list,
-/// then per folder uploads local flag changes, applies the server's flag changes and expunges, and
-/// downloads new messages in pipelined batches committed durably. A failing folder reports an
+/// Each run opens the local folders while it connects (TLS, STARTTLS, or plain on loopback) and
+/// logs in, mirrors the folder list, then per folder that changed uploads local flag changes,
+/// applies the server's flag changes and expunges, and downloads new messages in pipelined batches
+/// committed durably (see ``IMAPSyncRun``). A failing folder reports an
 /// Error and the others go on (result `partial`); a refused login is one Error and Done
 /// `auth-failed`; a lost connection is Done `network`.
 public struct IMAPProvider: StoreProvider {
