@@ -55,7 +55,7 @@ public final class MaildirFolder {
     /// ``scanLocalChanges()`` after opening uses it instead of reading both directories again (half
     /// the cost of a sync with nothing new). Seeing the files as of the open is no staler than any
     /// scan, which is always overtaken by the user's next rename.
-    var listingAtOpen: [MessageFile]?
+    var listingAtOpen: (files: [MessageFile], found: [UInt32: Location], unclaimed: [Int])?
     /// Opened on a valid ``ListingStamp``: the folder is as clean as when last listed, so recovery
     /// and the first local-change scan had nothing to read; `locations` is filled on first need.
     private var openedOnStamp = false
@@ -273,8 +273,13 @@ public final class MaildirFolder {
         try checkUsable()
         if openedOnStamp { return LocalChanges() }  // nothing has changed since a clean listing
         let candidate = listingAtOpen != nil ? stampCandidate.take() : nil
-        let files = try listingAtOpen.take() ?? listMessageFiles()
-        let (found, unclaimed) = index(files)
+        let files: [MessageFile], found: [UInt32: Location], unclaimed: [Int]
+        if let atOpen = listingAtOpen.take() {
+            (files, found, unclaimed) = atOpen
+        } else {
+            files = try listMessageFiles()
+            (found, unclaimed) = index(files)
+        }
         locations = found
         locationsKnown = true
         var changes = LocalChanges()
@@ -436,15 +441,26 @@ public final class MaildirFolder {
     /// count as unclaimed.
     func index(_ files: [MessageFile], map: UIDMap? = nil) -> (found: [UInt32: Location], unclaimed: [Int]) {
         let map = map ?? self.map
-        var byBase: [String: [Int]] = [:]
-        byBase.reserveCapacity(files.count)
-        for (index, file) in files.enumerated() { byBase[file.parsed.base, default: []].append(index) }
+        // One index per base name; the rare further files with a base name already seen apart.
+        var first: [String: Int] = [:]
+        first.reserveCapacity(files.count)
+        var more: [String: [Int]] = [:]
+        for (index, file) in files.enumerated() {
+            if first[file.parsed.base] == nil {
+                first[file.parsed.base] = index
+            } else {
+                more[file.parsed.base, default: []].append(index)
+            }
+        }
         var claimed = [Bool](repeating: false, count: files.count)
         var found: [UInt32: Location] = [:]
         found.reserveCapacity(map.entries.count)
         for (uid, entry) in map.entries {
-            guard let candidates = byBase[entry.baseName] else { continue }
-            let chosen = candidates.first { !files[$0].inNew } ?? candidates[0]
+            guard let index = first[entry.baseName] else { continue }
+            var chosen = index
+            if files[index].inNew, let others = more[entry.baseName], let inCur = others.first(where: { !files[$0].inNew }) {
+                chosen = inCur
+            }
             claimed[chosen] = true
             found[uid] = Location(inNew: files[chosen].inNew, name: files[chosen].name)
         }

@@ -78,7 +78,8 @@ extension MaildirFolder {
             touched.insert(target + (file.inNew ? "/new" : "/cur"))
             report.quarantined.append(String(target.dropFirst(path.count + 1)) + "/" + file.relativePath)
         }
-        let claimedBases = Set(next.entries.values.map(\.baseName))
+        // Only needed for unclaimed files, which a clean folder has none of.
+        let claimedBases = unclaimed.isEmpty ? [] : Set(next.entries.values.map(\.baseName))
         for (uid, entry) in next.entries.sorted(by: { $0.key < $1.key }) where found[uid] == nil {
             switch entry.pending {
             case .expunge:
@@ -185,7 +186,7 @@ extension MaildirFolder {
             }
             for directory in emptied.sorted() { try store.syncDirectory(directory) }
         } else if touched.isEmpty {
-            listingAtOpen = files
+            listingAtOpen = (files, found, unclaimed)  // what index(files) gives against the final map
             if report.isEmpty, next == map, let before { stampCandidate = (before, now) }
         }
         report.adopted.sort()
