@@ -283,7 +283,7 @@ public final class MaildirFolder {
         locations = found
         locationsKnown = true
         var changes = LocalChanges()
-        for (uid, entry) in map.entries.sorted(by: { $0.key < $1.key }) {
+        for (uid, entry) in map.entries {
             guard let location = found[uid] else {
                 changes.vanished.append(uid)
                 continue
@@ -293,6 +293,9 @@ public final class MaildirFolder {
                 changes.flagChanges.append(.init(uid: uid, synced: entry.flags, local: local))
             }
         }
+        // Sorted by UID, the few there are, rather than every entry.
+        changes.vanished.sort()
+        changes.flagChanges.sort { $0.uid < $1.uid }
         for index in unclaimed {
             let file = files[index]
             // Ours but unmapped: recovery adopts or quarantines it at the next open; not for upload.

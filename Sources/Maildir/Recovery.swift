@@ -80,7 +80,7 @@ extension MaildirFolder {
         }
         // Only needed for unclaimed files, which a clean folder has none of.
         let claimedBases = unclaimed.isEmpty ? [] : Set(next.entries.values.map(\.baseName))
-        for (uid, entry) in next.entries.sorted(by: { $0.key < $1.key }) where found[uid] == nil {
+        for (uid, entry) in next.entries.filter({ found[$0.key] == nil }).sorted(by: { $0.key < $1.key }) {
             switch entry.pending {
             case .expunge:
                 next.entries[uid] = nil
@@ -146,7 +146,7 @@ extension MaildirFolder {
         locations = found
 
         // 5.
-        for (uid, entry) in next.entries.sorted(by: { $0.key < $1.key }) {
+        for (uid, entry) in next.entries.filter({ $0.value.pending != nil }).sorted(by: { $0.key < $1.key }) {
             guard let pending = entry.pending, let location = found[uid] else { continue }
             switch pending {
             case .expunge:
