@@ -118,4 +118,20 @@ final class ListingStampTests: XCTestCase {
         XCTAssertTrue(folder.lastRecovery.isEmpty, "\(folder.lastRecovery)")
         XCTAssertTrue(try folder.scanLocalChanges().isEmpty)
     }
+
+    func testACrashOnAFolderOpenedOnItsStamp_isRecoveredAtTheNextOpen() throws {
+        let (_, store) = try quietFolder()
+        var folder = try store.openFolder(inbox)
+        _ = try folder.scanLocalChanges()
+        folder.close()
+        usleep(UInt32(ListingStamp.quietPeriod * 2e6))
+
+        folder = try store.openFolder(inbox)
+        XCTAssertTrue(folder.lastRecovery.isEmpty)
+        folder.runUntilCrash(CrashTrigger(.deliveryFirstRenamed)) { try folder.deliver(21...25) }
+        folder.close()
+        folder = try store.openFolder(inbox)
+        XCTAssertEqual(folder.lastRecovery.adopted, [21], "the stamp no longer matches: recovery ran")
+        try assertConsistent(folder, expected: Set(1...21))
+    }
 }
