@@ -312,6 +312,25 @@ final class IMAPProviderTests: XCTestCase {
             XCTAssertEqual(result, .ok, "root ignores the permission bits; nothing failed: \(errors)")
         }
     }
+
+    func testNestedLayout_withExcludedFolders() async throws {
+        let dovecot = try Dovecot(messages: 80, folders: "INBOX,Sent,Archiv/2024,Entwürfe")
+        let imap = try provider(dovecot, extra: """
+            layout = "nested"
+            exclude = ["Archiv*"]
+            """)
+        let (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(errors)")
+        let server = try serverContents(dovecot)
+        func messages(_ directory: String) throws -> Int {
+            try ["cur", "new"].reduce(0) { $0 + (try FileManager.default.contentsOfDirectory(atPath: "\(local!)/\(directory)/\($1)").count) }
+        }
+        XCTAssertEqual(try messages("INBOX"), server.folders["INBOX"]?.count)
+        XCTAssertEqual(try messages("Sent"), server.folders["Sent"]?.count)
+        XCTAssertEqual(try messages("Entwürfe"), server.folders["Entwürfe"]?.count, "non-ASCII names as directory names")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: local + "/Archiv"), "excluded folders are not synced")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: local + "/.Sent"), "no Maildir++ directories")
+    }
 }
 
 /// Sends IMAP lines to the test server and waits for each tagged answer (to change things on
