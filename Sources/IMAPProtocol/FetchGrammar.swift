@@ -122,20 +122,11 @@ extension ParserCursor {
 
     private mutating func parseHeaderList() throws(Signal) -> [String] {
         try expectSpace("before the header list")
-        try expect(ASCII.leftParen, "'(' to open the header list")
         var names: [String] = []
-        while true {
-            let byte = try peek()
-            if byte == ASCII.rightParen {
-                skip()
-                return names
-            }
-            if byte == ASCII.space {
-                skip()
-                continue
-            }
-            names.append(String(decoding: try readAString("a header field name"), as: UTF8.self))
+        try readList(opening: "'(' to open the header list") { cursor throws(Signal) in
+            names.append(String(decoding: try cursor.readAString("a header field name"), as: UTF8.self))
         }
+        return names
     }
 
     /// `<number>` after a section, if present.

@@ -291,24 +291,35 @@ struct ParserCursor {
         }
     }
 
-    /// `( flag *(SP flag) )`, possibly empty; extra spaces are tolerated.
-    mutating func readFlagTokens(_ what: String) throws(Signal) -> [String] {
-        try expect(ASCII.leftParen, "'(' to open \(what)")
-        var tokens: [String] = []
+    /// `( element *(SP element) )`, possibly empty, extra spaces tolerated: expects the `(`
+    /// (`opening` says what was expected if it is missing), then calls `element` with the cursor on
+    /// each element's first byte until the `)`, which it consumes.
+    mutating func readList(opening: String, element: (inout ParserCursor) throws(Signal) -> Void) throws(Signal) {
+        try expect(ASCII.leftParen, opening)
         while true {
             let byte = try peek()
             if byte == ASCII.rightParen {
                 skip()
-                return tokens
+                return
             }
             if byte == ASCII.space {
                 skip()
                 continue
             }
-            let run = try readRun(Self.isFlagChar)
-            guard run.readableBytes > 0 else { throw unexpected(byte, expected: "a flag in \(what)") }
+            try element(&self)
+        }
+    }
+
+    /// `( flag *(SP flag) )`, possibly empty; extra spaces are tolerated.
+    mutating func readFlagTokens(_ what: String) throws(Signal) -> [String] {
+        var tokens: [String] = []
+        try readList(opening: "'(' to open \(what)") { cursor throws(Signal) in
+            let byte = try cursor.peek()
+            let run = try cursor.readRun(Self.isFlagChar)
+            guard run.readableBytes > 0 else { throw cursor.unexpected(byte, expected: "a flag in \(what)") }
             tokens.append(String(decoding: run.readableBytesView, as: UTF8.self))
         }
+        return tokens
     }
 
     mutating func readFlags() throws(Signal) -> [Flag] {

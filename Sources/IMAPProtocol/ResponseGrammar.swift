@@ -152,18 +152,8 @@ extension ParserCursor {
             var charsets: [String] = []
             if try peek() == ASCII.space {
                 skip()
-                try expect(ASCII.leftParen, "'(' after BADCHARSET")
-                while true {
-                    let byte = try peek()
-                    if byte == ASCII.rightParen {
-                        skip()
-                        break
-                    }
-                    if byte == ASCII.space {
-                        skip()
-                        continue
-                    }
-                    charsets.append(String(decoding: try readAString("a charset"), as: UTF8.self))
+                try readList(opening: "'(' after BADCHARSET") { cursor throws(Signal) in
+                    charsets.append(String(decoding: try cursor.readAString("a charset"), as: UTF8.self))
                 }
             }
             code = .badCharset(charsets)
@@ -240,29 +230,19 @@ extension ParserCursor {
         try expectSpace("after STATUS")
         let name = MailboxName(wire: try readAString("a mailbox name"))
         try expectSpace("after the mailbox name")
-        try expect(ASCII.leftParen, "'(' to open the status list")
         var status = MailboxStatus()
-        while true {
-            let byte = try peek()
-            if byte == ASCII.rightParen {
-                skip()
-                break
-            }
-            if byte == ASCII.space {
-                skip()
-                continue
-            }
-            let attribute = try readKeyword("a status attribute")
-            try expectSpace("after \(attribute)")
+        try readList(opening: "'(' to open the status list") { cursor throws(Signal) in
+            let attribute = try cursor.readKeyword("a status attribute")
+            try cursor.expectSpace("after \(attribute)")
             switch MailboxStatus.Attribute(rawValue: attribute) {
-            case .messages: status.messages = try readUInt32(attribute)
-            case .recent: status.recent = try readUInt32(attribute)
-            case .uidNext: status.uidNext = try readUInt32(attribute)
-            case .uidValidity: status.uidValidity = try readUInt32(attribute)
-            case .unseen: status.unseen = try readUInt32(attribute)
-            case .highestModSeq: status.highestModSeq = try readNumber(attribute)
-            case .size: status.size = try readNumber(attribute)
-            case nil: try skipValue()
+            case .messages: status.messages = try cursor.readUInt32(attribute)
+            case .recent: status.recent = try cursor.readUInt32(attribute)
+            case .uidNext: status.uidNext = try cursor.readUInt32(attribute)
+            case .uidValidity: status.uidValidity = try cursor.readUInt32(attribute)
+            case .unseen: status.unseen = try cursor.readUInt32(attribute)
+            case .highestModSeq: status.highestModSeq = try cursor.readNumber(attribute)
+            case .size: status.size = try cursor.readNumber(attribute)
+            case nil: try cursor.skipValue()
             }
         }
         if try peek() == ASCII.space { skip() }
