@@ -31,9 +31,13 @@ final class IMAPProviderTests: XCTestCase {
     }
 
     func provider(_ dovecot: Dovecot, security: String = "none", password: String = "secret", extra: String = "") throws -> IMAPProvider {
+        try provider(
+            port: security == "tls" ? dovecot.tlsPort : dovecot.plainPort, security: security, password: password, extra: extra)
+    }
+
+    func provider(port: Int, security: String = "none", password: String = "secret", extra: String = "") throws -> IMAPProvider {
         try FileManager.default.createDirectory(atPath: local + "-secrets", withIntermediateDirectories: true)
         try password.write(toFile: local + "-secrets/pw", atomically: true, encoding: .utf8)
-        let port = security == "tls" ? dovecot.tlsPort : dovecot.plainPort
         let config = try DaemonConfig.parse("""
             [store.mail]
             provider = "imap"
@@ -335,33 +339,12 @@ final class IMAPProviderTests: XCTestCase {
     /// A server that accepts the connection and then says nothing: the run ends with a network
     /// error after `timeout`, instead of hanging, and the Maildir is left as it was.
     func testSilentServer_endsTheRunAfterTheTimeout() async throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = Dovecot.boundLoopbackSocket()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        XCTAssertTrue(bound)
         XCTAssertEqual(listen(fd, 8), 0)  // the kernel completes the handshake; nobody ever answers
-        let port = Int(UInt16(bigEndian: address.sin_port))
-        try FileManager.default.createDirectory(atPath: local + "-secrets", withIntermediateDirectories: true)
-        try "secret".write(toFile: local + "-secrets/pw", atomically: true, encoding: .utf8)
-        let config = try DaemonConfig.parse("""
-            [store.mail]
-            provider = "imap"
-            host = "127.0.0.1"
-            port = \(port)
-            security = "none"
-            user = "alice"
-            password = { file = "\(local!)-secrets/pw" }
-            maildir = "\(local!)"
-            timeout = "1s"
-            """, file: "test.toml", factories: [IMAPFactory()])
+        let imap = try provider(port: port, extra: #"timeout = "1s""#)
         let started = ContinuousClock.now
-        let (result, errors) = try await sync(config.stores["mail"]!.provider as! IMAPProvider)
+        let (result, errors) = try await sync(imap)
         XCTAssertEqual(result, .network)
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(10))
         XCTAssertEqual(errors.count, 1, "\(errors)")
