@@ -12,14 +12,26 @@ final class ListingStampTests: XCTestCase {
     private var directory: TemporaryDirectory!
 
     /// A folder with 20 messages, left quiet long enough to be stamped by its next listing.
-    private func quietFolder() throws -> (TemporaryDirectory, MaildirStore) {
+    private func quietFolder() throws -> MaildirStore {
         directory = try TemporaryDirectory()
         let store = try MaildirStore(directory, .maildirPlusPlus)
         let folder = try store.prepare(inbox)
         try folder.deliver(1...20, flags: { $0 % 2 == 0 ? [.seen] : [] })
         folder.close()
+        waitQuiet()
+        return store
+    }
+
+    private func waitQuiet() {
         usleep(UInt32(ListingStamp.quietPeriod * 2e6))
-        return (directory, store)
+    }
+
+    /// Lists the folder once (which stamps it, being quiet and clean), then waits quiet again.
+    private func stamp(_ store: MaildirStore) throws {
+        let folder = try store.openFolder(inbox)
+        _ = try folder.scanLocalChanges()
+        folder.close()
+        waitQuiet()
     }
 
     private func listings(_ store: MaildirStore, during body: () throws -> Void) rethrows -> Int {
@@ -29,7 +41,7 @@ final class ListingStampTests: XCTestCase {
     }
 
     func testACleanFolder_isListedOnce_thenOpenedWithoutReadingItsDirectories() throws {
-        let (_, store) = try quietFolder()
+        let store = try quietFolder()
         XCTAssertEqual(try listings(store) {
             let folder = try store.openFolder(inbox)
             XCTAssertTrue(try folder.scanLocalChanges().isEmpty)
@@ -46,15 +58,9 @@ final class ListingStampTests: XCTestCase {
     }
 
     func testEveryKindOfChange_afterTheStamp_isSeen() throws {
-        let (directory, store) = try quietFolder()
+        let store = try quietFolder()
         let cur = directory.path + "/mail/cur"
-        func stamp() throws {
-            let folder = try store.openFolder(inbox)
-            _ = try folder.scanLocalChanges()
-            folder.close()
-            usleep(UInt32(ListingStamp.quietPeriod * 2e6))
-        }
-        try stamp()
+        try stamp(store)
 
         // A flag change in a mail client: a rename in cur/.
         let name = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cur).first { $0.contains(",U=3:2,") })
@@ -64,7 +70,7 @@ final class ListingStampTests: XCTestCase {
         folder.close()
 
         // The same, with the directory's modification time put back: its change time still moves.
-        try stamp()
+        try stamp(store)
         var info = stat()
         XCTAssertEqual(stat(cur, &info), 0)
         let renamed = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cur).first { $0.contains(",U=5:2,") })
@@ -76,7 +82,7 @@ final class ListingStampTests: XCTestCase {
         folder.close()
 
         // A message file deleted.
-        try stamp()
+        try stamp(store)
         let doomed = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cur).first { $0.contains(",U=7:2,") })
         XCTAssertEqual(unlink(cur + "/" + doomed), 0)
         folder = try store.openFolder(inbox)
@@ -100,13 +106,9 @@ final class ListingStampTests: XCTestCase {
     }
 
     func testWorkOnAFolderOpenedOnItsStamp_keepsEveryInvariant() throws {
-        let (_, store) = try quietFolder()
+        let store = try quietFolder()
+        try stamp(store)
         var folder = try store.openFolder(inbox)
-        _ = try folder.scanLocalChanges()
-        folder.close()
-        usleep(UInt32(ListingStamp.quietPeriod * 2e6))
-
-        folder = try store.openFolder(inbox)
         XCTAssertEqual(try listings(store) { XCTAssertEqual(try folder.deliver(21...25), Array(21...25)) }, 0,
                        "new mail needs no listing")
         try folder.setFlags([3: [.flagged]])
@@ -120,13 +122,9 @@ final class ListingStampTests: XCTestCase {
     }
 
     func testACrashOnAFolderOpenedOnItsStamp_isRecoveredAtTheNextOpen() throws {
-        let (_, store) = try quietFolder()
+        let store = try quietFolder()
+        try stamp(store)
         var folder = try store.openFolder(inbox)
-        _ = try folder.scanLocalChanges()
-        folder.close()
-        usleep(UInt32(ListingStamp.quietPeriod * 2e6))
-
-        folder = try store.openFolder(inbox)
         XCTAssertTrue(folder.lastRecovery.isEmpty)
         folder.runUntilCrash(CrashTrigger(.deliveryFirstRenamed)) { try folder.deliver(21...25) }
         folder.close()
