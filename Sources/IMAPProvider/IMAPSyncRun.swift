@@ -62,7 +62,7 @@ final class IMAPSyncRun {
         folders = folders.filter(\.selectable)
         try await readStatus(&folders)
         total = folders.reduce(0) { $0 + $1.messages }
-        let local = Set(try store.listFolders())
+        let local = localFolders.names  // the folders here when the run began (read once, by LocalFolders)
         for folder in folders {
             try checkCancelled()
             // Not synced here, and hierarchy download not asked for.
@@ -250,11 +250,24 @@ final class IMAPSyncRun {
     /// assigned above ours, as many messages as we hold (so no expunge either: the server cannot
     /// hold a UID we never saw), and — the only proof that no flag changed — the same HIGHESTMODSEQ.
     private func isUnchanged(_ folder: RemoteFolder, since local: MaildirFolder) -> Bool {
-        guard let status = folder.status, let uidNext = status.uidNext, uidNext > 0,
-              let modSeq = status.highestModSeq, let messages = status.messages
-        else { return false }
-        return status.uidValidity == local.uidValidity && uidNext - 1 <= local.highestUID
-            && Int(messages) == local.map.count && modSeq == local.highestModSeq
+        guard let status = folder.status, let modSeq = status.highestModSeq else { return false }
+        return status.uidValidity == local.uidValidity
+            && holdsExactlyOurs(uidNext: status.uidNext, messages: status.messages, local)
+            && modSeq == local.highestModSeq
+    }
+
+    /// Whether the server holds exactly the UIDs we do: no UID above our highest was ever assigned,
+    /// and it holds as many messages as we do — it cannot hold one we never saw, so none of ours
+    /// is gone either.
+    private func holdsExactlyOurs(uidNext: UInt32?, messages: UInt32?, _ local: MaildirFolder) -> Bool {
+        nothingAbove(local.highestUID, uidNext: uidNext) && messages.map { Int($0) == local.map.count } == true
+    }
+
+    /// Whether UIDNEXT shows that no UID above `highest` was ever assigned (`nil`, or a bogus 0 from
+    /// a broken server: unknown).
+    private func nothingAbove(_ highest: UInt32, uidNext: UInt32?) -> Bool {
+        guard let uidNext, uidNext > 0 else { return false }
+        return uidNext - 1 <= highest
     }
 
     /// Pushes flags the user changed locally (read, flagged, replied, trashed) to the server, and
@@ -300,12 +313,11 @@ final class IMAPSyncRun {
         let changed = view.flags.filter { uid, flags in local.map.entries[uid].map { $0.flags != flags } ?? false }
         if !changed.isEmpty { try local.setFlags(changed, highestModSeq: view.highestModSeq) }
         // Expunges: whatever we have that the server no longer does. QRESYNC listed them in
-        // VANISHED. Otherwise, when no UID above ours was ever assigned and the server holds as many
-        // messages as we do, its UIDs are exactly ours (it cannot hold one we never saw): no search.
+        // VANISHED; a server holding exactly our UIDs needs no search.
         var gone: [UInt32]
         if view.qresync {
             gone = local.map.entries.keys.filter { view.vanished.contains($0) }
-        } else if let uidNext = view.uidNext, uidNext - 1 <= highest, Int(view.exists) == local.map.count {
+        } else if holdsExactlyOurs(uidNext: view.uidNext, messages: view.exists, local) {
             gone = []
         } else {
             var present = UIDSet()
@@ -323,9 +335,7 @@ final class IMAPSyncRun {
     /// committed (durable) before its messages count as done.
     private func downloadNew(_ folder: RemoteFolder, _ local: MaildirFolder, _ view: ServerView) async throws {
         let after = local.highestUID
-        if let uidNext = view.uidNext, uidNext - 1 <= after {
-            return  // no UID above ours was ever assigned: nothing new
-        }
+        if nothingAbove(after, uidNext: view.uidNext) { return }
         var newUIDs: [UInt32] = []
         try await session.run(.uidSearch([.uid(.from(after + 1))])) { event in
             // `UID n:*` always matches the highest UID even when it is below n: filter.
