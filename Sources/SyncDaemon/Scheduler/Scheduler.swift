@@ -140,9 +140,13 @@ struct Scheduler {
         guard var entry = entries[store] else { return }
         entry.running = false
         entry.dueTrigger = .schedule
-        let retried = result.isFailure && ![.cancelled, .paused, .shuttingDown, .authFailed, .config].contains(result)
-        if retried {
+        let failed = result.isFailure && ![.cancelled, .paused, .shuttingDown].contains(result)
+        if failed {
             entry.failures += 1
+        } else if !result.isFailure {
+            entry.failures = 0
+        }
+        if failed, ![.authFailed, .config].contains(result) {
             if let interval = entry.interval {
                 let exponent = min(entry.failures - 1, 30)
                 let backoff = min(maxBackoff, retryAfter * Double(1 << exponent))
@@ -150,8 +154,6 @@ struct Scheduler {
                 entry.dueTrigger = .retry
             }
         } else {
-            if !result.isFailure { entry.failures = 0 }
-            if result == .authFailed || result == .config { entry.failures += 1 }
             entry.due = entry.interval.map { now + $0 }
         }
         entries[store] = entry
