@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "SyncIPCTests",
             dependencies: [
-                "SyncIPC", "SyncProtocol",
+                "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

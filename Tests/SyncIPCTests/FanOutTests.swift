@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import SyncIPC
 import SyncProtocol
+import TestSupport
 import XCTest
 
 final class FanOutTests: XCTestCase {
@@ -181,16 +182,4 @@ final class FanOutTests: XCTestCase {
         _ = try await SyncClient.connect(to: path, clientName: "test")
         await second.stop()
     }
-}
-
-func bindListeningSocket(_ path: String) throws -> CInt {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    guard bound == 0, listen(fd, 16) == 0 else { throw TestError("bind/listen \(path): errno \(errno)") }
-    return fd
 }

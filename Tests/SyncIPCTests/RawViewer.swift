@@ -3,6 +3,7 @@ import Glibc
 #endif
 import NIOCore
 import SyncProtocol
+import TestSupport
 
 /// A viewer on a plain blocking socket, for tests that must control every byte (hostile input)
 /// or stop reading (slow viewers). Reads time out rather than hang a test.
@@ -81,7 +82,3 @@ final class RawViewer {
     }
 }
 
-struct TestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

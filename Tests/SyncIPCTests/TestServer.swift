@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import SyncIPC
 import SyncProtocol
+import TestSupport
 import XCTest
 
 /// A short socket path in /tmp (`sun_path` holds only 108 bytes).

@@ -75,7 +75,7 @@ final class SystemdProtocolTests: XCTestCase {
     func testSocketActivation_adoptsFD3_andIgnoresConfiguredPath() async throws {
         let daemon = try DaemonProcess(config: DaemonTests.quickStore)
         let activated = daemon.directory + "/activated.sock"
-        let listener = try bindListening(activated)
+        let listener = try bindListeningSocket(activated)
         defer { close(listener) }
         // As systemd does: the socket is fd 3, LISTEN_PID is the daemon's own pid.
         let pid = try spawn(
@@ -95,18 +95,6 @@ final class SystemdProtocolTests: XCTestCase {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         XCTAssertEqual(status, 0, "clean exit")
-    }
-
-    private func bindListening(_ path: String) throws -> CInt {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw TestError("bind \(path): \(errno)") }
-        return fd
     }
 
     /// posix_spawn with `fd3` duplicated onto descriptor 3, as systemd passes sockets.
