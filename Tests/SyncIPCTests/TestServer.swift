@@ -47,22 +47,13 @@ extension SyncServer {
 func collect(
     _ count: Int, from updates: AsyncThrowingStream<ViewerUpdate, Error>, timeout: Duration = .seconds(10)
 ) async throws -> [ViewerUpdate] {
-    try await withThrowingTaskGroup(of: [ViewerUpdate].self) { group in
-        group.addTask {
-            var collected: [ViewerUpdate] = []
-            for try await update in updates {
-                collected.append(update)
-                if collected.count == count { break }
-            }
-            return collected
+    try await withTimeout(timeout, "\(count) updates") {
+        var collected: [ViewerUpdate] = []
+        for try await update in updates {
+            collected.append(update)
+            if collected.count == count { break }
         }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw TestError("timed out waiting for \(count) updates")
-        }
-        let result = try await group.next()!
-        group.cancelAll()
-        return result
+        return collected
     }
 }
 

@@ -113,19 +113,26 @@ public func events(
     from updates: AsyncThrowingStream<ViewerUpdate, Error>, timeout: Duration = .seconds(20),
     until predicate: @escaping @Sendable (SyncEvent) -> Bool
 ) async throws -> [SyncEvent] {
-    try await withThrowingTaskGroup(of: [SyncEvent].self) { group in
-        group.addTask {
-            var seen: [SyncEvent] = []
-            for try await update in updates {
-                guard case .event(let event) = update else { continue }
-                seen.append(event)
-                if predicate(event) { return seen }
-            }
-            throw TestError("stream ended after \(seen.count) events without the awaited one: \(seen.map(\.kind))")
+    try await withTimeout(timeout, "an event") {
+        var seen: [SyncEvent] = []
+        for try await update in updates {
+            guard case .event(let event) = update else { continue }
+            seen.append(event)
+            if predicate(event) { return seen }
         }
+        throw TestError("stream ended after \(seen.count) events without the awaited one: \(seen.map(\.kind))")
+    }
+}
+
+/// Runs `body`, failing with "timed out waiting for `what`" if it has not finished after `timeout`.
+public func withTimeout<T: Sendable>(
+    _ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
         group.addTask {
             try await Task.sleep(for: timeout)
-            throw TestError("timed out waiting for an event")
+            throw TestError("timed out waiting for \(what)")
         }
         let result = try await group.next()!
         group.cancelAll()
