@@ -49,7 +49,7 @@ struct MessageFileName {
             letters = UnsafeBufferPointer(rebasing: bytes[(colon + 3)...])
         }
         (flags, otherLetters) = MessageFlags.split(letters)
-        var size: Int?, folderID: UInt32?, uidValidity: UInt32?, uid: UInt32?, headersOnly = false
+        var size: Int?, folderID: UInt32?, uidValidity: UInt32?, uid: UInt32?
         // Fields after the first comma: `X=value`, each up to the next comma.
         var cursor = (baseBytes.firstIndex(of: UInt8(ascii: ",")) ?? baseBytes.endIndex)
         while cursor < baseBytes.endIndex {
@@ -64,7 +64,6 @@ struct MessageFileName {
             case UInt8(ascii: "F"): folderID = value.count == 8 ? UInt32(digits: value, radix: 16) : nil
             case UInt8(ascii: "V"): uidValidity = UInt32(digits: value, radix: 10)
             case UInt8(ascii: "U"): uid = UInt32(digits: value, radix: 10).flatMap { $0 == 0 ? nil : $0 }
-            case UInt8(ascii: "H"): headersOnly = value.count == 1 && value[0] == UInt8(ascii: "1")
             default: break
             }
         }
@@ -72,7 +71,12 @@ struct MessageFileName {
         self.folderID = folderID
         self.uidValidity = uidValidity
         self.uid = uid
-        self.headersOnly = headersOnly
+        self.headersOnly = Self.isHeadersOnly(base: base)
+    }
+
+    /// Whether a base name marks a header-only file: `,H=1` is always its last field.
+    static func isHeadersOnly(base: String) -> Bool {
+        base.hasSuffix(",H=1")
     }
 
     /// The file name for `base` in `cur/` with `flags` plus the preserved `others`.

@@ -28,7 +28,7 @@ public struct UIDMap: Sendable, Equatable {
         public internal(set) var flags: MessageFlags
         /// Whether only the message's header is here (see ``DeliveryBatch/open(uid:flags:headersOnly:internalDate:sizeHint:)``);
         /// ``DeliveryBatch/openBody(uid:sizeHint:)`` replaces it with the whole message.
-        public var isHeadersOnly: Bool { baseName.hasSuffix(",H=1") }  // always last in our names
+        public var isHeadersOnly: Bool { MessageFileName.isHeadersOnly(base: baseName) }
         var pending: Pending?
 
         init(baseName: String, flags: MessageFlags, pending: Pending? = nil) {
