@@ -23,7 +23,7 @@ public struct IMAPProvider: StoreProvider {
     public func synchronize(_ request: SyncRequest, callback: SyncCallback) async throws -> SyncStatus {
         let password: String
         do {
-            password = try account.password.resolve()
+            password = try callback.secret(account.password)
         } catch {
             callback.error(.config, "\(error)")
             return .config

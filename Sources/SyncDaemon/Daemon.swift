@@ -57,6 +57,11 @@ public actor Daemon: ControlHandler {
         var stalled = false
     }
 
+    /// Longest error text kept in the durable history (bytes).
+    static let maxRecordedMessage = 2048
+    /// Largest error-history answer (bytes, about): older entries beyond it are left out and counted.
+    static let maxErrorHistoryBytes = 1 << 20
+
     /// How long a cancelled provider gets to return before the host finishes its run for it.
     static let cancelGrace = Duration.seconds(10)
 
@@ -68,6 +73,11 @@ public actor Daemon: ControlHandler {
     private var scheduler: Scheduler
     private var state: DurableState
     private let stateStore: StateStore
+    private let stateLock: StateLock
+    private let seqFile: SeqFile
+    /// Why the last save of the state failed, while it keeps failing (a full disk): no run starts
+    /// meanwhile, since its id could not be made durable.
+    private var storageProblem: String?
     public nonisolated let server: SyncServer
     private nonisolated let control = LateControl()
     private let notifier = SystemdNotifier()
@@ -93,7 +103,9 @@ public actor Daemon: ControlHandler {
         let settings = config.settings
         stateStore = StateStore(directory: settings.stateDirectory)
         try stateStore.prepare()
+        stateLock = try stateStore.lock()
         var state = try stateStore.load()
+        seqFile = try stateStore.seqFile()
         self.scheduler = Scheduler(
             maxConcurrent: settings.maxConcurrentRuns, retryAfter: settings.retryAfter, maxBackoff: settings.maxBackoff)
         let now = ContinuousClock.now
@@ -102,22 +114,35 @@ public actor Daemon: ControlHandler {
                 store.name, interval: store.interval, flags: store.flags, runAtStartup: store.runAtStartup,
                 paused: state.stores[store.name]?.paused ?? false, now: now)
         }
-        // Sequence numbers continue past anything a viewer may have seen before a crash.
-        state.nextSeq += 1 << 20
+        // Sequence numbers continue past anything a viewer may have seen: after a clean stop that
+        // is state.nextSeq exactly; after a crash, the end of the last durably reserved block.
+        state.nextSeq = max(state.nextSeq, seqFile.reserved)
         self.state = state
         let listener: SyncServer.Listener = options.listeningSocket.map { .descriptor($0) }
             ?? .path(settings.socket, mode: settings.socketMode)
         let owner = getuid()
-        let group = AccessPolicy.controlGroup(settings.controlGroup)
-        let access = AccessPolicy(controlHint: group.controlHint) { peer in
-            // Whoever runs the daemon by hand controls it too.
-            peer.uid == owner ? .control : group.access(for: peer)
-        }
+        var limits = SyncServer.Limits()
+        limits.maxViewers = settings.maxViewers
+        limits.maxViewersPerUser = settings.maxViewersPerUser
         var serverLogger = logger
         serverLogger[metadataKey: "component"] = "ipc"
         server = SyncServer(configuration: .init(
-            listener: listener, serverName: options.serverName, access: access, control: control,
-            firstSeq: state.nextSeq, logger: serverLogger))
+            listener: listener, serverName: options.serverName, access: Self.access(settings, owner: owner),
+            control: control, limits: limits, firstSeq: state.nextSeq, seqReserver: seqFile, logger: serverLogger))
+        if getgrnam(settings.controlGroup) == nil {
+            logger.warning("control group '\(settings.controlGroup)' does not exist: only root and uid \(owner) may control")
+        }
+    }
+
+    /// Root, the daemon's own user (whoever runs it by hand) and the control group control.
+    static func access(_ settings: DaemonSettings, owner: uid_t) -> AccessPolicy {
+        let group = AccessPolicy.controlGroup(settings.controlGroup)
+        let exists = getgrnam(settings.controlGroup) != nil
+        let hint = exists || owner == 0 ? group.controlHint
+            : "control needs root or uid \(owner) (the daemon's user); control_group '\(settings.controlGroup)' does not exist"
+        return AccessPolicy(controlHint: hint) { peer in
+            peer.uid == owner ? .control : group.access(for: peer)
+        }
     }
 
     // MARK: Life cycle
@@ -141,6 +166,7 @@ public actor Daemon: ControlHandler {
         logger.info("ready: \(status)", metadata: ["config": "\(config.file)"])
         lastStatus = status
         while !stopping {
+            retryStateSave()
             startDueRuns()
             checkRuns()
             await reportHealth()
@@ -168,8 +194,10 @@ public actor Daemon: ControlHandler {
             logger.warning("provider did not stop in time; finishing its run", metadata: ["store": "\(name)", "run": "\(run.id)"])
             finish(name, run: run.id, providerResult: .cancelled)
         }
-        do { try saveState() } catch { logger.error("cannot save state: \(error)") }
         await server.stop()
+        // Nothing is published any more: the next start may continue at nextSeq exactly.
+        do { try server.publisher.releaseReservation() } catch { logger.error("cannot write \(seqFile.path): \(error)") }
+        do { try saveState() } catch { logger.error("cannot save state: \(error)") }
         logger.info("stopped")
     }
 
@@ -200,13 +228,14 @@ public actor Daemon: ControlHandler {
         let stalled = runs.values.filter(\.stalled).count
         var line = "\(config.stores.count) stores, \(runs.count) syncing, \(viewers) viewers"
         if stalled > 0 { line += ", \(stalled) stalled" }
+        if let storageProblem { line += "; no runs start: cannot save state (\(storageProblem))" }
         return line
     }
 
     // MARK: Runs
 
     private func startDueRuns() {
-        guard !stopping else { return }
+        guard !stopping, storageProblem == nil else { return }
         for start in scheduler.takeDue(now: .now) {
             guard let store = config.stores[start.store] else { continue }
             begin(store, flags: start.flags, trigger: start.trigger)
@@ -216,8 +245,15 @@ public actor Daemon: ControlHandler {
     private func begin(_ store: StoreConfig, flags: SyncFlags, trigger: RunTrigger) {
         let id = state.nextRun
         state.nextRun += 1
-        // The run id must never be handed out twice, even if the daemon dies in this run.
-        do { try saveState() } catch { logger.error("cannot save state: \(error)") }
+        // The run id must never be handed out twice, even if the daemon dies in this run: a run
+        // whose id cannot be made durable does not start.
+        do {
+            try saveState()
+        } catch {
+            state.nextRun -= 1
+            storageFailed(error, refusing: store.name)
+            return
+        }
         var runLogger = logger
         runLogger[metadataKey: "store"] = "\(store.name)"
         runLogger[metadataKey: "run"] = "\(id)"
@@ -318,17 +354,46 @@ public actor Daemon: ControlHandler {
         if !result.isFailure { store.lastSuccess = now }
         store.runs += 1
         if result.isFailure { store.failedRuns += 1 }
-        store.errors.append(contentsOf: errors)
+        store.errors.append(contentsOf: errors.map { record in
+            var record = record
+            if record.message.utf8.count > Self.maxRecordedMessage {
+                record.message = String(decoding: record.message.utf8.prefix(Self.maxRecordedMessage), as: UTF8.self) + "…"
+            }
+            return record
+        })
         if store.errors.count > config.settings.errorHistory {
             store.errors.removeFirst(store.errors.count - config.settings.errorHistory)
         }
         state.stores[name] = store
-        do { try saveState() } catch { logger.error("cannot save state: \(error)", metadata: ["store": "\(name)"]) }
+        // On failure the record stays in memory and is saved by the next save that succeeds.
+        do { try saveState() } catch { storageFailed(error) }
     }
 
     private func saveState() throws {
         state.nextSeq = server.publisher.nextSeq
         try stateStore.save(state)
+        if let problem = storageProblem {
+            storageProblem = nil
+            logger.notice("state saved again (the earlier failure was: \(problem)); runs start again")
+        }
+    }
+
+    /// A save failed: the store that wanted to start is told why (an Error `storage`, store-level),
+    /// the daemon shows it in STATUS= and the journal, and no run starts until a save succeeds.
+    private func storageFailed(_ error: Error, refusing store: String? = nil) {
+        let first = storageProblem == nil
+        storageProblem = "\(error)"
+        if first { logger.error("cannot save state, no run will start until it can: \(error)") }
+        guard let store else { return }
+        scheduler.finished(store, result: .storage, now: .now, jitter: Double.random(in: 0.8...1.2))
+        server.publisher.publish(store: store, run: 0, .error(code: .storage, message: "not starting a sync: the daemon cannot save its state (\(error))"))
+        publishInfo(store)
+    }
+
+    /// While saving fails, tries again each tick, so finished runs reach the disk once there is room.
+    private func retryStateSave() {
+        guard storageProblem != nil else { return }
+        do { try saveState() } catch { storageProblem = "\(error)" }
     }
 
     /// Publishes the store's standing facts (StoreChanged) for viewers.
@@ -400,7 +465,10 @@ public actor Daemon: ControlHandler {
             if let unknown = names.first(where: { config.stores[$0] == nil && state.stores[$0] == nil }) {
                 return unknownStore(unknown)
             }
-            return ControlResult(errors: errorHistory(names.isEmpty ? Array(state.stores.keys) : names))
+            // Each store once, however often it is named: the answer is bounded by the stores.
+            var seen = Set<String>()
+            let stores = (names.isEmpty ? state.stores.keys.sorted() : names).filter { seen.insert($0).inserted }
+            return Self.capped(errorHistory(stores))
         case .subscribe, .status:
             return ControlResult(.unexpectedMessage, "\(command.name) is not a control request")
         }
@@ -414,6 +482,18 @@ public actor Daemon: ControlHandler {
                            code: SyncStatus(rawValue: $0.code), message: $0.message)
             }
         }.sorted { ($0.time, $0.store) < ($1.time, $1.store) }
+    }
+
+    /// The newest entries that fit ``maxErrorHistoryBytes``, and how many older ones were left out.
+    static func capped(_ entries: [ErrorEntry]) -> ControlResult {
+        var bytes = 0
+        var kept = 0
+        for entry in entries.reversed() {
+            bytes += 32 + entry.store.utf8.count + entry.message.utf8.count
+            if bytes > maxErrorHistoryBytes { break }
+            kept += 1
+        }
+        return ControlResult(errors: Array(entries.suffix(kept)), omitted: UInt32(entries.count - kept))
     }
 
     private func unknownStore(_ name: String) -> ControlResult {
@@ -444,7 +524,10 @@ public actor Daemon: ControlHandler {
         scheduler.maxBackoff = next.settings.maxBackoff
         let removed = Set(old.stores.keys).subtracting(next.stores.keys)
         let added = Set(next.stores.keys).subtracting(old.stores.keys)
-        let changed = next.stores.values.filter { old.stores[$0.name].map { $0.fingerprint != $0.fingerprint } ?? false }
+        let changed = next.stores.values.filter { store in
+            old.stores[store.name].map { $0.fingerprint != store.fingerprint } ?? false
+        }
+        server.setAccess(Self.access(next.settings, owner: getuid()))
         for name in removed.sorted() {
             scheduler.remove(name)
             if runs[name] != nil {

@@ -18,15 +18,18 @@ public struct ControlResult: Hashable, Sendable {
 
     /// The answer to an errors request; nil for everything else.
     public var errors: [ErrorEntry]?
+    /// Older entries of that answer left out to keep it within the size cap.
+    public var omitted: UInt32 = 0
 
     public init(_ status: SyncStatus, _ message: String) {
         self.status = status
         self.message = message
     }
 
-    public init(errors: [ErrorEntry]) {
+    public init(errors: [ErrorEntry], omitted: UInt32 = 0) {
         self.status = .ok
         self.message = ""
         self.errors = errors
+        self.omitted = omitted
     }
 }

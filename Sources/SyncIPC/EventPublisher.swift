@@ -1,6 +1,15 @@
+import Logging
 import NIOCore
 import Synchronization
 import SyncProtocol
+
+/// Makes sequence numbers durable before they are used, so that no number is ever handed out
+/// twice, whatever the rate of events and whenever the process dies.
+public protocol SeqReserver: Sendable {
+    /// Records durably that numbers below `limit` may have been handed out. Called before the
+    /// first number of a new block is used; it may block for an fsync.
+    func reserve(below limit: UInt64) throws
+}
 
 /// The thread-safe, non-blocking entry point for events: any thread may publish.
 ///
@@ -11,6 +20,8 @@ import SyncProtocol
 public final class EventPublisher: Sendable {
     struct Pending {
         var nextSeq: UInt64
+        /// Numbers below this are durably reserved and may be handed out.
+        var limit: UInt64
         var events: [SyncEvent]
         /// True while a drain is scheduled or running, so publishers need not wake the loop.
         var draining: Bool
@@ -27,25 +38,73 @@ public final class EventPublisher: Sendable {
 
     private let pending: Mutex<Pending>
     private let wake: @Sendable () -> Void
+    private let reserver: (any SeqReserver)?
+    /// Held while a block is reserved, so one publisher writes it and the others wait for it.
+    private let reserving = Mutex(())
+    private let logger: Logger
 
-    init(firstSeq: UInt64, wake: @escaping @Sendable () -> Void) {
-        self.pending = Mutex(Pending(nextSeq: firstSeq, events: [], draining: false))
+    /// Numbers reserved at a time: one fsync per this many events.
+    public static let reservationBlock: UInt64 = 1 << 16
+
+    init(firstSeq: UInt64, reserver: (any SeqReserver)?, logger: Logger, wake: @escaping @Sendable () -> Void) {
+        self.pending = Mutex(Pending(nextSeq: firstSeq, limit: reserver == nil ? .max : firstSeq, events: [], draining: false))
+        self.reserver = reserver
+        self.logger = logger
         self.wake = wake
+    }
+
+    /// Reserves the next block once the current one is used up. Outside the event lock: other
+    /// publishers wait on ``reserving`` only when they too have run out.
+    private func reserveBlock() {
+        reserving.withLock { _ in
+            let next: UInt64? = pending.withLock { $0.nextSeq >= $0.limit ? $0.nextSeq : nil }
+            guard let next else { return }  // another publisher did it
+            let limit = next &+ Self.reservationBlock
+            if let reserver {
+                do {
+                    try reserver.reserve(below: limit)
+                } catch {
+                    // Not publishing would stop every run; numbers stay unique unless the process
+                    // also dies before a later reservation succeeds.
+                    logger.error("cannot reserve sequence numbers: \(error)")
+                }
+            }
+            pending.withLock { $0.limit = limit }
+        }
+    }
+
+    /// Gives up the unused rest of the reserved block (a clean stop): the next start continues
+    /// at ``nextSeq`` exactly.
+    public func releaseReservation() throws {
+        try reserving.withLock { _ in
+            let next = pending.withLock { state in
+                state.limit = state.nextSeq
+                return state.nextSeq
+            }
+            try reserver?.reserve(below: next)
+        }
     }
 
     /// Publishes one event and returns the sequence number it was given.
     @discardableResult
     public func publish(store: String, run: RunID, _ kind: SyncEvent.Kind) -> UInt64 {
-        let (seq, mustWake) = pending.withLock { state -> (UInt64, Bool) in
-            let seq = state.nextSeq
-            state.nextSeq &+= 1
-            state.events.append(SyncEvent(seq: seq, time: .now(), store: store, run: run, kind: kind))
-            if state.draining { return (seq, false) }
-            state.draining = true
-            return (seq, true)
+        while true {
+            let outcome = pending.withLock { state -> (seq: UInt64, wake: Bool)? in
+                guard state.nextSeq < state.limit else { return nil }
+                let seq = state.nextSeq
+                state.nextSeq &+= 1
+                state.events.append(SyncEvent(seq: seq, time: .now(), store: store, run: run, kind: kind))
+                if state.draining { return (seq, false) }
+                state.draining = true
+                return (seq, true)
+            }
+            guard let outcome else {
+                reserveBlock()
+                continue
+            }
+            if outcome.wake { wake() }
+            return outcome.seq
         }
-        if mustWake { wake() }
-        return seq
     }
 
     /// Publishes a Progress, replacing the same run's previous Progress if the forwarder has not
@@ -53,21 +112,29 @@ public final class EventPublisher: Sendable {
     /// millions of times a second costs at most one pending event per run between drains, not
     /// unbounded memory. `slot` is the caller's memory of its last pending Progress.
     func publishProgress(store: String, run: RunID, _ kind: SyncEvent.Kind, slot: inout Slot?) {
-        let mustWake = pending.withLock { state -> Bool in
-            if let last = slot, last.generation == state.generation, last.index < state.events.count,
-               state.events[last.index].run == run, state.events[last.index].isSupersedable {
-                state.events[last.index].kind = kind
-                state.events[last.index].time = .now()
-                return false
+        while true {
+            let outcome = pending.withLock { state -> Bool? in
+                if let last = slot, last.generation == state.generation, last.index < state.events.count,
+                   state.events[last.index].run == run, state.events[last.index].isSupersedable {
+                    state.events[last.index].kind = kind
+                    state.events[last.index].time = .now()
+                    return false
+                }
+                guard state.nextSeq < state.limit else { return nil }
+                slot = Slot(generation: state.generation, index: state.events.count)
+                state.events.append(SyncEvent(seq: state.nextSeq, time: .now(), store: store, run: run, kind: kind))
+                state.nextSeq &+= 1
+                if state.draining { return false }
+                state.draining = true
+                return true
             }
-            slot = Slot(generation: state.generation, index: state.events.count)
-            state.events.append(SyncEvent(seq: state.nextSeq, time: .now(), store: store, run: run, kind: kind))
-            state.nextSeq &+= 1
-            if state.draining { return false }
-            state.draining = true
-            return true
+            guard let mustWake = outcome else {
+                reserveBlock()
+                continue
+            }
+            if mustWake { wake() }
+            return
         }
-        if mustWake { wake() }
     }
 
     /// The sequence number the next event will get.

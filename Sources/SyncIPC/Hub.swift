@@ -11,6 +11,10 @@ final class Hub {
     let eventLoop: EventLoop
     let limits: SyncServer.Limits
     let logger: Logger
+    /// Who may control; replaced on reload, read at every request.
+    var access: AccessPolicy
+    /// Open connections per watch-only user, for ``SyncServer/Limits/maxViewersPerUser``.
+    private var watchersByUser: [UInt32: Int] = [:]
     private(set) var table: StoreTable
     private var ring: EventRing
     private var subscribers: [ViewerHandler] = []
@@ -26,9 +30,10 @@ final class Hub {
     /// add to a viewer's socket beyond its queue cap.
     static let maxBatch = 1024
 
-    init(eventLoop: EventLoop, limits: SyncServer.Limits, firstSeq: UInt64, logger: Logger) {
+    init(eventLoop: EventLoop, limits: SyncServer.Limits, access: AccessPolicy, firstSeq: UInt64, logger: Logger) {
         self.eventLoop = eventLoop
         self.limits = limits
+        self.access = access
         self.logger = logger
         self.table = StoreTable(seq: firstSeq &- 1)
         self.ring = EventRing(capacity: limits.replayEvents)
@@ -36,15 +41,33 @@ final class Hub {
 
     // MARK: Connections
 
-    /// Registers a new connection; false when the server is full.
-    func admit(_ viewer: ViewerHandler) -> Bool {
-        guard viewers.count < limits.maxViewers else { return false }
+    /// Registers a new connection, or says why not: the server is full, or (for a watch-only
+    /// peer) the slots left are reserved for control peers, or its user holds enough already.
+    func admit(_ viewer: ViewerHandler, uid: UInt32, access level: AccessLevel) -> String? {
+        let total = limits.maxViewers
+        if level == .control {
+            guard viewers.count < total else { return "too many viewers: the server accepts \(total)" }
+        } else {
+            let open = max(0, total - limits.reservedControlSlots)
+            guard viewers.count < open else {
+                return "too many viewers: the server accepts \(total), and the last \(total - open) only from root or the control group"
+            }
+            let held = watchersByUser[uid, default: 0]
+            guard held < limits.maxViewersPerUser else {
+                return "too many viewers: uid \(uid) already has \(held) connections (the limit per user is \(limits.maxViewersPerUser))"
+            }
+            watchersByUser[uid] = held + 1
+        }
         viewers[ObjectIdentifier(viewer)] = viewer
-        return true
+        return nil
     }
 
-    func release(_ viewer: ViewerHandler) {
-        viewers[ObjectIdentifier(viewer)] = nil
+    func release(_ viewer: ViewerHandler, uid: UInt32, access level: AccessLevel) {
+        guard viewers.removeValue(forKey: ObjectIdentifier(viewer)) != nil else { return }
+        if level == .watch {
+            let held = watchersByUser[uid, default: 1] - 1
+            watchersByUser[uid] = held > 0 ? held : nil
+        }
         unsubscribe(viewer)
     }
 

@@ -15,6 +15,8 @@ public final class SyncClient: Sendable {
     public let welcome: Welcome
     private let channel: Channel
     private let core: ClientCore
+    /// Longest wait for the answer to one request.
+    private let requestTimeout: TimeAmount
 
     /// Connects to the server at `socketPath` and completes the handshake.
     ///
@@ -22,7 +24,7 @@ public final class SyncClient: Sendable {
     ///   or why the server ended the handshake.
     public static func connect(
         to socketPath: String, clientName: String, timeout: TimeAmount = .seconds(5),
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        requestTimeout: TimeAmount = .seconds(30), group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> SyncClient {
         let core = ClientCore()
         let channel: Channel
@@ -42,9 +44,19 @@ public final class SyncClient: Sendable {
         }
         let welcome: Message
         do {
-            welcome = try await withTimeout(timeout, on: channel) {
+            welcome = try await withTimeout(timeout, on: channel, core: core) {
                 try await withCheckedThrowingContinuation { continuation in
-                    core.state.withLock { $0.pending[ClientState.welcomeID] = continuation }
+                    // The server may have said goodbye and closed before we got here (a full
+                    // server does so at once): then there is nothing left to wait for.
+                    let closed = core.state.withLock { state -> SyncClientError? in
+                        if let closed = state.closed { return closed }
+                        state.pending[ClientState.welcomeID] = continuation
+                        return nil
+                    }
+                    if let closed {
+                        continuation.resume(throwing: closed)
+                        return
+                    }
                     channel.writeAndFlush(Frame.encode(.hello(Hello(client: clientName))), promise: nil)
                 }
             }
@@ -56,13 +68,14 @@ public final class SyncClient: Sendable {
             channel.close(promise: nil)
             throw SyncClientError.unexpected("expected a welcome, got message type \(welcome.type)")
         }
-        return SyncClient(welcome: accepted, channel: channel, core: core)
+        return SyncClient(welcome: accepted, channel: channel, core: core, requestTimeout: requestTimeout)
     }
 
-    private init(welcome: Welcome, channel: Channel, core: ClientCore) {
+    private init(welcome: Welcome, channel: Channel, core: ClientCore, requestTimeout: TimeAmount) {
         self.welcome = welcome
         self.channel = channel
         self.core = core
+        self.requestTimeout = requestTimeout
     }
 
     /// Sends a control command (sync-now, cancel, pause, resume, reload) and waits for its reply.
@@ -141,7 +154,13 @@ public final class SyncClient: Sendable {
                 return id
             }
             guard let id else { return }
+            let core = self.core
+            let timer = channel.eventLoop.scheduleTask(in: requestTimeout) {
+                core.state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: SyncClientError.timedOut)
+            }
             channel.writeAndFlush(Frame.encode(.request(Request(id: id, command: command))), promise: nil)
+            // The timer only matters while the request is pending; answered, it finds nothing.
+            _ = timer
         }
     }
 }
@@ -201,6 +220,22 @@ struct ClientState {
 /// State shared by a client and its channel handler.
 final class ClientCore: Sendable {
     let state = Mutex(ClientState())
+
+    /// Ends the connection's waits: every pending request and the subscription fail with `error`
+    /// (or the server's goodbye, when it sent one), and later requests fail at once.
+    func fail(with error: SyncClientError) {
+        let (pending, subscription, reason) = state.withLock { state in
+            let reason = state.closed ?? state.goodbye.map(SyncClientError.closedByServer) ?? error
+            state.closed = reason
+            defer {
+                state.pending.removeAll()
+                state.subscription = nil
+            }
+            return (state.pending, state.subscription, reason)
+        }
+        for continuation in pending.values { continuation.resume(throwing: reason) }
+        subscription?.finish(throwing: reason)
+    }
 }
 
 /// Routes what the server sends: answers to their waiting requests, everything else to the subscription.
@@ -241,17 +276,7 @@ final class ClientHandler: ChannelInboundHandler, Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let (pending, subscription, error) = core.state.withLock { state in
-            let error = state.goodbye.map(SyncClientError.closedByServer) ?? .disconnected
-            state.closed = error
-            defer {
-                state.pending.removeAll()
-                state.subscription = nil
-            }
-            return (state.pending, state.subscription, error)
-        }
-        for continuation in pending.values { continuation.resume(throwing: error) }
-        subscription?.finish(throwing: error)
+        core.fail(with: .disconnected)
         context.fireChannelInactive()
     }
 
@@ -260,17 +285,16 @@ final class ClientHandler: ChannelInboundHandler, Sendable {
     }
 }
 
-/// Runs `body`, closing `channel` if it takes longer than `timeout` (which fails its waiters).
-func withTimeout<T: Sendable>(_ timeout: TimeAmount, on channel: Channel, _ body: () async throws -> T) async throws -> T {
-    let fired = Atomic<Bool>(false)
+/// Runs `body`; if it takes longer than `timeout`, fails every waiter with
+/// ``SyncClientError/timedOut`` and closes `channel`. Failing the waiters here, not through the
+/// channel's close, is what bounds the wait even when the channel had closed already.
+func withTimeout<T: Sendable>(
+    _ timeout: TimeAmount, on channel: Channel, core: ClientCore, _ body: () async throws -> T
+) async throws -> T {
     let timer = channel.eventLoop.scheduleTask(in: timeout) {
-        fired.store(true, ordering: .relaxed)
+        core.fail(with: .timedOut)
         channel.close(promise: nil)
     }
     defer { timer.cancel() }
-    do {
-        return try await body()
-    } catch SyncClientError.disconnected where fired.load(ordering: .relaxed) {
-        throw SyncClientError.timedOut
-    }
+    return try await body()
 }

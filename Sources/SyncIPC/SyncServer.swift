@@ -26,8 +26,19 @@ public final class SyncServer: Sendable {
     public struct Limits: Sendable {
         /// Connections beyond this get a ``SyncStatus/tooManyViewers`` goodbye.
         public var maxViewers = 256
+        /// Of ``maxViewers``, the slots only control peers (root, the control group) may take, so
+        /// watch-only peers can never lock them out.
+        public var reservedControlSlots = 16
+        /// Connections one watch-only user may hold at once.
+        public var maxViewersPerUser = 8
         /// A connection that sends no hello in this time is closed.
         public var handshakeTimeout = TimeAmount.seconds(5)
+        /// A connection that has said hello but neither subscribed nor has a request open is
+        /// closed after this long: it holds a slot and asks for nothing.
+        public var idleTimeout = TimeAmount.seconds(30)
+        /// Control and error-history requests one connection may have unanswered; more are
+        /// answered `busy` at once.
+        public var requestsInFlight = 8
         /// Bytes one viewer may have waiting (after superseding stale Progress) before it is
         /// disconnected as too slow.
         public var viewerQueueBytes = 4 * 1024 * 1024
@@ -37,6 +48,9 @@ public final class SyncServer: Sendable {
         public var requestFrameLimit = Frame.defaultClientFrameLimit
         /// How long a closing connection is given to take its goodbye notice.
         public var goodbyeGrace = TimeAmount.seconds(1)
+        /// How long a viewer dropped as too slow is given to read up to its goodbye notice: it
+        /// is behind by definition, so it needs longer than ``goodbyeGrace``.
+        public var slowViewerGrace = TimeAmount.seconds(30)
 
         public init() {}
     }
@@ -52,13 +66,22 @@ public final class SyncServer: Sendable {
         /// The first sequence number to give out; a daemon continues where its state left off so
         /// reconnecting viewers never see numbers repeat.
         public var firstSeq: UInt64
+        /// Makes blocks of sequence numbers durable before they are handed out; nil: none (tests,
+        /// or a server whose numbers need not survive it).
+        public var seqReserver: (any SeqReserver)?
+        /// Sent in the welcome: a new value each time a daemon starts, so a viewer can tell a
+        /// restart from missed events.
+        public var instance: UInt64
         public var logger: Logger
 
         public init(
             listener: Listener, serverName: String = "syncd", access: AccessPolicy = .watchOnly,
             control: (any ControlHandler)? = nil, limits: Limits = Limits(), firstSeq: UInt64 = 1,
+            seqReserver: (any SeqReserver)? = nil, instance: UInt64 = UInt64.random(in: 1...UInt64.max),
             logger: Logger = Logger(label: "syncd.ipc")
         ) {
+            self.seqReserver = seqReserver
+            self.instance = instance
             self.listener = listener
             self.serverName = serverName
             self.access = access
@@ -84,11 +107,12 @@ public final class SyncServer: Sendable {
         // waits cannot fail or block for long.
         let bound = try! loop.submit {
             NIOLoopBound(
-                Hub(eventLoop: loop, limits: configuration.limits, firstSeq: configuration.firstSeq,
-                    logger: configuration.logger),
+                Hub(eventLoop: loop, limits: configuration.limits, access: configuration.access,
+                    firstSeq: configuration.firstSeq, logger: configuration.logger),
                 eventLoop: loop)
         }.wait()
-        let publisher = EventPublisher(firstSeq: configuration.firstSeq) {
+        let publisher = EventPublisher(firstSeq: configuration.firstSeq, reserver: configuration.seqReserver,
+                                       logger: configuration.logger) {
             loop.execute { bound.value.drain() }
         }
         try! loop.submit { bound.value.publisher = publisher }.wait()
@@ -129,6 +153,17 @@ public final class SyncServer: Sendable {
     public func reporter(store: String, run: RunID) -> RunReporter {
         RunReporter(store: store, run: run, publisher: publisher)
     }
+
+    /// Replaces who may control (a reload changed the control group). Takes effect for every
+    /// connection's next request, open connections included.
+    public func setAccess(_ access: AccessPolicy) {
+        let hub = self.hub
+        hub.eventLoop.execute { hub.value.access = access }
+    }
+
+    /// Viewer handler objects alive in this process, connected or not: 0 once every connection
+    /// has closed, or something keeps them alive.
+    public static var liveViewerHandlers: Int { ViewerHandler.live.load(ordering: .relaxed) }
 
     /// Connected viewers, subscribed or not.
     public func viewerCount() async -> Int {

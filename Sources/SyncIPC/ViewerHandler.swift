@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import SyncProtocol
 
 /// One viewer connection: handshake, requests, and the bounded outbound queue.
@@ -17,15 +18,25 @@ final class ViewerHandler: ChannelInboundHandler {
         case closing
     }
 
+    /// Handlers alive in this process; a closed connection must bring it back down.
+    static let live = Atomic<Int>(0)
+
     private let hub: Hub
     private let server: SyncServer.Configuration
     private var state = State.greeting
-    private var context: ChannelHandlerContext!
+    /// Set while the handler is in a pipeline, and cleared when it leaves: the context holds the
+    /// handler, so keeping it longer would keep both alive for good.
+    private var context: ChannelHandlerContext?
     private var queue: ViewerQueue
     private var needsFlush = false
     private var admitted = false
-    private var handshakeTimer: Scheduled<Void>?
+    /// Closes a connection that says no hello in time, or later asks for nothing.
+    private var idleTimer: Scheduled<Void>?
+    /// Control and error-history requests awaiting the daemon's answer.
+    private var inFlight = 0
     private var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)
+    /// The access decided at connect time: what Welcome says and what the per-user cap counts.
+    /// Each control request is checked again against the current policy.
     private var access = AccessLevel.watch
     private var logger: Logger
 
@@ -34,6 +45,11 @@ final class ViewerHandler: ChannelInboundHandler {
         self.server = server
         self.queue = ViewerQueue(maxBytes: hub.limits.viewerQueueBytes)
         self.logger = hub.logger
+        Self.live.add(1, ordering: .relaxed)
+    }
+
+    deinit {
+        Self.live.subtract(1, ordering: .relaxed)
     }
 
     // MARK: Lifecycle
@@ -42,36 +58,62 @@ final class ViewerHandler: ChannelInboundHandler {
         self.context = context
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
-        guard hub.admit(self) else {
-            logger.warning("refusing viewer: \(hub.limits.maxViewers) viewers already connected")
-            goodbye(.tooManyViewers, "too many viewers: the server accepts \(hub.limits.maxViewers)")
-            return
-        }
-        admitted = true
-        let channel = context.channel
+        // The credentials come first: who the peer is decides whether a slot is free for it.
+        // The option is read on this loop, so the answer is there before any frame is read.
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        PeerCredentials.of(channel).whenComplete { result in
-            let viewer = bound.value
-            switch result {
-            case .success(let peer):
-                viewer.peer = peer
-                viewer.access = viewer.server.access.access(for: peer)
-                viewer.logger[metadataKey: "peer"] = "\(peer.pid)/\(peer.uid)"
-            case .failure(let error):
-                // Without credentials the peer is nobody: it may watch, never control.
-                viewer.logger.warning("cannot read peer credentials: \(error)")
-            }
-        }
-        handshakeTimer = context.eventLoop.scheduleTask(in: hub.limits.handshakeTimeout) {
-            bound.value.goodbye(.handshakeTimeout, "no hello within \(bound.value.hub.limits.handshakeTimeout.seconds) s")
+        PeerCredentials.of(context.channel).whenComplete { result in
+            bound.value.admit(result)
         }
         context.fireChannelActive()
     }
 
+    private func admit(_ credentials: Result<PeerCredentials, Error>) {
+        guard let context else { return }
+        switch credentials {
+        case .success(let peer):
+            self.peer = peer
+            access = hub.access.access(for: peer)
+            logger[metadataKey: "peer"] = "\(peer.pid)/\(peer.uid)"
+        case .failure(let error):
+            // Without credentials the peer is nobody: it may watch, never control.
+            logger.warning("cannot read peer credentials: \(error)")
+        }
+        if let refusal = hub.admit(self, uid: peer.uid, access: access) {
+            logger.warning("refusing viewer: \(refusal)")
+            goodbye(.tooManyViewers, refusal)
+            return
+        }
+        admitted = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: hub.limits.handshakeTimeout) {
+            bound.value.goodbye(.handshakeTimeout, "no hello within \(bound.value.hub.limits.handshakeTimeout.seconds) s")
+        }
+    }
+
+    /// After the handshake: a connection that is not subscribed and waits for no answer gets
+    /// ``SyncServer/Limits/idleTimeout`` to ask for something.
+    private func rearmIdleTimer() {
+        idleTimer?.cancel()
+        idleTimer = nil
+        guard case .ready = state, inFlight == 0, let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let timeout = hub.limits.idleTimeout
+        idleTimer = context.eventLoop.scheduleTask(in: timeout) {
+            bound.value.goodbye(.handshakeTimeout, "nothing requested within \(timeout.seconds) s of the handshake")
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        if admitted { hub.release(self) }
+        idleTimer?.cancel()
+        idleTimer = nil
+        if admitted { hub.release(self, uid: peer.uid, access: access) }
         admitted = false
         state = .closing
         queue.removeAll()
@@ -105,6 +147,10 @@ final class ViewerHandler: ChannelInboundHandler {
             greet(hello)
         case (.greeting, _):
             goodbye(.unexpectedMessage, "expected a hello frame first, got type \(message.type)")
+        case (_, .goodbye):
+            // The viewer is leaving and says why; nothing to answer.
+            state = .closing
+            context.close(promise: nil)
         case (_, .request(let request)):
             handle(request)
         case (_, .unknown(let type, _)):
@@ -116,7 +162,6 @@ final class ViewerHandler: ChannelInboundHandler {
     }
 
     private func greet(_ hello: Hello) {
-        handshakeTimer?.cancel()
         guard let version = ProtocolVersion.negotiate(hello.versions) else {
             let ours = ProtocolVersion.supported
             goodbye(.unsupportedVersion,
@@ -125,7 +170,9 @@ final class ViewerHandler: ChannelInboundHandler {
         }
         logger[metadataKey: "client"] = "\(hello.client)"
         state = .ready
-        send(.welcome(Welcome(version: version, access: access, seq: hub.table.seq, server: server.serverName)))
+        rearmIdleTimer()
+        send(.welcome(Welcome(version: version, access: access, seq: hub.table.seq, server: server.serverName,
+                              instance: server.instance)))
     }
 
     private func handle(_ request: Request) {
@@ -136,6 +183,7 @@ final class ViewerHandler: ChannelInboundHandler {
                 return
             }
             state = .subscribed(stores: stores.isEmpty ? nil : Set(stores))
+            rearmIdleTimer()
             hub.subscribe(self, requestID: request.id, stores: stores, since: since)
         case .status(let stores):
             let unknown = stores.filter { !hub.table.contains($0) }
@@ -144,20 +192,29 @@ final class ViewerHandler: ChannelInboundHandler {
                 return
             }
             send(.statusReply(StatusReply(requestID: request.id, snapshot: hub.table.snapshot(of: stores))))
+            rearmIdleTimer()
         default:
             control(request)
         }
     }
 
     private func control(_ request: Request) {
-        guard access == .control || !request.command.needsControl else {
-            reply(request, .permissionDenied, "permission denied: \(request.command.name) — \(server.access.controlHint)")
+        // The policy of now, not of connect time: a reload may have changed the control group.
+        if request.command.needsControl, hub.access.access(for: peer) != .control {
+            logger.notice("denied \(request.command.name) from uid \(peer.uid) pid \(peer.pid): not in the control group")
+            reply(request, .permissionDenied, "permission denied: \(request.command.name) — \(hub.access.controlHint)")
             return
         }
-        guard let handler = server.control else {
+        guard let handler = server.control, let context else {
             reply(request, .failed, "this server accepts no \(request.command.name) requests")
             return
         }
+        guard inFlight < hub.limits.requestsInFlight else {
+            reply(request, .busy, "busy: \(inFlight) requests of this connection are still unanswered; wait for their answers")
+            return
+        }
+        inFlight += 1
+        idleTimer?.cancel()
         let peer = self.peer
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
@@ -165,11 +222,13 @@ final class ViewerHandler: ChannelInboundHandler {
             let result = await handler.handle(request.command, from: peer)
             eventLoop.execute {
                 let viewer = bound.value
+                viewer.inFlight -= 1
                 if let errors = result.errors {
-                    viewer.send(.errorHistory(ErrorHistory(requestID: request.id, entries: errors)))
+                    viewer.send(.errorHistory(ErrorHistory(requestID: request.id, entries: errors, omitted: result.omitted)))
                 } else {
                     viewer.reply(request, result.status, result.message)
                 }
+                viewer.rearmIdleTimer()
                 viewer.flushIfNeeded()
             }
         }
@@ -209,6 +268,7 @@ final class ViewerHandler: ChannelInboundHandler {
 
     /// Sends a frame that is never dropped (replies, snapshots).
     func send(_ message: Message) {
+        guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 64)
         Frame.encode(message, into: &buffer)
         _ = write(.frame(buffer))
@@ -216,6 +276,7 @@ final class ViewerHandler: ChannelInboundHandler {
 
     private func write(_ chunk: ViewerQueue.Chunk) -> Bool {
         if case .closing = state { return false }
+        guard let context else { return false }
         if queue.isEmpty, context.channel.isWritable {
             context.write(Self.wrapOutboundOut(chunk.bytes), promise: nil)
             needsFlush = true
@@ -230,6 +291,7 @@ final class ViewerHandler: ChannelInboundHandler {
     }
 
     private func pump() {
+        guard let context else { return }
         while context.channel.isWritable, let frame = queue.popFirst() {
             context.write(Self.wrapOutboundOut(frame), promise: nil)
             needsFlush = true
@@ -239,34 +301,36 @@ final class ViewerHandler: ChannelInboundHandler {
     func flushIfNeeded() {
         guard needsFlush else { return }
         needsFlush = false
-        context.flush()
+        context?.flush()
     }
 
     /// Tells the peer why, then closes: once the notice is written, or after a grace period if
-    /// the peer does not read it.
+    /// the peer does not read it. Whatever was queued for the peer is dropped first, so the
+    /// notice comes right after what the socket already holds.
     func goodbye(_ code: SyncStatus, _ message: String) {
         if case .closing = state { return }
         state = .closing
-        handshakeTimer?.cancel()
+        idleTimer?.cancel()
+        idleTimer = nil
         hub.unsubscribe(self)
         queue.removeAll()
+        guard let context else { return }
         let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
-        send(goodbye: Goodbye(code: code, message: message), promise: written)
-        let deadline = context.eventLoop.scheduleTask(in: hub.limits.goodbyeGrace) {
+        var buffer = channel.allocator.buffer(capacity: 64)
+        Frame.encode(.goodbye(Goodbye(code: code, message: message)), into: &buffer)
+        needsFlush = false
+        context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: written)
+        // A viewer dropped for being slow is behind by what its socket holds; give it time to read
+        // up to the notice. Either way the connection no longer reads requests.
+        let grace = code == .tooSlow ? hub.limits.slowViewerGrace : hub.limits.goodbyeGrace
+        let deadline = context.eventLoop.scheduleTask(in: grace) {
             channel.close(promise: nil)
         }
         written.futureResult.whenComplete { _ in
             deadline.cancel()
             channel.close(promise: nil)
         }
-    }
-
-    private func send(goodbye: Goodbye, promise: EventLoopPromise<Void>) {
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        Frame.encode(.goodbye(goodbye), into: &buffer)
-        needsFlush = false
-        context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: promise)
     }
 }
 

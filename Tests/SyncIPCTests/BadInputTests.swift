@@ -12,6 +12,8 @@ final class BadInputTests: XCTestCase {
         server = try await makeServer {
             $0.handshakeTimeout = .milliseconds(300)
             $0.maxViewers = 8
+            $0.reservedControlSlots = 0
+            $0.maxViewersPerUser = 100
         }
         await server.announce("mail")
         bystander = try await SyncClient.connect(to: server.socketPath, clientName: "bystander")

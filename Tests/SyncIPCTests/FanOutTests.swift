@@ -45,7 +45,7 @@ final class FanOutTests: XCTestCase {
     }
 
     func testManyViewers_eachGetsEveryEventOnceInOrder() async throws {
-        let server = try await makeServer()
+        let server = try await makeServer { $0.maxViewersPerUser = 100 }
         await server.announce("a")
         await server.announce("b")
         var streams: [AsyncThrowingStream<ViewerUpdate, Error>] = []

@@ -9,7 +9,7 @@ enum GoldenVectors {
 
     static let all: [(name: String, message: Message)] = [
         ("hello", .hello(Hello(versions: 1...1, client: "viewer.py"))),
-        ("welcome", .welcome(Welcome(version: 1, access: .watch, seq: 41, server: "syncd"))),
+        ("welcome", .welcome(Welcome(version: 1, access: .watch, seq: 41, server: "syncd", instance: 0x5e11_c0de_2026))),
         ("goodbye", .goodbye(Goodbye(code: .tooSlow, message: "too slow"))),
         ("run-started", .event(SyncEvent(
             seq: 42, time: time, store: "mail", run: 7,

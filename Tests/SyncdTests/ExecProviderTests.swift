@@ -289,12 +289,15 @@ final class ExecProviderTests: XCTestCase {
         let file = Self.temporaryPath("secret")
         try "s3cret\n".write(toFile: file, atomically: false, encoding: .utf8)
         defer { unlink(file) }
-        let provider = try Self.shellProvider("echo \"token=$TOKEN\"", options: """
+        let provider = try Self.shellProvider("test \"$TOKEN\" = s3cret && echo \"token=$TOKEN\" && echo \"warning cannot log in as token=$TOKEN\"", options: """
             secret_env = { TOKEN = { file = "\(file)" } }
             """)
         let run = try await Self.run(provider)
-        XCTAssertEqual(run.status, .ok)
-        XCTAssertEqual(run.logs.messages(at: .info), ["token=s3cret"], "the secret's trailing newline is dropped")
+        XCTAssertEqual(run.status, .ok, "the command got the secret without its trailing newline")
+        // What the command echoes of it reaches neither the journal nor viewers.
+        XCTAssertEqual(run.logs.messages(at: .info), ["token=[secret]"])
+        XCTAssertFalse("\(run.events)".contains("s3cret"), "\(run.events)")
+        XCTAssertTrue("\(run.events)".contains("cannot log in as token=[secret]"), "\(run.events)")
     }
 
     func testMissingSecretFile_reportsConfigErrorNamingIt_andDoesNotRunTheCommand() async throws {

@@ -229,6 +229,8 @@ final class SyncctlTests: XCTestCase {
         let user = "syncdtest\(UInt16.random(in: 1000...9999))"
         XCTAssertEqual(run("/usr/sbin/useradd", ["--system", "--no-create-home", user]), 0)
         defer { _ = run("/usr/sbin/userdel", [user]) }
+        XCTAssertEqual(run("/usr/sbin/groupadd", ["--system", "nogroup-\(user)"]), 0)
+        defer { _ = run("/usr/sbin/groupdel", ["nogroup-\(user)"]) }
         let daemon = try DaemonProcess(config: "[daemon]\nsocket_mode = \"0666\"\ncontrol_group = \"nogroup-\(user)\"\n" + Self.stores)
         try await daemon.start()
         let status = try await syncctl(["status"], daemon: daemon, user: user)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import SyncProtocol
 import TOMLKit
@@ -20,12 +23,16 @@ public struct DaemonSettings: Sendable, Equatable {
     public var maxBackoff: Duration = .seconds(3600)
     /// Errors kept per store in the durable history (`syncctl errors`).
     public var errorHistory = 50
+    /// Viewer connections at once; the last 16 only for root and the control group.
+    public var maxViewers = 256
+    /// Connections one watch-only user may hold at once.
+    public var maxViewersPerUser = 8
 
     public init() {}
 
     static let keys = [
         "socket", "socket_mode", "state_directory", "control_group", "max_concurrent_runs", "stall_after",
-        "cancel_stalled_after", "retry_after", "max_backoff", "error_history",
+        "cancel_stalled_after", "retry_after", "max_backoff", "error_history", "max_viewers", "max_viewers_per_user",
     ]
 }
 
@@ -103,7 +110,14 @@ public struct DaemonConfig: Sendable {
             settings.socketMode = value
         }
         settings.stateDirectory = try section.string("state_directory", default: defaults.stateDirectory)
-        settings.controlGroup = try section.string("control_group", default: defaults.controlGroup)
+        if let group = try section.string("control_group") {
+            // Named explicitly, a group that does not exist is a mistake (a typo would leave
+            // control to root alone); the default may be absent on a machine run by hand.
+            guard getgrnam(group) != nil else {
+                throw section.error("control_group", "no group named '\(group)' exists (create it with `sudo groupadd \(group)`, or name an existing group)")
+            }
+            settings.controlGroup = group
+        }
         settings.maxConcurrentRuns = try section.int("max_concurrent_runs", default: defaults.maxConcurrentRuns, range: 1...1024)
         settings.stallAfter = try section.duration("stall_after", default: defaults.stallAfter)
         settings.cancelStalledAfter = try section.duration("cancel_stalled_after", default: defaults.cancelStalledAfter)
@@ -113,6 +127,8 @@ public struct DaemonConfig: Sendable {
         settings.retryAfter = try section.duration("retry_after", default: defaults.retryAfter)
         settings.maxBackoff = try section.duration("max_backoff", default: defaults.maxBackoff)
         settings.errorHistory = try section.int("error_history", default: defaults.errorHistory, range: 1...10_000)
+        settings.maxViewers = try section.int("max_viewers", default: defaults.maxViewers, range: 32...65_536)
+        settings.maxViewersPerUser = try section.int("max_viewers_per_user", default: defaults.maxViewersPerUser, range: 1...65_536)
         try section.finish(expected: DaemonSettings.keys)
         return settings
     }

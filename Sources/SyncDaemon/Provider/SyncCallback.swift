@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Logging
 import Synchronization
 import SyncIPC
@@ -18,6 +19,8 @@ public final class SyncCallback: Sendable {
     let reporter: RunReporter
     private let lastActivity: Atomic<UInt64>
     private let counts = Mutex(Counts())
+    /// Values of the store's secrets read in this run, cut out of every text it reports.
+    private let secrets = Mutex<[String]>([])
 
     struct Counts {
         var warnings = 0
@@ -41,11 +44,37 @@ public final class SyncCallback: Sendable {
     @discardableResult
     public func progress(step: String? = nil, index: UInt32, max: UInt32) -> RunReporter.Verdict {
         touch()
-        return reporter.progress(step: step, index: index, max: max)
+        return reporter.progress(step: step.map(redact), index: index, max: max)
+    }
+
+    /// Reads one of the store's secrets. Its value is from then on replaced by `[secret]` in
+    /// every text this run reports or logs through ``redact(_:)``: watch-only viewers read error
+    /// texts, and a command may echo what it was given.
+    public func secret(_ source: SecretSource) throws -> String {
+        let value = try source.resolve()
+        // Very short values would blank out ordinary words; they are no secret worth the name.
+        if value.count >= Self.shortestRedacted {
+            secrets.withLock { $0.append(value) }
+        }
+        return value
+    }
+
+    static let shortestRedacted = 4
+
+    /// `text` with every secret read in this run replaced by `[secret]`.
+    public func redact(_ text: String) -> String {
+        let values = secrets.withLock { $0 }
+        guard !values.isEmpty else { return text }
+        var text = text
+        for value in values where text.contains(value) {
+            text = text.replacingOccurrences(of: value, with: "[secret]")
+        }
+        return text
     }
 
     /// Reports an error (severity bit set in `code`) or a warning (clear); the run may go on.
     public func error(_ code: SyncStatus, _ message: String) {
+        let message = redact(message)
         touch()
         let record = DurableState.ErrorRecord(time: Timestamp.now().rawValue, run: run, code: code.rawValue, message: message)
         counts.withLock { counts in

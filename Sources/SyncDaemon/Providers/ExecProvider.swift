@@ -98,7 +98,7 @@ public struct ExecProvider: StoreProvider {
 
     /// The child's environment: see the type's documentation.
     /// - Throws: ``SecretError`` naming the variable and the source that failed.
-    func childEnvironment(for request: SyncRequest) throws -> [String: String] {
+    func childEnvironment(for request: SyncRequest, callback: SyncCallback) throws -> [String: String] {
         var variables = ProcessInfo.processInfo.environment
         for name in Self.daemonOnlyVariables { variables[name] = nil }
         variables["SYNCD_STORE"] = request.store
@@ -108,7 +108,7 @@ public struct ExecProvider: StoreProvider {
         variables.merge(environment) { $1 }
         for (name, source) in secretEnvironment.sorted(by: { $0.key < $1.key }) {
             do {
-                variables[name] = try source.resolve()
+                variables[name] = try callback.secret(source)
             } catch {
                 throw SecretError("secret_env.\(name): \(error)")
             }
@@ -186,7 +186,7 @@ extension ExecProvider {
             defer { control.close() }
             let environment: [String: String]
             do {
-                environment = try provider.childEnvironment(for: request)
+                environment = try provider.childEnvironment(for: request, callback: callback)
             } catch {
                 callback.error(.config, "\(error)")
                 return .config
@@ -463,7 +463,7 @@ extension ExecProvider {
             if fds[1].revents != 0 {
                 for line in stderr.read(using: &buffer) {
                     if line.cut { warnCut("stderr") }
-                    if !line.text.isEmpty { callback.logger.warning("\(line.text)", metadata: ["stream": "stderr"]) }
+                    if !line.text.isEmpty { callback.logger.warning("\(callback.redact(line.text))", metadata: ["stream": "stderr"]) }
                 }
             }
         }
@@ -579,9 +579,9 @@ extension ExecProvider {
             case .result(let code):
                 result = code
             case .malformed:
-                callback.logger.warning("malformed line from command: \(line)")
+                callback.logger.warning("malformed line from command: \(callback.redact(line))")
             case .text:
-                callback.logger.info("\(line)", metadata: ["stream": "stdout"])
+                callback.logger.info("\(callback.redact(line))", metadata: ["stream": "stdout"])
             case .blank:
                 break
             }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import SyncIPC
 import SyncProtocol
 
 /// What the daemon remembers across restarts, per store and overall.
@@ -25,6 +26,8 @@ public struct DurableState: Codable, Sendable, Equatable {
     }
 
     public var version = 1
+    /// Counters above this are refused as damage: no daemon gets there (2^62 runs or events).
+    public static let counterLimit: UInt64 = 1 << 62
     /// The next run id to hand out; run ids never repeat for the life of the state directory.
     public var nextRun: RunID = 1
     /// The next event sequence number; a restarted daemon continues beyond it.
@@ -52,11 +55,45 @@ public struct StateStore: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StateError("cannot read \(path): \(String(cString: strerror(errno)))")
         }
+        let state: DurableState
         do {
-            return try JSONDecoder().decode(DurableState.self, from: data)
+            state = try JSONDecoder().decode(DurableState.self, from: data)
         } catch {
             throw StateError("\(path) is not valid state (\(error)); move it aside to start fresh")
         }
+        // Counters near the top of their range would trap when they overflow; 0 means "no run"
+        // on the wire. Neither comes from a daemon that wrote this file, so the file is damaged.
+        for (key, value) in [("nextRun", state.nextRun), ("nextSeq", state.nextSeq)] {
+            guard value >= 1, value <= DurableState.counterLimit else {
+                throw StateError("\(path): \(key) is \(value), outside 1...\(DurableState.counterLimit); the file is damaged: move it aside to start fresh")
+            }
+        }
+        return state
+    }
+
+    /// Takes the state directory for this process (an flock on `syncd.lock`, held until exit),
+    /// so that two daemons never write one state.
+    /// - Throws: ``StateError`` naming the daemon that holds it.
+    public func lock() throws -> StateLock {
+        let lockPath = directory + "/syncd.lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw StateError("cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var bytes = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &bytes, bytes.count, 0)
+            close(fd)
+            let holder = String(decoding: bytes.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw StateError("another syncd (pid \(holder.isEmpty ? "unknown" : holder)) uses the state directory \(directory); stop it first or pass another --state-dir")
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(fd, 0)
+        _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+        return StateLock(fd: fd)
+    }
+
+    /// The durable high-water mark of sequence numbers (see ``SeqFile``).
+    public func seqFile() throws -> SeqFile {
+        try SeqFile(path: directory + "/seq")
     }
 
     /// Creates the directory (0750) if needed.
@@ -108,6 +145,58 @@ public struct StateStore: Sendable {
         if dir >= 0 {
             fsync(dir)
             close(dir)
+        }
+    }
+}
+
+/// The state directory's lock, held while this exists (the process, in practice).
+public final class StateLock: Sendable {
+    let fd: CInt
+    init(fd: CInt) { self.fd = fd }
+    deinit { close(fd) }
+}
+
+/// Sequence numbers reserved durably in blocks: before a number of a new block is handed out,
+/// the block's end is written here, so after any crash the next start begins beyond every number
+/// that may have been used. The file has a fixed size and is overwritten in place (pwrite,
+/// fdatasync), so a full disk cannot stop a reservation.
+public final class SeqFile: SeqReserver {
+    private let fd: CInt
+    public let path: String
+    /// The limit recorded when the file was opened: every number below it may have been used.
+    public let reserved: UInt64
+    static let width = 20
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw StateError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        var bytes = [UInt8](repeating: 0, count: Self.width + 1)
+        let n = pread(fd, &bytes, bytes.count, 0)
+        let text = String(decoding: bytes.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty {
+            reserved = 0
+            try Self.write(0, to: fd, path: path)  // allocate the file's block now, while there is room
+        } else if let value = UInt64(text), value <= DurableState.counterLimit {
+            reserved = value
+        } else {
+            close(fd)
+            throw StateError("\(path) holds '\(text.prefix(40))', not a sequence number up to \(DurableState.counterLimit); the file is damaged: move it aside to start fresh")
+        }
+    }
+
+    deinit { close(fd) }
+
+    public func reserve(below limit: UInt64) throws {
+        try Self.write(limit, to: fd, path: path)
+    }
+
+    private static func write(_ value: UInt64, to fd: CInt, path: String) throws {
+        let digits = String(value)
+        let line = String(repeating: "0", count: max(0, width - digits.count)) + digits + "\n"
+        let written = line.withCString { pwrite(fd, $0, width + 1, 0) }
+        guard written == width + 1, fdatasync(fd) == 0 else {
+            throw StateError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -37,16 +37,20 @@ public struct ErrorEntry: Hashable, Sendable {
 public struct ErrorHistory: Hashable, Sendable {
     public var requestID: UInt32
     public var entries: [ErrorEntry]
+    /// Older entries left out to keep the answer within the server's size cap (0: none).
+    public var omitted: UInt32
 
-    public init(requestID: UInt32, entries: [ErrorEntry]) {
+    public init(requestID: UInt32, entries: [ErrorEntry], omitted: UInt32 = 0) {
         self.requestID = requestID
         self.entries = entries
+        self.omitted = omitted
     }
 
     func write(to buffer: inout ByteBuffer) {
         buffer.writeInteger(requestID)
         buffer.writeInteger(UInt32(entries.count))
         for entry in entries { entry.write(to: &buffer) }
+        buffer.writeInteger(omitted)
     }
 
     static func read(from buffer: inout ByteBuffer) throws(ProtocolError) -> ErrorHistory {
@@ -57,6 +61,7 @@ public struct ErrorHistory: Hashable, Sendable {
         var entries: [ErrorEntry] = []
         entries.reserveCapacity(count)
         for _ in 0..<count { entries.append(try ErrorEntry.read(from: &buffer)) }
-        return ErrorHistory(requestID: id, entries: entries)
+        let omitted: UInt32 = buffer.readableBytes >= 4 ? try buffer.readWireInteger() : 0
+        return ErrorHistory(requestID: id, entries: entries, omitted: omitted)
     }
 }

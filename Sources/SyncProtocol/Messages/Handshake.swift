@@ -62,12 +62,16 @@ public struct Welcome: Hashable, Sendable {
     public var seq: UInt64
     /// Free text naming the server ("syncd 1.0").
     public var server: String
+    /// Chosen anew each time the daemon starts (0 from a server that predates the field): a
+    /// viewer that sees it change knows the daemon restarted, rather than that it missed events.
+    public var instance: UInt64
 
-    public init(version: UInt16, access: AccessLevel, seq: UInt64, server: String) {
+    public init(version: UInt16, access: AccessLevel, seq: UInt64, server: String, instance: UInt64 = 0) {
         self.version = version
         self.access = access
         self.seq = seq
         self.server = server
+        self.instance = instance
     }
 
     func write(to buffer: inout ByteBuffer) {
@@ -75,6 +79,7 @@ public struct Welcome: Hashable, Sendable {
         buffer.writeInteger(access.rawValue)
         buffer.writeInteger(seq)
         buffer.writeWireString(server)
+        buffer.writeInteger(instance)
     }
 
     static func read(from buffer: inout ByteBuffer) throws(ProtocolError) -> Welcome {
@@ -84,7 +89,10 @@ public struct Welcome: Hashable, Sendable {
             throw .invalidField("access level \(rawAccess)")
         }
         let seq: UInt64 = try buffer.readWireInteger()
-        return Welcome(version: version, access: access, seq: seq, server: try buffer.readWireString())
+        let server = try buffer.readWireString()
+        // Appended in 0.2 (§9: receivers ignore what they do not know, and older senders lack it).
+        let instance: UInt64 = buffer.readableBytes >= 8 ? try buffer.readWireInteger() : 0
+        return Welcome(version: version, access: access, seq: seq, server: server, instance: instance)
     }
 }
 
