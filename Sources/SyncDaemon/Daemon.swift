@@ -425,7 +425,7 @@ public actor Daemon: ControlHandler {
         return result
     }
 
-    func control(_ command: Request.Command) -> ControlResult {
+    func control(_ command: Request.Command) async -> ControlResult {
         if stopping { return ControlResult(.shuttingDown, "the daemon is shutting down") }
         switch command {
         case .syncNow(let name, let flags):
@@ -460,7 +460,7 @@ public actor Daemon: ControlHandler {
             startDueRuns()
             return ControlResult(.ok, "resumed '\(name)'")
         case .reload:
-            return reload()
+            return await reload()
         case .errors(let names):
             if let unknown = names.first(where: { config.stores[$0] == nil && state.stores[$0] == nil }) {
                 return unknownStore(unknown)
@@ -503,7 +503,7 @@ public actor Daemon: ControlHandler {
 
     /// Re-reads the configuration (SIGHUP or a reload request). A broken file is rejected whole
     /// and the running configuration stays; viewers and unaffected runs carry on.
-    public func reload() -> ControlResult {
+    public func reload() async -> ControlResult {
         notifier.reloading(status: "reloading \(config.file)")
         // systemd ends a reload (RELOADING=1) only when it gets READY=1 again.
         defer { notifier.ready(status: lastStatus) }
@@ -527,7 +527,7 @@ public actor Daemon: ControlHandler {
         let changed = next.stores.values.filter { store in
             old.stores[store.name].map { $0.fingerprint != store.fingerprint } ?? false
         }
-        server.setAccess(Self.access(next.settings, owner: getuid()))
+        await server.setAccess(Self.access(next.settings, owner: getuid()))
         for name in removed.sorted() {
             scheduler.remove(name)
             if runs[name] != nil {

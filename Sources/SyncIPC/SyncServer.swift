@@ -156,9 +156,9 @@ public final class SyncServer: Sendable {
 
     /// Replaces who may control (a reload changed the control group). Takes effect for every
     /// connection's next request, open connections included.
-    public func setAccess(_ access: AccessPolicy) {
+    public func setAccess(_ access: AccessPolicy) async {
         let hub = self.hub
-        hub.eventLoop.execute { hub.value.access = access }
+        try? await hub.eventLoop.submit { hub.value.access = access }.get()
     }
 
     /// Viewer handler objects alive in this process, connected or not: 0 once every connection
