@@ -6,12 +6,13 @@ import SyncProtocol
 import Glibc
 #endif
 
-/// syncctl's exit statuses, listed in `syncctl --help`.
+/// syncctl's exit statuses, listed once, in `syncctl --help`.
 enum Exit {
     static let ok: Int32 = 0
     /// The daemon refused or failed the request (unknown store, busy, ...).
     static let refused: Int32 = 1
-    /// `sync --wait`: the run finished with warnings.
+    /// `sync --wait`: a run finished, but with warnings or errors (result `partial`, or `ok` after
+    /// error or warning callbacks).
     static let warnings: Int32 = 2
     /// `sync --wait`: the run failed.
     static let failed: Int32 = 3
@@ -19,12 +20,16 @@ enum Exit {
     static let cancelled: Int32 = 4
     /// syncd cannot be reached (not running, wrong socket).
     static let unavailable: Int32 = 69
+    /// Standard output could not be written (other than a reader that went away, which is 0).
+    static let ioError: Int32 = 74
     /// Not allowed: the socket, or control requests.
     static let permissionDenied: Int32 = 77
 
     static let help = """
-        Exit status: 0 success; 1 the daemon refused the request (unknown store, busy, ...); \
-        2, 3, 4 for `sync --wait` when a run finished with warnings, failed, or was cancelled; \
+        Exit status: 0 success (for `sync --wait`: every run completed cleanly, without warnings or errors); \
+        1 the daemon refused a request (unknown store, busy, ...); \
+        2 `sync --wait`: a run finished with warnings or errors (result partial, or ok with errors or warnings reported on the way); \
+        3 a run failed; 4 a run was cancelled (with several stores, the worst of them); \
         64 usage error; 69 syncd cannot be reached; 77 permission denied.
         """
 
@@ -33,6 +38,13 @@ enum Exit {
         if result == .cancelled || result == .shuttingDown || result == .paused { return cancelled }
         if result.isFailure { return failed }
         return result.isWarning ? warnings : ok
+    }
+
+    /// The status for a finished run as the user saw it: a run that reported errors or warnings
+    /// on the way did not finish cleanly, whatever its result says.
+    static func forRun(_ result: SyncStatus, reportedProblems: Bool) -> Int32 {
+        let code = forResult(result)
+        return code == ok && reportedProblems ? warnings : code
     }
 }
 
@@ -86,10 +98,28 @@ extension SyncClientError {
     }
 }
 
+/// Prints a refusal or failure to stderr, prefixed with `syncctl: `.
+func complain(_ message: String) {
+    Output.error("syncctl: " + message)
+}
+
 /// Prints to stderr and exits.
 func fail(_ message: String, status: Int32) -> Never {
-    FileHandle.standardError.write(Data(("syncctl: " + message + "\n").utf8))
+    complain(message)
     exit(status)
+}
+
+/// The daemon's answer in the user's words: it names requests as they are on the wire
+/// ("permission denied: sync-now — ..."); syncctl names them as its subcommands ("sync").
+func userWords(_ message: String, for command: Request.Command) -> String {
+    let verb: String
+    switch command {
+    case .syncNow: verb = "sync"
+    default: return message
+    }
+    return message
+        .replacingOccurrences(of: "permission denied: \(command.name) ", with: "permission denied: \(verb) ")
+        .replacingOccurrences(of: "accepts no \(command.name) requests", with: "accepts no \(verb) requests")
 }
 
 /// The exit status for a refused reply.

@@ -130,12 +130,12 @@ enum JSONOutput {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         let data = try! encoder.encode(value)
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        Output.write(data + Data("\n".utf8))
     }
 
     /// One compact line (for streams: one object per line).
     static func printLine(_ object: [String: Any]) {
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        Output.write(data + Data("\n".utf8))
     }
 }

@@ -224,7 +224,7 @@ final class LiveView {
 
     private func flush() {
         guard !out.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        Output.write(out)
         out = ""
     }
 }

@@ -5,11 +5,52 @@ import SyncProtocol
 
 @main
 struct Syncctl: AsyncParsableCommand {
+    /// What `--version` prints.
+    static let version = "0.2.0"
+
     static let configuration = CommandConfiguration(
         commandName: "syncctl",
         abstract: "Query and drive syncd, the background sync daemon.",
-        discussion: Exit.help,
-        subcommands: [Status.self, Watch.self, Sync.self, Cancel.self, Pause.self, Resume.self, Errors.self, Reload.self])
+        usage: "syncctl [--socket <socket>] [<subcommand>] [<arguments>...]",
+        discussion: """
+            Without a subcommand, syncctl shows the status table. --socket may come before or after the subcommand; default: $SYNCD_SOCKET, else /run/syncd/syncd.sock.
+
+            \(Exit.help)
+            """,
+        version: version,
+        subcommands: [Status.self, Watch.self, Sync.self, Cancel.self, Pause.self, Resume.self, Errors.self, Reload.self],
+        defaultSubcommand: Status.self)
+
+    static func main() async {
+        Output.ignoreSIGPIPE()
+        await main(globalOptionsAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// Options every subcommand takes (`--socket`), moved from before the subcommand's name to
+    /// after it, where the subcommand parses them: `syncctl --socket P status` is
+    /// `syncctl status --socket P`. Without a subcommand, the status table's.
+    static func globalOptionsAfterSubcommand(_ arguments: [String]) -> [String] {
+        var global: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if first == "--socket", rest.count >= 2 {
+                global += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if first.hasPrefix("--socket=") {
+                global.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        guard !global.isEmpty else { return arguments }
+        let names = Set(configuration.subcommands.map { $0._commandName })
+        guard let next = rest.first else { return [Status._commandName] + global }
+        if names.contains(next) { return [next] + global + rest.dropFirst() }
+        // `syncctl --socket P --help` and the like: the root command's own flags.
+        if ["help", "-h", "--help", "-help", "--version", "--generate-completion-script"].contains(next) { return Array(rest) }
+        return [Status._commandName] + global + rest
+    }
 }
 
 extension Syncctl {
@@ -18,8 +59,6 @@ extension Syncctl {
             abstract: "Show every store (or the named ones): state, progress, last result, next run.",
             discussion: """
                 --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, error), "paused", "stalled", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run"}]}. Times are ISO 8601 UTC or null.
-
-                \(Exit.help)
                 """)
 
         @OptionGroup var socket: SocketOption
@@ -34,7 +73,7 @@ extension Syncctl {
                 return
             }
             if snapshot.stores.isEmpty {
-                print("no stores are configured")
+                Output.line("no stores are configured")
                 return
             }
             let rows = snapshot.stores.map { store in
@@ -51,8 +90,6 @@ extension Syncctl {
             abstract: "Show syncs live: a bar per store, errors and warnings as they arrive.",
             discussion: """
                 Attaching mid-run shows the current state at once. If syncd restarts, watch reconnects and says so, and replays what it missed. Not on a terminal, it prints plain lines; --json prints one JSON object per line: {"type", "store", "run", "seq", "time", ...the event's fields} with type run-started, progress, warning, error, done, store-changed, store-removed, snapshot or notice.
-
-                \(Exit.help)
                 """)
 
         @OptionGroup var socket: SocketOption
@@ -74,13 +111,12 @@ extension Syncctl {
         static let configuration = CommandConfiguration(
             abstract: "Sync stores now, before scheduled runs.",
             discussion: """
-                With --wait, shows progress like watch and exits with the run's result: 0 ok, 2 warnings, 3 failed, 4 cancelled (the worst of all stores named).
-
-                \(Exit.help)
+                With --wait, shows progress like watch and exits with how the runs went: 0 only if every run completed without warnings or errors (the exit statuses are listed in syncctl --help).
                 """)
 
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores to sync.") var stores: [String]
+        @Argument(help: "Stores to sync.") var stores: [String] = []
+        @Flag(help: "Sync every configured store.") var all = false
         @Flag(help: "Wait for the runs to finish, showing their progress.") var wait = false
         @Flag(name: .customLong("headers-only"), help: "Headers only; bodies come with a later full run.") var headersOnly = false
         @Flag(name: .customLong("download-only"), help: "Only download (hierarchy and contents).") var downloadOnly = false
@@ -88,7 +124,8 @@ extension Syncctl {
         @Flag(help: "Print JSON objects per event while waiting.") var json = false
 
         func validate() throws {
-            guard !stores.isEmpty else { throw ValidationError("name at least one store to sync") }
+            guard !stores.isEmpty || all else { throw ValidationError("name at least one store to sync, or --all") }
+            guard stores.isEmpty || !all else { throw ValidationError("name stores or --all, not both") }
             guard !(downloadOnly && uploadOnly) else { throw ValidationError("--download-only and --upload-only exclude each other") }
         }
 
@@ -102,12 +139,18 @@ extension Syncctl {
 
         func run() async throws {
             let client = try await socket.connect()
+            var stores = self.stores
+            if all {
+                stores = await request { try await client.status() }.stores.map(\.name)
+                if stores.isEmpty {
+                    Output.line("no stores are configured")
+                    return
+                }
+            }
             guard wait else {
                 var worst = Exit.ok
                 for store in stores {
-                    let reply = await request { try await client.send(.syncNow(store: store, flags: flags)) }
-                    print(reply.message)
-                    worst = max(worst, status(for: reply))
+                    worst = max(worst, await say(client, .syncNow(store: store, flags: flags)))
                 }
                 throw ExitCode(worst)
             }
@@ -117,30 +160,30 @@ extension Syncctl {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a store's running sync.", discussion: Exit.help)
+        static let configuration = CommandConfiguration(abstract: "Cancel the stores' running syncs.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The store.") var store: String
-        func run() async throws { try await simple(socket, .cancel(store: store)) }
+        @Argument(help: "The stores.") var stores: [String]
+        func run() async throws { try await each(socket, stores) { .cancel(store: $0) } }
     }
 
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Pause a store: no scheduled runs; a running sync is cancelled.", discussion: Exit.help)
+            abstract: "Pause stores: no scheduled runs; a running sync is cancelled.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The store.") var store: String
-        func run() async throws { try await simple(socket, .pause(store: store)) }
+        @Argument(help: "The stores.") var stores: [String]
+        func run() async throws { try await each(socket, stores) { .pause(store: $0) } }
     }
 
     struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume a paused store.", discussion: Exit.help)
+        static let configuration = CommandConfiguration(abstract: "Resume paused stores.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The store.") var store: String
-        func run() async throws { try await simple(socket, .resume(store: store)) }
+        @Argument(help: "The stores.") var stores: [String]
+        func run() async throws { try await each(socket, stores) { .resume(store: $0) } }
     }
 
     struct Reload: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-read syncd's configuration; a broken one is rejected and the old one kept.", discussion: Exit.help)
+            abstract: "Re-read syncd's configuration; a broken one is rejected and the old one kept.")
         @OptionGroup var socket: SocketOption
         func run() async throws { try await simple(socket, .reload) }
     }
@@ -150,8 +193,6 @@ extension Syncctl {
             abstract: "Show the remembered errors and warnings (kept across restarts), oldest first.",
             discussion: """
                 --json prints an array of {"store", "run", "time", "code", "name", "severity", "message"}.
-
-                \(Exit.help)
                 """)
         @OptionGroup var socket: SocketOption
         @Argument(help: "Stores (default: all).") var stores: [String] = []
@@ -163,11 +204,11 @@ extension Syncctl {
             if json {
                 let data = try JSONSerialization.data(
                     withJSONObject: entries.map(JSONOutput.entry), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
+                Output.write(data + Data("\n".utf8))
                 return
             }
             if entries.isEmpty {
-                print("no errors or warnings recorded")
+                Output.line("no errors or warnings recorded")
                 return
             }
             printTable(header: ["TIME", "STORE", "RUN", "CODE", "MESSAGE"], rows: entries.map { entry in
@@ -181,10 +222,27 @@ extension Syncctl {
 /// Sends one control request, prints the daemon's answer, exits with its status.
 func simple(_ socket: SocketOption, _ command: Request.Command) async throws {
     let client = try await socket.connect()
+    throw ExitCode(await say(client, command))
+}
+
+/// Sends a control request per store, printing each answer; exits with the worst status.
+func each(_ socket: SocketOption, _ stores: [String], _ command: (String) -> Request.Command) async throws {
+    let client = try await socket.connect()
+    var worst = Exit.ok
+    for store in stores {
+        worst = max(worst, await say(client, command(store)))
+    }
+    throw ExitCode(worst)
+}
+
+/// Sends one control request and prints the daemon's answer: on stdout if it was done, on stderr
+/// (`syncctl: ...`) if it was refused. Returns the exit status it deserves.
+func say(_ client: SyncClient, _ command: Request.Command) async -> Int32 {
     let reply = await request { try await client.send(command) }
     let code = status(for: reply)
-    if code == Exit.ok { print(reply.message) } else { fail(reply.message, status: code) }
-    throw ExitCode(code)
+    let message = userWords(reply.message, for: command)
+    if code == Exit.ok { Output.line(message) } else { complain(message) }
+    return code
 }
 
 /// Left-aligned columns, two spaces apart; the last column is not padded.
@@ -195,6 +253,6 @@ func printTable(header: [String], rows: [[String]]) {
         let cells = row.enumerated().map { column, cell in
             column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
         }
-        print(cells.joined(separator: "  "))
+        Output.line(cells.joined(separator: "  "))
     }
 }

@@ -75,18 +75,19 @@ final class SyncWait {
         var attached: [String: RunID] = [:]
         var worst = Exit.ok
         for store in stores {
-            let reply = await request { try await client.send(.syncNow(store: store, flags: flags)) }
+            let command = Request.Command.syncNow(store: store, flags: flags)
+            let reply = await request { try await client.send(command) }
             if reply.status == .busy {
                 awaiting.insert(store)  // attach to the run in progress (found in the snapshot)
                 view.notice(reply.message + "; waiting for it")
             } else if reply.status.isFailure {
-                FileHandle.standardError.write(Data("syncctl: \(reply.message)\n".utf8))
+                complain(userWords(reply.message, for: command))
                 worst = max(worst, status(for: reply))
             } else {
                 awaiting.insert(store)
             }
         }
-        var results: [String: SyncStatus] = [:]
+        var results: [String: Int32] = [:]
         do {
             for try await update in updates {
                 switch update {
@@ -96,13 +97,16 @@ final class SyncWait {
                         if let run = store.run { attached[store.name] = run.id }
                     }
                 case .event(let event):
+                    // The run as it was before its Done: the warnings and errors it reported.
+                    let before = view.table[event.store]?.run
                     view.apply(event)
                     guard awaiting.contains(event.store) else { continue }
                     if case .runStarted = event.kind, attached[event.store] == nil {
                         attached[event.store] = event.run
                     }
                     if case .done(let result) = event.kind, attached[event.store] == event.run {
-                        results[event.store] = result
+                        let reported = before.map { $0.id == event.run && ($0.warnings > 0 || $0.errors > 0) } ?? false
+                        results[event.store] = Exit.forRun(result, reportedProblems: reported)
                         awaiting.remove(event.store)
                     }
                 }
@@ -112,7 +116,7 @@ final class SyncWait {
             fail("lost connection to syncd while waiting: \(error)", status: Exit.unavailable)
         }
         view.tick()
-        return results.values.reduce(worst) { max($0, Exit.forResult($1)) }
+        return results.values.reduce(worst, max)
     }
 }
 

@@ -17,6 +17,9 @@ enum ExitStatus {
 
 @main
 struct SyncdCommand: AsyncParsableCommand {
+    /// What `--version` prints.
+    static let version = "0.2.0"
+
     static let configuration = CommandConfiguration(
         commandName: "syncd",
         abstract: "The background sync daemon: hosts store providers and streams their progress to viewers.",
@@ -26,7 +29,8 @@ struct SyncdCommand: AsyncParsableCommand {
             SIGHUP re-reads the configuration; SIGTERM cancels running syncs and exits.
 
             Exit status: 0 after a clean stop, 78 for a configuration or state error, 69 when the socket cannot be used, 1 for anything else.
-            """)
+            """,
+        version: version)
 
     /// Every provider this build hosts.
     static let providers: [any ProviderFactory] = Daemon.factories + [IMAPFactory()]

@@ -191,7 +191,8 @@ final class SyncctlTests: XCTestCase {
         XCTAssertEqual(paused.stdout, "paused 'ok'\n")
         let refused = try await syncctl(["sync", "ok"], daemon: daemon)
         XCTAssertEqual(refused.status, 1)
-        XCTAssertTrue(refused.stdout.contains("'ok' is paused; resume it first (syncctl resume ok)"), refused.stdout)
+        XCTAssertEqual(refused.stdout, "", "a refusal goes to stderr")
+        XCTAssertEqual(refused.stderr, "syncctl: 'ok' is paused; resume it first (syncctl resume ok)\n")
         let status = try await syncctl(["status", "ok"], daemon: daemon)
         XCTAssertTrue(status.stdout.contains("paused"), status.stdout)
         let resumed = try await syncctl(["resume", "ok"], daemon: daemon)
@@ -237,7 +238,16 @@ final class SyncctlTests: XCTestCase {
         XCTAssertEqual(status.status, 0, status.stderr)
         let denied = try await syncctl(["sync", "ok"], daemon: daemon, user: user)
         XCTAssertEqual(denied.status, 77)
-        XCTAssertTrue(denied.stdout.contains("permission denied: sync-now — control needs root or membership in group 'nogroup-\(user)'"), denied.stdout)
+        XCTAssertEqual(denied.stdout, "", "a refusal goes to stderr")
+        XCTAssertTrue(denied.stderr.hasPrefix("syncctl: permission denied: sync — control needs root or membership in group 'nogroup-\(user)'"),
+                      "in the user's words (sync, not the wire's sync-now): \(denied.stderr)")
+        let deniedWaiting = try await syncctl(["sync", "ok", "--wait"], daemon: daemon, user: user)
+        XCTAssertEqual(deniedWaiting.status, 77)
+        XCTAssertTrue(deniedWaiting.stderr.hasPrefix("syncctl: permission denied: sync — "), deniedWaiting.stderr)
+        let deniedPause = try await syncctl(["pause", "ok", "fails"], daemon: daemon, user: user)
+        XCTAssertEqual(deniedPause.status, 77)
+        XCTAssertEqual(deniedPause.stderr.split(separator: "\n").filter { $0.hasPrefix("syncctl: permission denied: pause — ") }.count, 2,
+                       deniedPause.stderr)
         let watch = try await syncctl(["watch", "--until-done"], daemon: daemon, user: user)
         XCTAssertEqual(watch.status, 0, watch.stderr)
 
@@ -266,6 +276,221 @@ final class SyncctlTests: XCTestCase {
         XCTAssertTrue(screen.contains("warns: warning: item 5: skipped (synthetic warning) [warning]"), "\(screen)")
         XCTAssertTrue(screen.contains { $0.hasPrefix("warns: done: completed, but some items failed [partial] in ") }, "\(screen)")
         XCTAssertEqual(screen.filter { $0.hasPrefix("slow ") }.count, 1, "redrawn in place, not scrolled: \(screen)")
+    }
+
+    // MARK: The command line
+
+    /// Like `syncctl watch --json | head -1`: the reader closes the pipe after one line; the next
+    /// write fails with EPIPE, and syncctl ends quietly with status 0 instead of dying of SIGPIPE
+    /// or trapping in a failed write.
+    func testWatchJSON_intoAPipeClosedAfterOneLine_exitsQuietly() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try builtProduct("syncctl"))
+        process.arguments = ["watch", "--json"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SYNCD_SOCKET"] = daemon.socket
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let first = await Self.readLine(out.fileHandleForReading)
+        XCTAssertTrue(first.hasPrefix("{\"seq\":"), first)
+        try out.fileHandleForReading.close()
+        // The run's events are written into the closed pipe.
+        let sync = try await syncctl(["sync", "ok"], daemon: daemon)
+        XCTAssertEqual(sync.status, 0, sync.stderr)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        guard !process.isRunning else {
+            process.terminate()
+            return XCTFail("syncctl watch still runs after its reader went away")
+        }
+        let stderr = String(decoding: await Self.readToEnd(err.fileHandleForReading), as: UTF8.self)
+        XCTAssertEqual(process.terminationReason, .exit, "not killed by signal \(process.terminationStatus)")
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(stderr, "", "no crash message")
+    }
+
+    /// Reads until the first newline (or the end), on a thread of its own.
+    static func readLine(_ handle: FileHandle) async -> String {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var data = Data()
+                while !data.contains(UInt8(ascii: "\n")) {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    data += chunk
+                }
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    func testVersion_ofSyncdAndSyncctl() async throws {
+        let syncctl = runTool(try builtProduct("syncctl"), ["--version"])
+        XCTAssertEqual(syncctl.status, 0)
+        XCTAssertEqual(syncctl.stdout, "0.2.0\n")
+        let syncd = runTool(try builtProduct("syncd"), ["--version"])
+        XCTAssertEqual(syncd.status, 0)
+        XCTAssertEqual(syncd.stdout, "0.2.0\n")
+    }
+
+    func testSocketOption_beforeOrAfterTheSubcommand_andFromTheEnvironment() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let nowhere = daemon.directory + "/nothing-here.sock"  // what $SYNCD_SOCKET says
+        let before = try await Self.syncctl(["--socket", daemon.socket, "status", "ok"], socket: nowhere)
+        XCTAssertEqual(before.status, 0, before.stderr)
+        XCTAssertTrue(before.stdout.hasPrefix("STORE "), before.stdout)
+        let joined = try await Self.syncctl(["--socket=\(daemon.socket)", "pause", "ok"], socket: nowhere)
+        XCTAssertEqual(joined.status, 0, joined.stderr)
+        XCTAssertEqual(joined.stdout, "paused 'ok'\n")
+        let after = try await Self.syncctl(["resume", "ok", "--socket", daemon.socket], socket: nowhere)
+        XCTAssertEqual(after.status, 0, after.stderr)
+        XCTAssertEqual(after.stdout, "resumed 'ok'\n")
+        let alone = try await Self.syncctl(["--socket", daemon.socket], socket: nowhere)
+        XCTAssertEqual(alone.status, 0, alone.stderr)
+        XCTAssertTrue(alone.stdout.hasPrefix("STORE "), alone.stdout)
+        let fromEnvironment = try await syncctl(["status", "ok"], daemon: daemon)
+        XCTAssertEqual(fromEnvironment.status, 0, fromEnvironment.stderr)
+        let wrong = try await Self.syncctl(["status"], socket: nowhere)
+        XCTAssertEqual(wrong.status, 69)
+        XCTAssertTrue(wrong.stderr.contains("no socket at \(nowhere)"), wrong.stderr)
+    }
+
+    /// Like `systemctl`, which lists units: no subcommand is `status`.
+    func testNoArguments_showsTheStatusTable() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let result = try await syncctl([], daemon: daemon)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let names = result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+        XCTAssertEqual(names, ["STORE", "fails", "ok", "slow", "warns"], result.stdout)
+        let json = try await syncctl(["--json"], daemon: daemon)
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual((document?["stores"] as? [[String: Any]])?.count, 4, json.stdout)
+    }
+
+    func testSyncAll_andSeveralStoresForCancelPauseResume() async throws {
+        let quick = Self.stores.replacingOccurrences(of: "steps = 400", with: "steps = 80")  // 2 s
+        let daemon = try DaemonProcess(config: quick + """
+
+            [store.slow2]
+            provider = "synthetic"
+            steps = 80
+            rate = 40
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        let all = try await syncctl(["sync", "--all", "--wait"], daemon: daemon)
+        XCTAssertEqual(all.status, 3, "the worst of them, fails: \(all.stderr)")
+        for line in ["ok: done: completed [ok]", "warns: done: completed, but some items failed [partial]",
+                     "fails: failed: network error [network]", "slow: done: completed [ok]"] {
+            XCTAssertTrue(all.stdout.contains(line), "\(line) in \(all.stdout)")
+        }
+        let usage = try await syncctl(["sync"], daemon: daemon)
+        XCTAssertEqual(usage.status, 64)
+        let both = try await syncctl(["sync", "--all", "ok"], daemon: daemon)
+        XCTAssertEqual(both.status, 64)
+
+        let started = try await syncctl(["sync", "slow", "slow2"], daemon: daemon)
+        XCTAssertEqual(started.status, 0, started.stderr)
+        XCTAssertEqual(started.stdout.split(separator: "\n").count, 2, started.stdout)
+        let cancel = try await syncctl(["cancel", "slow", "slow2"], daemon: daemon)
+        XCTAssertEqual(cancel.status, 0, cancel.stderr)
+        let cancelled = cancel.stdout.split(separator: "\n")
+        XCTAssertEqual(cancelled.map { $0.hasPrefix("cancelling run ") }, [true, true], cancel.stdout)
+        XCTAssertEqual(cancelled.map { $0.split(separator: " ").last }, ["'slow'", "'slow2'"], cancel.stdout)
+
+        let pause = try await syncctl(["pause", "ok", "warns"], daemon: daemon)
+        XCTAssertEqual(pause.status, 0, pause.stderr)
+        XCTAssertEqual(pause.stdout, "paused 'ok'\npaused 'warns'\n")
+        let resume = try await syncctl(["resume", "nope", "ok", "warns"], daemon: daemon)
+        XCTAssertEqual(resume.status, 1, "one of them was refused")
+        XCTAssertEqual(resume.stdout, "resumed 'ok'\nresumed 'warns'\n", "the others are still done")
+        XCTAssertTrue(resume.stderr.hasPrefix("syncctl: no store named 'nope'; "), resume.stderr)
+    }
+
+    /// 0 only for a clean run: a result `ok` after error or warning callbacks is 2, like `partial`.
+    func testSyncWait_exitStatusFollowsWhatWasShown() async throws {
+        let daemon = try DaemonProcess(config: """
+            [store.clean]
+            provider = "synthetic"
+            steps = 10
+            rate = 100
+            run_at_startup = false
+
+            [store.errors-but-ok]
+            provider = "synthetic"
+            steps = 10
+            rate = 100
+            error_every = 5
+            result = "ok"
+            run_at_startup = false
+
+            [store.warnings-but-ok]
+            provider = "synthetic"
+            steps = 10
+            rate = 100
+            warn_every = 5
+            result = "ok"
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        let clean = try await syncctl(["sync", "clean", "--wait"], daemon: daemon)
+        XCTAssertEqual(clean.status, 0, clean.stderr)
+        let errors = try await syncctl(["sync", "errors-but-ok", "--wait"], daemon: daemon)
+        XCTAssertTrue(errors.stdout.contains("errors-but-ok: error: "), errors.stdout)
+        XCTAssertTrue(errors.stdout.contains("errors-but-ok: done: completed [ok]"), errors.stdout)
+        XCTAssertEqual(errors.status, 2, "errors were shown, so not a clean 0")
+        let warnings = try await syncctl(["sync", "warnings-but-ok", "--wait", "--json"], daemon: daemon)
+        XCTAssertEqual(warnings.status, 2, "warnings were shown, so not a clean 0")
+        let both = try await syncctl(["sync", "clean", "errors-but-ok", "--wait"], daemon: daemon)
+        XCTAssertEqual(both.status, 2)
+    }
+
+    /// The exit statuses are listed once, at the top, not repeated under every subcommand.
+    func testHelp_listsTheExitStatusesOnceAtTheTop() async throws {
+        func help(_ arguments: [String]) throws -> String {
+            let (status, stdout) = runTool(try builtProduct("syncctl"), arguments)
+            XCTAssertEqual(status, 0, "\(arguments)")
+            return stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")  // undo the wrapping
+        }
+        let top = try help(["--help"])
+        XCTAssertEqual(top.components(separatedBy: "Exit status:").count - 1, 1, top)
+        XCTAssertTrue(top.contains("2 `sync --wait`: a run finished with warnings or errors"), top)
+        XCTAssertTrue(top.contains("status (default)"), top)
+        for subcommand in ["status", "watch", "sync", "cancel", "pause", "resume", "errors", "reload"] {
+            let text = try help([subcommand, "--help"])
+            XCTAssertFalse(text.contains("Exit status:"), "\(subcommand): \(text)")
+        }
+    }
+
+    /// Refusals go to stderr, prefixed `syncctl:`; stdout has only what was done.
+    func testRefusals_goToStderr() async throws {
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        let started = try await syncctl(["sync", "slow"], daemon: daemon)
+        XCTAssertEqual(started.status, 0, started.stderr)
+        XCTAssertTrue(started.stdout.hasPrefix("sync of 'slow' started (run "), started.stdout)
+        let busy = try await syncctl(["sync", "slow"], daemon: daemon)
+        XCTAssertEqual(busy.status, 1)
+        XCTAssertEqual(busy.stdout, "")
+        XCTAssertTrue(busy.stderr.hasPrefix("syncctl: 'slow' is already syncing (run "), busy.stderr)
+        let unknown = try await syncctl(["sync", "nope", "--wait"], daemon: daemon)
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.stderr.hasPrefix("syncctl: no store named 'nope'; "), unknown.stderr)
+        _ = try await syncctl(["cancel", "slow"], daemon: daemon)
+        let idle = try await syncctl(["cancel", "ok"], daemon: daemon)
+        XCTAssertEqual(idle.status, 1)
+        XCTAssertEqual(idle.stdout, "")
+        XCTAssertEqual(idle.stderr, "syncctl: 'ok' is not syncing; nothing to cancel\n")
     }
 
     private func capture(_ session: String) -> [String] {

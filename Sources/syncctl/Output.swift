@@ -1,0 +1,65 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything syncctl writes goes through here, with `write(2)` rather than stdio or FileHandle
+/// (whose write traps on a failed write).
+///
+/// A reader that went away (`syncctl watch --json | head -1`) is not an error: like other Unix
+/// tools, syncctl then exits quietly with status 0. SIGPIPE is ignored (``ignoreSIGPIPE()``, at
+/// start-up) so that the failed write returns EPIPE here instead of killing the process.
+enum Output {
+    /// Ignores SIGPIPE for the whole process; a write to a closed pipe then fails with EPIPE.
+    static func ignoreSIGPIPE() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Writes `text` and a newline to standard output.
+    static func line(_ text: String) {
+        write(text + "\n")
+    }
+
+    static func write(_ text: String) {
+        write(Data(text.utf8))
+    }
+
+    /// Writes all of `data` to standard output; on EPIPE exits with status 0, on any other write
+    /// error says so on stderr and exits with 74 (EX_IOERR).
+    static func write(_ data: Data) {
+        let failure: Int32? = data.withUnsafeBytes { bytes -> Int32? in
+            guard let base = bytes.baseAddress else { return nil }
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(STDOUT_FILENO, base + offset, bytes.count - offset)
+                if written >= 0 {
+                    offset += written
+                } else if errno != EINTR {
+                    return errno
+                }
+            }
+            return nil
+        }
+        guard let failure else { return }
+        if failure == EPIPE { exit(Exit.ok) }
+        error("syncctl: cannot write to standard output: \(String(cString: strerror(failure)))")
+        exit(Exit.ioError)
+    }
+
+    /// Writes `text` and a newline to standard error; a failure there cannot be reported anywhere.
+    static func error(_ text: String) {
+        let data = Data((text + "\n").utf8)
+        data.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(STDERR_FILENO, base + offset, bytes.count - offset)
+                if written >= 0 {
+                    offset += written
+                } else if errno != EINTR {
+                    return
+                }
+            }
+        }
+    }
+}
