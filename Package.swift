@@ -114,6 +114,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The real daemon against a hostile local user and faults (slow: churn, fuzzing, floods).
+        .testTarget(
+            name: "HostileClientTests",
+            dependencies: ["SyncIPC", "SyncProtocol", "TestSupport"]
+        ),
         .testTarget(
             name: "SyncIPCTests",
             dependencies: [

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import Synchronization
@@ -88,6 +91,7 @@ public final class EventPublisher: Sendable {
     /// Publishes one event and returns the sequence number it was given.
     @discardableResult
     public func publish(store: String, run: RunID, _ kind: SyncEvent.Kind) -> UInt64 {
+        waitForForwarder()
         while true {
             let outcome = pending.withLock { state -> (seq: UInt64, wake: Bool)? in
                 guard state.nextSeq < state.limit else { return nil }
@@ -140,16 +144,33 @@ public final class EventPublisher: Sendable {
     /// The sequence number the next event will get.
     public var nextSeq: UInt64 { pending.withLock { $0.nextSeq } }
 
-    /// Moves the pending events into `batch` (which must be empty, and whose storage is reused).
-    /// When there are none, marks the forwarder idle so the next publish wakes it.
-    func take(into batch: inout [SyncEvent]) {
+    /// Moves up to `limit` of the oldest pending events into `batch` (which must be empty, and
+    /// whose storage is reused). When there are none, marks the forwarder idle so the next
+    /// publish wakes it. Taking a bounded share keeps one turn of the event loop short, so
+    /// viewers' requests are answered while a provider floods.
+    func take(into batch: inout [SyncEvent], limit: Int) {
         pending.withLock { state in
             if state.events.isEmpty {
                 state.draining = false
-            } else {
+            } else if state.events.count <= limit {
                 swap(&state.events, &batch)
                 state.generation &+= 1
+            } else {
+                batch.append(contentsOf: state.events[..<limit])
+                state.events.removeFirst(limit)
+                state.generation &+= 1
             }
+        }
+    }
+
+    /// Pending events past which a publisher waits for the forwarder: a provider that reports
+    /// faster than events can be forwarded is slowed down instead of filling memory.
+    static let backlogLimit = 1 << 17
+
+    /// Blocks the calling (provider) thread while the forwarder is this far behind.
+    private func waitForForwarder() {
+        while pending.withLock({ $0.events.count }) >= Self.backlogLimit {
+            usleep(1000)
         }
     }
 }

@@ -102,10 +102,10 @@ final class Hub {
 
     // MARK: Forwarding
 
-    /// Runs on the event loop when the publisher has events. Handles at most ``maxBatch`` events
-    /// per turn of the loop, so viewers' I/O interleaves with a flood.
+    /// Runs on the event loop when the publisher has events. Handles at most 4 × ``maxBatch``
+    /// events per turn of the loop, so viewers' I/O interleaves with a flood.
     func drain() {
-        publisher.take(into: &batch)
+        publisher.take(into: &batch, limit: Self.maxBatch * 4)
         if batch.isEmpty { return }  // the publisher is marked idle now
         var start = 0
         while start < batch.count {
@@ -114,10 +114,12 @@ final class Hub {
             start = end
         }
         batch.removeAll(keepingCapacity: true)
-        // More may have arrived meanwhile; drain again on the next turn without the publisher
-        // having to wake the loop.
+        // More may have arrived meanwhile; drain again without the publisher having to wake the
+        // loop. As a scheduled task, not `execute`: the loop runs queued tasks until none are
+        // left before it polls sockets, so a drain that requeued itself at once would starve
+        // every viewer's requests while a provider floods.
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        eventLoop.execute { bound.value.drain() }
+        eventLoop.scheduleTask(in: .milliseconds(1)) { bound.value.drain() }
     }
 
     private func forward(_ events: ArraySlice<SyncEvent>) {
