@@ -23,17 +23,22 @@ final class Dovecot {
     init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil) throws {
         self.generated = 0
         self.capability = capability
-        directory = "/tmp/dovecot-\(UInt32.random(in: 0...UInt32.max))"
+        // scripts/test names its run in SYNCD_TEST_RUN and looks for it in what is left running
+        // afterwards; Dovecot drops its environment, but its command line names the directory.
+        let run = ProcessInfo.processInfo.environment["SYNCD_TEST_RUN"].map { $0 + "-" } ?? ""
+        directory = "/tmp/dovecot-\(run)\(UInt32.random(in: 0...UInt32.max))"
         plainPort = Self.freePort()
         tlsPort = Self.freePort()
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/dovecot") else {
             throw DovecotError("dovecot is not installed: run scripts/test (it installs dovecot-imapd)")
         }
         try start()
+        Self.running.insert(directory)
         if messages > 0 { try generate(messages: messages, folders: folders, seed: seed) }
     }
 
     deinit {
+        Self.running.remove(directory)
         _ = try? run(Self.repository.path + "/tests/dovecot/dovecot.sh", ["stop", directory])
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -122,9 +127,39 @@ final class Dovecot {
         return output
     }
 
-    /// Kills alice's imap processes: the connection drops mid-command, as when a server restarts.
+    /// Kills the imap processes (one per logged-in connection) of every Dovecot this test process
+    /// runs: the connection drops mid-command, as when a server restarts. Never by name: imap
+    /// processes of other Dovecots on the machine are not ours to kill.
     static func killIMAPProcesses() {
-        _ = try? run("/usr/bin/pkill", ["-KILL", "-x", "imap"])
+        for directory in running.all { killIMAPProcesses(of: directory) }
+    }
+
+    /// The imap processes of the Dovecot in `directory`: dovecot.sh starts its master under
+    /// setsid and records its pid, so they are the processes named imap in the session it leads.
+    private static func killIMAPProcesses(of directory: String) {
+        guard let text = try? String(contentsOfFile: directory + "/dovecot.pid", encoding: .utf8),
+              let master = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), master > 1 else { return }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), pid != master,
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+            // "pid (comm) state ppid pgrp session ...": comm may hold spaces, hence the last ")".
+            let command = stat[stat.index(after: open)..<close]
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard command == "imap", fields.count > 3, pid_t(fields[3]) == master else { continue }
+            kill(pid, SIGKILL)
+        }
+    }
+
+    /// The directories of the Dovecots this process started and has not stopped yet.
+    private static let running = Registry()
+
+    private final class Registry: @unchecked Sendable {
+        private let lock = NSLock()
+        private var directories: Set<String> = []
+        var all: [String] { lock.withLock { Array(directories) } }
+        func insert(_ directory: String) { _ = lock.withLock { directories.insert(directory) } }
+        func remove(_ directory: String) { _ = lock.withLock { directories.remove(directory) } }
     }
 }
 

@@ -167,6 +167,13 @@ extension SyncEvent {
 ///
 /// With `captureOutput` false, stdout goes to /dev/null: a tool that leaves a daemon behind
 /// (`tmux new-session` starts the tmux server) would otherwise hold the pipe open forever.
+///
+/// The tool starts as from a clean shell, not with the test runner's state: no signal blocked,
+/// every signal at its default action (a runner that blocks or ignores SIGTERM would otherwise
+/// hand that on, and a Dovecot started by the tool would ignore `dovecot.sh stop`), and no
+/// descriptor but 0, 1 and 2 open (a test's listening socket or pipe must not live on in a daemon
+/// the tool leaves running). It stays in the runner's process group: what must outlive it in a
+/// group of its own makes one itself (tests/dovecot/dovecot.sh starts Dovecot under setsid).
 public func runTool(
     _ path: String, _ arguments: [String], captureOutput: Bool = true, mergeStandardError: Bool = false
 ) -> (status: Int32, stdout: String) {
@@ -190,10 +197,22 @@ public func runTool(
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     }
     posix_spawn_file_actions_addclose(&actions, fds[0])
+    closeInheritedDescriptors(&actions)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    var allSignals = sigset_t()
+    sigemptyset(&allSignals)
+    for signal in 1..<Int32(NSIG) { sigaddset(&allSignals, signal) }  // SIGKILL, SIGSTOP: no-ops
+    posix_spawnattr_setsigdefault(&attributes, &allSignals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
     close(fds[1])
     defer { close(fds[0]) }
     guard spawned == 0 else { return (-1, "") }
@@ -201,6 +220,7 @@ public func runTool(
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
         let n = read(fds[0], &chunk, chunk.count)
+        if n < 0 && errno == EINTR { continue }
         if n <= 0 { break }
         output += chunk[0..<n]
     }
@@ -208,4 +228,21 @@ public func runTool(
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     let exited = status & 0x7f == 0
     return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), String(decoding: output, as: UTF8.self))
+}
+
+/// Adds "close every descriptor from 3 up" to `actions`, after the dups onto 0, 1 and 2.
+/// glibc (2.34+) has posix_spawn_file_actions_addclosefrom_np, but declares it only under
+/// _GNU_SOURCE, which Swift's Glibc module does not define: it is looked up at run time. Without
+/// it, each descriptor open now is closed by its own action (one opened meanwhile by another
+/// thread may then slip through; glibc ignores closing one that is gone by then).
+private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
+    if let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") {
+        let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+        if closeFrom(&actions, 3) == 0 { return }
+    }
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    for fd in open.compactMap({ CInt($0) }) where fd > 2 {
+        posix_spawn_file_actions_addclose(&actions, fd)
+    }
 }
