@@ -165,7 +165,7 @@ public final class EventPublisher: Sendable {
 
     /// Pending events past which a publisher waits for the forwarder: a provider that reports
     /// faster than events can be forwarded is slowed down instead of filling memory.
-    static let backlogLimit = 1 << 17
+    public static let backlogLimit = 1 << 17
 
     /// Blocks the calling (provider) thread while the forwarder is this far behind.
     private func waitForForwarder() {

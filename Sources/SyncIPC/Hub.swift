@@ -11,8 +11,12 @@ final class Hub {
     let eventLoop: EventLoop
     let limits: SyncServer.Limits
     let logger: Logger
-    /// Who may control; replaced on reload, read at every request.
-    var access: AccessPolicy
+    /// Who may control; replaced on reload. Connections decide again when ``accessGeneration``
+    /// moves (deciding looks up the group database, too dear for every request of a flood).
+    var access: AccessPolicy {
+        didSet { accessGeneration &+= 1 }
+    }
+    private(set) var accessGeneration = 0
     /// Open connections per watch-only user, for ``SyncServer/Limits/maxViewersPerUser``.
     private var watchersByUser: [UInt32: Int] = [:]
     private(set) var table: StoreTable

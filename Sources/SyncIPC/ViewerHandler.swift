@@ -34,10 +34,14 @@ final class ViewerHandler: ChannelInboundHandler {
     private var idleTimer: Scheduled<Void>?
     /// Control and error-history requests awaiting the daemon's answer.
     private var inFlight = 0
+    /// Control requests refused to this connection.
+    private var denials = 0
     private var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)
     /// The access decided at connect time: what Welcome says and what the per-user cap counts.
-    /// Each control request is checked again against the current policy.
     private var access = AccessLevel.watch
+    /// What the current policy grants, and the policy generation it was decided under: a reload
+    /// that changes the control group applies to open connections too.
+    private var currentAccess = (level: AccessLevel.watch, generation: -1)
     private var logger: Logger
 
     init(hub: Hub, server: SyncServer.Configuration) {
@@ -113,6 +117,9 @@ final class ViewerHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         idleTimer?.cancel()
         idleTimer = nil
+        if denials > 1 {
+            logger.notice("denied \(denials) control requests in all from uid \(peer.uid) pid \(peer.pid) on this connection")
+        }
         if admitted { hub.release(self, uid: peer.uid, access: access) }
         admitted = false
         state = .closing
@@ -200,8 +207,16 @@ final class ViewerHandler: ChannelInboundHandler {
 
     private func control(_ request: Request) {
         // The policy of now, not of connect time: a reload may have changed the control group.
-        if request.command.needsControl, hub.access.access(for: peer) != .control {
-            logger.notice("denied \(request.command.name) from uid \(peer.uid) pid \(peer.pid): not in the control group")
+        if currentAccess.generation != hub.accessGeneration {
+            currentAccess = (hub.access.access(for: peer), hub.accessGeneration)
+        }
+        if request.command.needsControl, currentAccess.level != .control {
+            // The first denial of a connection is logged; the rest are counted and summed up when
+            // it closes, so an outsider's flood cannot flood the journal (or slow every viewer).
+            denials += 1
+            if denials == 1 {
+                logger.notice("denied \(request.command.name) from uid \(peer.uid) pid \(peer.pid): not in the control group")
+            }
             reply(request, .permissionDenied, "permission denied: \(request.command.name) — \(hub.access.controlHint)")
             return
         }
@@ -215,6 +230,11 @@ final class ViewerHandler: ChannelInboundHandler {
         }
         inFlight += 1
         idleTimer?.cancel()
+        if inFlight == hub.limits.requestsInFlight {
+            // Stop reading this connection until an answer frees a place: what it pipelines
+            // beyond the bound waits in its own socket, not in the daemon's memory or time.
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
         let peer = self.peer
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
@@ -223,6 +243,9 @@ final class ViewerHandler: ChannelInboundHandler {
             eventLoop.execute {
                 let viewer = bound.value
                 viewer.inFlight -= 1
+                if viewer.inFlight == viewer.hub.limits.requestsInFlight - 1, let context = viewer.context {
+                    context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                }
                 if let errors = result.errors {
                     viewer.send(.errorHistory(ErrorHistory(requestID: request.id, entries: errors, omitted: result.omitted)))
                 } else {

@@ -55,8 +55,9 @@ extension ByteBuffer {
         }
     }
 
-    mutating func readWireStringList() throws(ProtocolError) -> [String] {
+    mutating func readWireStringList(atMost limit: Int = Int(UInt16.max)) throws(ProtocolError) -> [String] {
         let count = Int(try readWireInteger(as: UInt16.self))
+        guard count <= limit else { throw .invalidField("a list of \(count) names; at most \(limit) are accepted") }
         // Each entry needs at least its 2-byte length, so a lying count fails before allocating.
         guard count * 2 <= readableBytes else { throw .truncatedPayload }
         var list: [String] = []

@@ -2,7 +2,7 @@
 """A hostile local user against syncd's socket, written from docs/PROTOCOL.md alone.
 
     attacker.py SOCKET hold N        open N connections (Hello each), hold them until stdin closes
-    attacker.py SOCKET errors N      N pipelined Errors requests naming one store 16 000 times
+    attacker.py SOCKET errors N      N pipelined Errors requests naming one store 10 000 times
     attacker.py SOCKET fuzz SEED N   N mutated valid frames (seeded), over fresh connections
     attacker.py SOCKET pause N       N pipelined Pause requests on one connection
 
@@ -74,7 +74,7 @@ def main():
         n = int(sys.argv[3])
         s = connect(path)
         s.sendall(hello())
-        names = struct.pack(">H", 16000) + string("demo") * 16000
+        names = struct.pack(">H", 10000) + string("demo") * 10000  # 60 KB, under the 64 KiB frame cap
         s.sendall(b"".join(request(0x0047, i + 1, names) for i in range(n)))
         kinds, got = read_frames(s, deadline=20)
         print(json.dumps({"answers": kinds.get(0x0053, 0), "replies": kinds.get(0x0050, 0), "bytes": got}), flush=True)

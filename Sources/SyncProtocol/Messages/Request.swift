@@ -5,6 +5,10 @@ import NIOCore
 /// ``Reply`` for everything else
 /// (and for any request it refuses).
 public struct Request: Hashable, Sendable {
+    /// Most store names one request may list: more is no real viewer's request, and decoding a
+    /// frame's worth of names would cost the server time that other viewers wait for.
+    public static let maxStoreNames = 1024
+
     /// Chosen by the client; echoed in the answer. The server does not interpret it.
     public var id: UInt32
     public var command: Command
@@ -94,9 +98,9 @@ public struct Request: Hashable, Sendable {
             let hasSince: UInt8 = try buffer.readWireInteger()
             let since: UInt64 = try buffer.readWireInteger()
             guard hasSince <= 1 else { throw .invalidField("subscribe since marker \(hasSince)") }
-            command = .subscribe(stores: try buffer.readWireStringList(), since: hasSince == 1 ? since : nil)
+            command = .subscribe(stores: try buffer.readWireStringList(atMost: Request.maxStoreNames), since: hasSince == 1 ? since : nil)
         case .status:
-            command = .status(stores: try buffer.readWireStringList())
+            command = .status(stores: try buffer.readWireStringList(atMost: Request.maxStoreNames))
         case .syncNow:
             let store = try buffer.readWireString()
             command = .syncNow(store: store, flags: SyncFlags(rawValue: try buffer.readWireInteger()))
@@ -109,7 +113,7 @@ public struct Request: Hashable, Sendable {
         case .reload:
             command = .reload
         case .errors:
-            command = .errors(stores: try buffer.readWireStringList())
+            command = .errors(stores: try buffer.readWireStringList(atMost: Request.maxStoreNames))
         default:
             throw .invalidField("message type \(type) is not a request")
         }
