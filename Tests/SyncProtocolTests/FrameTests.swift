@@ -108,10 +108,23 @@ final class FrameTests: XCTestCase {
         buffer.writeInteger(UInt32(0))
         buffer.writeInteger(MessageType.status.rawValue)
         buffer.writeInteger(UInt32(1))  // request id
-        buffer.writeInteger(UInt16.max)  // 65 535 stores follow... but none do
+        buffer.writeInteger(UInt16(1000))  // 1000 stores follow... but none do
         buffer.setInteger(UInt32(buffer.readableBytes - 4), at: 0)
         XCTAssertThrowsError(try Frame.decode(from: &buffer, limit: 1024)) { error in
             XCTAssertEqual(error as? ProtocolError, .truncatedPayload)
+        }
+    }
+
+    func testRequestNamingTooManyStores_isRefusedBeforeDecodingThem() {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(0))
+        buffer.writeInteger(MessageType.errors.rawValue)
+        buffer.writeInteger(UInt32(1))  // request id
+        buffer.writeInteger(UInt16(Request.maxStoreNames + 1))
+        for _ in 0...Request.maxStoreNames { buffer.writeInteger(UInt16(4)); buffer.writeString("demo") }
+        buffer.setInteger(UInt32(buffer.readableBytes - 4), at: 0)
+        XCTAssertThrowsError(try Frame.decode(from: &buffer, limit: 65_536)) { error in
+            XCTAssertEqual(error as? ProtocolError, .invalidField("a list of 1025 names; at most 1024 are accepted"))
         }
     }
 }
