@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import NIOCore
 import Synchronization
 import SyncIPC
 import SyncProtocol
@@ -158,7 +159,7 @@ public actor Daemon: ControlHandler {
         do {
             try await server.start()
         } catch {
-            throw DaemonError("cannot listen on \(config.settings.socket): \(error) (does its directory exist? pass --socket PATH to choose another)")
+            throw DaemonError(Self.listenFailure(config.settings.socket, error))
         }
         try saveState()
         let status = await statusLine()
@@ -173,6 +174,23 @@ public actor Daemon: ControlHandler {
             await sleepUntilNextTick()
         }
         await shutDown()
+    }
+
+    /// Why the socket could not be bound, in the user's terms rather than NIO's.
+    static func listenFailure(_ path: String, _ error: Error) -> String {
+        if let error = error as? SyncServerError { return "cannot listen: \(error)" }
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        var info = stat()
+        if !directory.isEmpty, stat(directory, &info) != 0 {
+            return "cannot listen on \(path): the directory \(directory) does not exist (create it, or pass --socket PATH)"
+        }
+        if !directory.isEmpty, info.st_mode & S_IFMT != S_IFDIR {
+            return "cannot listen on \(path): \(directory) is not a directory"
+        }
+        if let io = error as? IOError {
+            return "cannot listen on \(path): \(String(cString: strerror(io.errnoCode)))"
+        }
+        return "cannot listen on \(path): \(error)"
     }
 
     /// Begins a graceful stop (SIGTERM): runs are cancelled with reason shutdown.

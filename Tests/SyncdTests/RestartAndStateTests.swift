@@ -108,4 +108,24 @@ final class RestartAndStateTests: XCTestCase {
         XCTAssertEqual(once.count, 5)
         XCTAssertEqual(many, once)
     }
+
+    func testSocketProblems_eachGetItsOwnMessage() async throws {
+        let daemon = try DaemonProcess(config: Self.store)
+        _ = try daemon.launch(arguments: ["--config", daemon.configPath, "--socket", daemon.directory + "/missing/s.sock", "--state-dir", daemon.stateDirectory])
+        _ = try await daemon.waitForExit()
+        XCTAssertTrue(daemon.stderr.contains("the directory \(daemon.directory)/missing does not exist"), daemon.stderr)
+        XCTAssertFalse(daemon.stderr.contains("bind(descriptor"), "no NIO internals: \(daemon.stderr)")
+
+        let file = daemon.directory + "/plain-file"
+        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data()))
+        _ = try daemon.launch(arguments: ["--config", daemon.configPath, "--socket", file, "--state-dir", daemon.stateDirectory])
+        _ = try await daemon.waitForExit()
+        XCTAssertTrue(daemon.stderr.contains("\(file) exists and is not a socket"), daemon.stderr)
+
+        let live = try DaemonProcess(config: Self.store)
+        try await live.start()
+        _ = try daemon.launch(arguments: ["--config", daemon.configPath, "--socket", live.socket, "--state-dir", daemon.stateDirectory])
+        _ = try await daemon.waitForExit()
+        XCTAssertTrue(daemon.stderr.contains("another server is already listening on \(live.socket)"), daemon.stderr)
+    }
 }
