@@ -21,11 +21,16 @@ final class WatchSession {
         let ticker = view.startTicking()
         defer { ticker.cancel() }
         var connections = 0
+        var instance: UInt64?
+        var restarted = false
         for await update in SyncClient.watch(socketPath: socket, clientName: "syncctl watch", stores: stores) {
             switch update {
-            case .connected:
+            case .connected(let welcome):
                 connections += 1
-                if connections > 1 { view.notice("reconnected to syncd") }
+                // Welcome's instance tells a restarted daemon from a connection that dropped.
+                restarted = instance != nil && welcome.instance != instance
+                instance = welcome.instance
+                if connections > 1 { view.notice(restarted ? "syncd restarted; reconnected" : "reconnected to syncd") }
             case .snapshot(let snapshot):
                 view.show(snapshot)
                 if untilDone, !anyRunning { return finish() }
@@ -33,7 +38,13 @@ final class WatchSession {
                 view.apply(event)
                 if untilDone, event.doneOrRemoved, !anyRunning { return finish() }
             case .resynced(let since, let oldest):
-                view.notice("missed events \(since + 1)…\(oldest - 1) while away; showing the current state")
+                if oldest > since + 1 {
+                    // After a crash the new daemon starts past the numbers the old one had
+                    // reserved; the rest of that block was never used, not missed.
+                    view.notice(restarted
+                        ? "events of the old daemon after \(since) were not seen; showing the current state"
+                        : "missed events \(since + 1)…\(oldest - 1) while away; showing the current state")
+                }
             case .disconnected(let reason):
                 view.notice("lost connection to syncd (\(reason)); reconnecting…")
             }
