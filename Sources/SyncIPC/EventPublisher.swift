@@ -92,23 +92,16 @@ public final class EventPublisher: Sendable {
     @discardableResult
     public func publish(store: String, run: RunID, _ kind: SyncEvent.Kind) -> UInt64 {
         waitForForwarder()
-        while true {
-            let outcome = pending.withLock { state -> (seq: UInt64, wake: Bool)? in
-                guard state.nextSeq < state.limit else { return nil }
-                let seq = state.nextSeq
-                state.nextSeq &+= 1
-                state.events.append(SyncEvent(seq: seq, time: .now(), store: store, run: run, kind: kind))
-                if state.draining { return (seq, false) }
-                state.draining = true
-                return (seq, true)
-            }
-            guard let outcome else {
-                reserveBlock()
-                continue
-            }
-            if outcome.wake { wake() }
-            return outcome.seq
+        let (seq, mustWake) = withReservedSeq { state -> (UInt64, Bool) in
+            let seq = state.nextSeq
+            state.nextSeq &+= 1
+            state.events.append(SyncEvent(seq: seq, time: .now(), store: store, run: run, kind: kind))
+            if state.draining { return (seq, false) }
+            state.draining = true
+            return (seq, true)
         }
+        if mustWake { wake() }
+        return seq
     }
 
     /// Publishes a Progress, replacing the same run's previous Progress if the forwarder has not
@@ -116,28 +109,33 @@ public final class EventPublisher: Sendable {
     /// millions of times a second costs at most one pending event per run between drains, not
     /// unbounded memory. `slot` is the caller's memory of its last pending Progress.
     func publishProgress(store: String, run: RunID, _ kind: SyncEvent.Kind, slot: inout Slot?) {
+        let mustWake = pending.withLock { state -> Bool? in
+            guard let last = slot, last.generation == state.generation, last.index < state.events.count,
+                  state.events[last.index].run == run, state.events[last.index].isSupersedable
+            else { return nil }
+            state.events[last.index].kind = kind
+            state.events[last.index].time = .now()
+            return false
+        } ?? withReservedSeq { state -> Bool in
+            slot = Slot(generation: state.generation, index: state.events.count)
+            state.events.append(SyncEvent(seq: state.nextSeq, time: .now(), store: store, run: run, kind: kind))
+            state.nextSeq &+= 1
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if mustWake { wake() }
+    }
+
+    /// Runs `body` under the event lock once a reserved number is free for it to hand out,
+    /// reserving the next block first when the current one is used up.
+    private func withReservedSeq<T: Sendable>(_ body: (inout Pending) -> T) -> T {
         while true {
-            let outcome = pending.withLock { state -> Bool? in
-                if let last = slot, last.generation == state.generation, last.index < state.events.count,
-                   state.events[last.index].run == run, state.events[last.index].isSupersedable {
-                    state.events[last.index].kind = kind
-                    state.events[last.index].time = .now()
-                    return false
-                }
-                guard state.nextSeq < state.limit else { return nil }
-                slot = Slot(generation: state.generation, index: state.events.count)
-                state.events.append(SyncEvent(seq: state.nextSeq, time: .now(), store: store, run: run, kind: kind))
-                state.nextSeq &+= 1
-                if state.draining { return false }
-                state.draining = true
-                return true
+            let result = pending.withLock { state -> T? in
+                state.nextSeq < state.limit ? body(&state) : nil
             }
-            guard let mustWake = outcome else {
-                reserveBlock()
-                continue
-            }
-            if mustWake { wake() }
-            return
+            if let result { return result }
+            reserveBlock()
         }
     }
 

@@ -154,13 +154,12 @@ public final class SyncClient: Sendable {
                 return id
             }
             guard let id else { return }
+            // Answered in time, the request is no longer pending and the timer finds nothing.
             let core = self.core
-            let timer = channel.eventLoop.scheduleTask(in: requestTimeout) {
+            channel.eventLoop.scheduleTask(in: requestTimeout) {
                 core.state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: SyncClientError.timedOut)
             }
             channel.writeAndFlush(Frame.encode(.request(Request(id: id, command: command))), promise: nil)
-            // The timer only matters while the request is pending; answered, it finds nothing.
-            _ = timer
         }
     }
 }

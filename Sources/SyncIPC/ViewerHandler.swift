@@ -84,6 +84,7 @@ final class ViewerHandler: ChannelInboundHandler {
         case .success(let peer):
             self.peer = peer
             access = hub.access.access(for: peer)
+            currentAccess = (access, hub.accessGeneration)
             logger[metadataKey: "peer"] = "\(peer.pid)/\(peer.uid)"
         case .failure(let error):
             // Without credentials the peer is nobody: it may watch, never control.

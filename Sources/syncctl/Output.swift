@@ -27,20 +27,7 @@ enum Output {
     /// Writes all of `data` to standard output; on EPIPE exits with status 0, on any other write
     /// error says so on stderr and exits with 74 (EX_IOERR).
     static func write(_ data: Data) {
-        let failure: Int32? = data.withUnsafeBytes { bytes -> Int32? in
-            guard let base = bytes.baseAddress else { return nil }
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(STDOUT_FILENO, base + offset, bytes.count - offset)
-                if written >= 0 {
-                    offset += written
-                } else if errno != EINTR {
-                    return errno
-                }
-            }
-            return nil
-        }
-        guard let failure else { return }
+        guard let failure = writeAll(data, to: STDOUT_FILENO) else { return }
         if failure == EPIPE { exit(Exit.ok) }
         error("syncctl: cannot write to standard output: \(String(cString: strerror(failure)))")
         exit(Exit.ioError)
@@ -48,18 +35,24 @@ enum Output {
 
     /// Writes `text` and a newline to standard error; a failure there cannot be reported anywhere.
     static func error(_ text: String) {
-        let data = Data((text + "\n").utf8)
-        data.withUnsafeBytes { bytes in
-            guard let base = bytes.baseAddress else { return }
+        _ = writeAll(Data((text + "\n").utf8), to: STDERR_FILENO)
+    }
+
+    /// Writes all of `data` to `fd`, retrying short writes and EINTR.
+    /// - Returns: the errno of a failed write, nil when everything was written.
+    private static func writeAll(_ data: Data, to fd: CInt) -> Int32? {
+        data.withUnsafeBytes { bytes -> Int32? in
+            guard let base = bytes.baseAddress else { return nil }
             var offset = 0
             while offset < bytes.count {
-                let written = Glibc.write(STDERR_FILENO, base + offset, bytes.count - offset)
+                let written = Glibc.write(fd, base + offset, bytes.count - offset)
                 if written >= 0 {
                     offset += written
                 } else if errno != EINTR {
-                    return
+                    return errno
                 }
             }
+            return nil
         }
     }
 }

@@ -49,6 +49,18 @@ final class UnderAttackTests: XCTestCase {
         await server.stop()
     }
 
+    /// Connects once more, expecting Goodbye `too-many-viewers`; fails with `admitted` otherwise.
+    static func refusal(_ server: SyncServer, _ admitted: String) async throws -> Goodbye? {
+        do {
+            _ = try await SyncClient.connect(to: server.socketPath, clientName: "one-too-many")
+            XCTFail(admitted)
+            return nil
+        } catch SyncClientError.closedByServer(let goodbye) {
+            XCTAssertEqual(goodbye.code, .tooManyViewers)
+            return goodbye
+        }
+    }
+
     func testWatchOnlyUser_isCappedPerUser_andCannotTakeReservedSlots() async throws {
         let control = Membership()
         let server = try await makeServer(access: control.policy) {
@@ -58,13 +70,8 @@ final class UnderAttackTests: XCTestCase {
         }
         var held: [SyncClient] = []
         for _ in 0..<5 { held.append(try await SyncClient.connect(to: server.socketPath, clientName: "hog")) }
-        do {
-            _ = try await SyncClient.connect(to: server.socketPath, clientName: "hog")
-            XCTFail("a sixth connection of one watch-only user was admitted")
-        } catch SyncClientError.closedByServer(let goodbye) {
-            XCTAssertEqual(goodbye.code, .tooManyViewers)
-            XCTAssertTrue(goodbye.message.contains("the limit per user is 5"), goodbye.message)
-        }
+        let goodbye = try await Self.refusal(server, "a sixth connection of one watch-only user was admitted")
+        XCTAssertTrue(goodbye?.message.contains("the limit per user is 5") == true, "\(String(describing: goodbye))")
         // Control peers are not capped per user and may use the reserved slots.
         control.grant()
         for _ in 0..<7 { held.append(try await SyncClient.connect(to: server.socketPath, clientName: "root")) }
@@ -82,12 +89,7 @@ final class UnderAttackTests: XCTestCase {
         }
         var held: [SyncClient] = []
         for _ in 0..<7 { held.append(try await SyncClient.connect(to: server.socketPath, clientName: "watcher")) }
-        do {
-            _ = try await SyncClient.connect(to: server.socketPath, clientName: "watcher")
-            XCTFail("a watcher took a reserved slot")
-        } catch SyncClientError.closedByServer(let goodbye) {
-            XCTAssertEqual(goodbye.code, .tooManyViewers)
-        }
+        _ = try await Self.refusal(server, "a watcher took a reserved slot")
         control.grant()
         let admin = try await SyncClient.connect(to: server.socketPath, clientName: "admin")
         XCTAssertEqual(admin.welcome.access, .control)
