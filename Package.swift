@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

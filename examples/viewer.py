@@ -2,15 +2,18 @@
 """A small syncd viewer, written from docs/PROTOCOL.md alone (Python 3 stdlib only).
 
     viewer.py --socket PATH [--store NAME]... [--since N] [--count N] [--client NAME]
+              [--heartbeat SECONDS [--show-pings]]
     viewer.py --decode FILE...
 
 Socket mode prints one line per frame received. Exit status: 0 after --count events,
-3 after a Goodbye, 4 when the server closes without one, 1 on a protocol error.
+3 after a Goodbye, 4 when the server closes without one, 5 when a heartbeat Ping goes
+unanswered (the daemon hangs), 1 on a protocol error.
 """
 import argparse
 import functools
 import json
 import re
+import select
 import socket
 import struct
 import sys
@@ -71,6 +74,10 @@ class Payload:
     def string_list(self):
         return [self.string() for _ in range(self.u16())]
 
+    def remaining(self):
+        """Bytes after the fields read so far: fields a newer server appended (§9)."""
+        return len(self.data) - self.pos
+
 
 # ---- formatting helpers -------------------------------------------------------------------
 
@@ -115,6 +122,15 @@ def store_facts(p):
     return provider, bits, last
 
 
+def schedule(p):
+    """Queue place, retry, retry reason (§4.4, added in 0.2), as text; "" when plain."""
+    place, retry, reason = p.u32(), p.u32(), p.opt_string()
+    text = f" queued={place}" if place else ""
+    if retry:
+        text += f" retry={retry} reason={q(reason or '')}"
+    return text
+
+
 def decode_event(kind, p):
     seq, _time, run, store = p.u64(), p.u64(), p.u64(), p.string()
     head = f"event seq={seq} store={q(store)} run={run}"
@@ -124,7 +140,9 @@ def decode_event(kind, p):
     if kind == 0x0011:
         index, maximum, step = p.u32(), p.u32(), p.opt_string()
         step_text = "-" if step is None else q(step)
-        return [f"{head} progress index={index} max={maximum} step={step_text}"]
+        merged = p.u32() if p.remaining() >= 4 else 1
+        extra = f" callbacks={merged}" if merged != 1 else ""
+        return [f"{head} progress index={index} max={maximum} step={step_text}{extra}"]
     if kind == 0x0012:
         code, message = p.u32(), p.string()
         severity = "error" if code & 0x80000000 else "warning"
@@ -133,8 +151,9 @@ def decode_event(kind, p):
         return [f"{head} done result={status(p.u32())}"]
     if kind == 0x0014:
         provider, bits, last = store_facts(p)
+        extra = schedule(p) if p.remaining() else ""
         return [f"{head} store-changed provider={q(provider)} paused={bits & 1} "
-                f"stalled={(bits >> 1) & 1} last-result={last}"]
+                f"stalled={(bits >> 1) & 1} last-result={last}{extra}"]
     return [f"{head} store-removed"]                       # 0x0015
 
 
@@ -155,6 +174,9 @@ def decode_snapshot(p):
         step_text = "-" if step is None else q(step)
         lines.append(f"  store {q(name)} provider={q(provider)} run={run} "
                      f"index={index} max={maximum} step={step_text}")
+    if p.remaining():                  # one schedule per store, after all records (0.2)
+        for i in range(count):
+            lines[i + 1] += schedule(p)
     return lines
 
 
@@ -176,6 +198,10 @@ def decode_request(kind, p):
         return [f"{head} {verb} store={q(p.string())}"]
     if kind == 0x0047:
         return [f"{head} errors stores={json.dumps(p.string_list())}"]
+    if kind == 0x0048:
+        return [f"{head} ping"]
+    if kind == 0x0049:
+        return [f"{head} runs stores={json.dumps(p.string_list())}"]
     return [f"{head} reload"]                              # 0x0046
 
 
@@ -206,11 +232,23 @@ def decode_error_history(p):
     return lines
 
 
+def decode_run_history(p):
+    lines = [f"run-history id={p.u32()}"]
+    for _ in range(p.u32()):
+        store, run, flags, trigger = p.string(), p.u64(), p.u32(), p.u8()
+        started, ended, result, warnings, errors = p.u64(), p.u64(), p.u32(), p.u32(), p.u32()
+        seconds = (ended - started) / 1e6
+        lines.append(f"  run store={q(store)} run={run} flags=0x{flags:08X} "
+                     f"trigger={named(TRIGGERS, trigger)} seconds={seconds:g} result={status(result)} "
+                     f"warnings={warnings} errors={errors}")
+    return lines
+
+
 DECODERS = {0x0001: decode_hello, 0x0002: decode_welcome, 0x0003: decode_goodbye,
             0x0020: decode_snapshot, 0x0050: decode_reply, 0x0051: decode_subscribed,
-            0x0052: decode_status_reply, 0x0053: decode_error_history}
+            0x0052: decode_status_reply, 0x0053: decode_error_history, 0x0054: decode_run_history}
 DECODERS.update({k: functools.partial(decode_event, k) for k in EVENT_TYPES})
-DECODERS.update({k: functools.partial(decode_request, k) for k in range(0x0040, 0x0048)})
+DECODERS.update({k: functools.partial(decode_request, k) for k in range(0x0040, 0x004A)})
 
 
 def decode_frame(kind, payload):
@@ -243,6 +281,10 @@ def frame(kind, payload):
 def hello_frame(client):
     return frame(0x0001, struct.pack(">IHH", 0x53594E43, PROTOCOL_VERSION, PROTOCOL_VERSION)
                  + enc_string(client))
+
+
+def ping_frame(request_id):
+    return frame(0x0048, struct.pack(">I", request_id))
 
 
 def subscribe_frame(request_id, since, stores):
@@ -308,9 +350,25 @@ def run_socket(args):
     reader = SocketReader(sock)
     send(sock, hello_frame(args.client))
     welcomed, events = False, 0
+    ping_id, next_id = None, 100      # the request id of the unanswered Ping, if any
     try:
         while args.count is None or events < args.count:
+            # The heartbeat: after a quiet spell, a Ping; a second spell without its answer
+            # means the daemon hangs (a quiet daemon answers at once).
+            if args.heartbeat and not select.select([sock], [], [], args.heartbeat)[0]:
+                if not welcomed or ping_id is not None:
+                    what = "a ping" if welcomed else "hello"
+                    print(f"viewer.py: syncd did not answer {what} within {args.heartbeat:g}s",
+                          file=sys.stderr, flush=True)
+                    return 5
+                ping_id, next_id = next_id, next_id + 1
+                send(sock, ping_frame(ping_id))
+                continue
             kind, payload = reader.frame()
+            if kind == 0x0050 and ping_id is not None and Payload(payload).u32() == ping_id:
+                ping_id = None
+                if not args.show_pings:
+                    continue
             emit(decode_frame(kind, payload))
             if kind == 0x0003:
                 return 3
@@ -378,6 +436,9 @@ def main():
     ap.add_argument("--since", type=number, help="replay events after this sequence number")
     ap.add_argument("--count", type=number, help="exit 0 after this many events")
     ap.add_argument("--client", default="viewer.py", help="client name sent in Hello")
+    ap.add_argument("--heartbeat", type=float, metavar="SECONDS",
+                    help="ping after this long without a frame; exit 5 if the ping goes unanswered as long")
+    ap.add_argument("--show-pings", action="store_true", help="print the answers to heartbeat pings")
     ap.add_argument("--decode", nargs="+", metavar="FILE", help="decode hex test vectors")
     args = ap.parse_args()
     if args.decode:

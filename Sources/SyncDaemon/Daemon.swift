@@ -50,6 +50,9 @@ public actor Daemon: ControlHandler {
 
     struct ActiveRun {
         let id: RunID
+        let flags: SyncFlags
+        let trigger: RunTrigger
+        let started: Timestamp
         let callback: SyncCallback
         let task: Task<Void, Never>
         var cancelReason: CancelReason?
@@ -286,7 +289,7 @@ public actor Daemon: ControlHandler {
             guard let self else { return }
             await self.finish(name, run: id, providerResult: result)
         }
-        runs[name] = ActiveRun(id: id, callback: callback, task: task)
+        runs[name] = ActiveRun(id: id, flags: flags, trigger: trigger, started: .now(), callback: callback, task: task)
         publishInfo(name)
     }
 
@@ -317,7 +320,7 @@ public actor Daemon: ControlHandler {
         }
         callback.done(result)
         let published = callback.reporter.result ?? result
-        record(name, run: id, result: published, errors: callback.errorCounts.records)
+        record(name, run: run, result: published, counts: callback.errorCounts)
         scheduler.finished(name, result: published, now: .now, jitter: Double.random(in: 0.8...1.2))
         if leaving.remove(name) != nil {
             server.publisher.publish(store: name, run: 0, .storeRemoved)
@@ -364,9 +367,16 @@ public actor Daemon: ControlHandler {
 
     // MARK: State
 
-    private func record(_ name: String, run: RunID, result: SyncStatus, errors: [DurableState.ErrorRecord]) {
+    private func record(_ name: String, run: ActiveRun, result: SyncStatus, counts: SyncCallback.Counts) {
         let now = Timestamp.now().rawValue
+        let errors = counts.records
         var store = state.stores[name] ?? DurableState.Store()
+        store.recentRuns.append(DurableState.RunRecord(
+            run: run.id, flags: run.flags.rawValue, trigger: run.trigger.rawValue, started: run.started.rawValue,
+            ended: now, result: result.rawValue, warnings: UInt32(clamping: counts.warnings), errors: UInt32(clamping: counts.errors)))
+        if store.recentRuns.count > DurableState.recentRunsKept {
+            store.recentRuns.removeFirst(store.recentRuns.count - DurableState.recentRunsKept)
+        }
         store.lastResult = result.rawValue
         store.lastRunEnded = now
         if !result.isFailure { store.lastSuccess = now }
@@ -487,7 +497,14 @@ public actor Daemon: ControlHandler {
             var seen = Set<String>()
             let stores = (names.isEmpty ? state.stores.keys.sorted() : names).filter { seen.insert($0).inserted }
             return Self.capped(errorHistory(stores))
-        case .subscribe, .status:
+        case .runs(let names):
+            if let unknown = names.first(where: { config.stores[$0] == nil && state.stores[$0] == nil }) {
+                return unknownStore(unknown)
+            }
+            var seen = Set<String>()
+            let stores = (names.isEmpty ? state.stores.keys.sorted() : names).filter { seen.insert($0).inserted }
+            return ControlResult(runs: runHistory(stores))
+        case .subscribe, .status, .ping:
             return ControlResult(.unexpectedMessage, "\(command.name) is not a control request")
         }
     }
@@ -500,6 +517,17 @@ public actor Daemon: ControlHandler {
                            code: SyncStatus(rawValue: $0.code), message: $0.message)
             }
         }.sorted { ($0.time, $0.store) < ($1.time, $1.store) }
+    }
+
+    /// The remembered finished runs of these stores, oldest first.
+    private func runHistory(_ names: [String]) -> [RunRecord] {
+        names.flatMap { name in
+            (state.stores[name]?.recentRuns ?? []).map {
+                RunRecord(store: name, run: $0.run, flags: SyncFlags(rawValue: $0.flags), trigger: RunTrigger(rawValue: $0.trigger),
+                          started: Timestamp(rawValue: $0.started), ended: Timestamp(rawValue: $0.ended),
+                          result: SyncStatus(rawValue: $0.result), warnings: $0.warnings, errors: $0.errors)
+            }
+        }.sorted { ($0.ended, $0.store) < ($1.ended, $1.store) }
     }
 
     /// The newest entries that fit ``maxErrorHistoryBytes``, and how many older ones were left out.

@@ -1,7 +1,7 @@
 import SyncProtocol
 
 /// What the daemon does with the requests the server cannot answer itself: control requests
-/// (sync-now, cancel, pause, resume, reload) and the error history.
+/// (sync-now, cancel, pause, resume, reload), the error history and the run history.
 ///
 /// For control requests the server has already checked that the peer may control; the handler
 /// decides the rest and its answer goes back to the viewer as a ``Reply`` (or an ``ErrorHistory``
@@ -20,6 +20,8 @@ public struct ControlResult: Hashable, Sendable {
     public var errors: [ErrorEntry]?
     /// Older entries of that answer left out to keep it within the size cap.
     public var omitted: UInt32 = 0
+    /// The answer to a runs request; nil for everything else.
+    public var runs: [RunRecord]?
 
     public init(_ status: SyncStatus, _ message: String) {
         self.status = status
@@ -31,5 +33,11 @@ public struct ControlResult: Hashable, Sendable {
         self.message = ""
         self.errors = errors
         self.omitted = omitted
+    }
+
+    public init(runs: [RunRecord]) {
+        self.status = .ok
+        self.message = ""
+        self.runs = runs
     }
 }

@@ -104,8 +104,8 @@ public final class EventPublisher: Sendable {
         return seq
     }
 
-    /// Publishes a Progress, replacing the same run's previous Progress if the forwarder has not
-    /// taken it yet (it keeps that event's sequence number). So a provider calling progress
+    /// Publishes a Progress, merging it into the same run's previous Progress if the forwarder has
+    /// not taken it yet (that event keeps its sequence number and counts the callbacks it stands for). So a provider calling progress
     /// millions of times a second costs at most one pending event per run between drains, not
     /// unbounded memory. `slot` is the caller's memory of its last pending Progress.
     func publishProgress(store: String, run: RunID, _ kind: SyncEvent.Kind, slot: inout Slot?) {
@@ -113,8 +113,15 @@ public final class EventPublisher: Sendable {
             guard let last = slot, last.generation == state.generation, last.index < state.events.count,
                   state.events[last.index].run == run, state.events[last.index].isSupersedable
             else { return nil }
-            state.events[last.index].kind = kind
+            // Merged, the event keeps the step text a newer "just move the bar" leaves out.
+            if case .progress(nil, let index, let max) = kind,
+               case .progress(let step?, _, _) = state.events[last.index].kind {
+                state.events[last.index].kind = .progress(step: step, index: index, max: max)
+            } else {
+                state.events[last.index].kind = kind
+            }
             state.events[last.index].time = .now()
+            state.events[last.index].callbacks &+= state.events[last.index].callbacks == .max ? 0 : 1
             return false
         } ?? withReservedSeq { state -> Bool in
             slot = Slot(generation: state.generation, index: state.events.count)

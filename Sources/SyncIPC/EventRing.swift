@@ -7,6 +7,9 @@ struct EncodedEvent {
     let store: String
     /// Set for Progress, which a newer Progress of the same run may supersede in a slow viewer's queue.
     let progressOf: RunID?
+    /// A Progress with step text, which only a newer Progress with step text may supersede: the
+    /// step a viewer shows is never lost to a "just move the bar" Progress.
+    let carriesStep: Bool
     /// Where its frame lies in the batch's bytes.
     let offset: Int
     let length: Int

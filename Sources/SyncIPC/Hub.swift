@@ -134,9 +134,11 @@ final class Hub {
             let offset = buffer.writerIndex
             Frame.encode(event, into: &buffer)
             table.apply(event)
+            var carriesStep = false
+            if case .progress(.some, _, _) = event.kind { carriesStep = true }
             encoded.append(EncodedEvent(
                 seq: event.seq, store: event.store, progressOf: event.isSupersedable ? event.run : nil,
-                offset: offset, length: buffer.writerIndex - offset))
+                carriesStep: carriesStep, offset: offset, length: buffer.writerIndex - offset))
         }
         let batch = EncodedBatch(bytes: buffer, events: encoded)
         ring.append(batch)

@@ -108,6 +108,23 @@ public final class SyncClient: Sendable {
         }
     }
 
+    /// The recent finished runs of the named stores (all when empty), oldest first.
+    /// - Throws: ``SyncClientError/refused(_:)`` with the server's reply, e.g. for an unknown store.
+    public func runs(stores: [String] = []) async throws -> [RunRecord] {
+        switch try await request(.runs(stores: stores)) {
+        case .runHistory(let history): return history.runs
+        case .reply(let reply): throw SyncClientError.refused(reply)
+        case let other: throw SyncClientError.unexpected("expected a run history, got message type \(other.type)")
+        }
+    }
+
+    /// Asks the server to answer at once: a viewer that hears nothing for a while tells a quiet
+    /// daemon (it answers) from a hung one (the request times out).
+    public func ping() async throws {
+        let reply = try await send(.ping)
+        guard reply.status.isOK else { throw SyncClientError.refused(reply) }
+    }
+
     /// Subscribes to the named stores (all when empty). With `since`, asks for a replay of the
     /// events after it; the server answers with a replay, or a resync and a snapshot when it no
     /// longer holds them.
@@ -258,6 +275,8 @@ final class ClientHandler: ChannelInboundHandler, Sendable {
         case .statusReply(let reply):
             answer(reply.requestID, message)
         case .errorHistory(let history):
+            answer(history.requestID, message)
+        case .runHistory(let history):
             answer(history.requestID, message)
         case .snapshot(let snapshot):
             _ = core.state.withLock { $0.subscription?.yield(.snapshot(snapshot)) }

@@ -201,6 +201,10 @@ final class ViewerHandler: ChannelInboundHandler {
             }
             send(.statusReply(StatusReply(requestID: request.id, snapshot: hub.table.snapshot(of: stores))))
             rearmIdleTimer()
+        case .ping:
+            // Answered here, on the event loop: a reply proves the loop that forwards events runs.
+            reply(request, .ok, "pong")
+            rearmIdleTimer()
         default:
             control(request)
         }
@@ -249,6 +253,8 @@ final class ViewerHandler: ChannelInboundHandler {
                 }
                 if let errors = result.errors {
                     viewer.send(.errorHistory(ErrorHistory(requestID: request.id, entries: errors, omitted: result.omitted)))
+                } else if let runs = result.runs {
+                    viewer.send(.runHistory(RunHistory(requestID: request.id, runs: runs)))
                 } else {
                     viewer.reply(request, result.status, result.message)
                 }

@@ -6,7 +6,7 @@ import SyncProtocol
 /// Live events are queued as ranges of the shared batches they were encoded in, so a lagging
 /// viewer costs one entry per batch, not one per event. When the queue grows, it is compacted:
 /// a Progress followed by a newer Progress of the same run is dropped (a viewer needs only the
-/// latest bar), and what remains is copied into one buffer. RunStarted, Error, Done, store
+/// latest bar; a step text goes only for a newer step text), and what remains is copied into one buffer. RunStarted, Error, Done, store
 /// changes and replies are never dropped; if they alone exceed the cap, ``append`` reports
 /// overflow and the viewer is disconnected with a notice.
 struct ViewerQueue {
@@ -76,14 +76,22 @@ struct ViewerQueue {
     /// shared batches cost this viewer nothing extra, a copy would.
     mutating func compact() {
         var newerProgress = Set<RunID>()
+        var newerStep = Set<RunID>()
         var keep: [Bool] = []  // per event, newest first
         var freed = 0
         for chunk in chunks.reversed() {
             guard case .events(let batch, let range) = chunk else { continue }
             for index in range.reversed() {
-                if let run = batch.events[index].progressOf, !newerProgress.insert(run).inserted {
+                let event = batch.events[index]
+                guard let run = event.progressOf else {
+                    keep.append(true)
+                    continue
+                }
+                let superseded = event.carriesStep ? !newerStep.insert(run).inserted : newerProgress.contains(run)
+                newerProgress.insert(run)
+                if superseded {
                     keep.append(false)
-                    freed += batch.events[index].length
+                    freed += event.length
                 } else {
                     keep.append(true)
                 }
@@ -110,7 +118,7 @@ struct ViewerQueue {
                     let event = batch.events[index]
                     events.append(EncodedEvent(
                         seq: event.seq, store: event.store, progressOf: event.progressOf,
-                        offset: buffer.writerIndex, length: event.length))
+                        carriesStep: event.carriesStep, offset: buffer.writerIndex, length: event.length))
                     var frame = batch.frames(index..<index + 1)
                     buffer.writeBuffer(&frame)
                 }

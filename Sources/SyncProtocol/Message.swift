@@ -26,11 +26,14 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let resume = MessageType(rawValue: 0x0045)
     public static let reload = MessageType(rawValue: 0x0046)
     public static let errors = MessageType(rawValue: 0x0047)
+    public static let ping = MessageType(rawValue: 0x0048)
+    public static let runs = MessageType(rawValue: 0x0049)
 
     public static let reply = MessageType(rawValue: 0x0050)
     public static let subscribed = MessageType(rawValue: 0x0051)
     public static let statusReply = MessageType(rawValue: 0x0052)
     public static let errorHistory = MessageType(rawValue: 0x0053)
+    public static let runHistory = MessageType(rawValue: 0x0054)
 
     public var description: String {
         let digits = String(rawValue, radix: 16)
@@ -50,6 +53,7 @@ public enum Message: Hashable, Sendable {
     case subscribed(Subscribed)
     case statusReply(StatusReply)
     case errorHistory(ErrorHistory)
+    case runHistory(RunHistory)
     /// A type this build does not know, from a newer peer. Receivers skip it.
     case unknown(type: MessageType, payload: ByteBuffer)
 
@@ -65,6 +69,7 @@ public enum Message: Hashable, Sendable {
         case .subscribed: return .subscribed
         case .statusReply: return .statusReply
         case .errorHistory: return .errorHistory
+        case .runHistory: return .runHistory
         case .unknown(let type, _): return type
         }
     }
@@ -83,6 +88,7 @@ public enum Message: Hashable, Sendable {
             buffer.writeInteger(reply.requestID)
             reply.snapshot.write(to: &buffer)
         case .errorHistory(let history): history.write(to: &buffer)
+        case .runHistory(let history): history.write(to: &buffer)
         case .unknown(_, var payload): buffer.writeBuffer(&payload)
         }
     }
@@ -97,7 +103,7 @@ public enum Message: Hashable, Sendable {
         case .runStarted, .progress, .error, .done, .storeChanged, .storeRemoved:
             return .event(try SyncEvent.read(type, from: &buffer))
         case .snapshot: return .snapshot(try Snapshot.read(from: &buffer))
-        case .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .errors:
+        case .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .errors, .runs, .ping:
             return .request(try Request.read(type, from: &buffer))
         case .reply: return .reply(try Reply.read(from: &buffer))
         case .subscribed: return .subscribed(try Subscribed.read(from: &buffer))
@@ -105,6 +111,7 @@ public enum Message: Hashable, Sendable {
             let id: UInt32 = try buffer.readWireInteger()
             return .statusReply(StatusReply(requestID: id, snapshot: try Snapshot.read(from: &buffer)))
         case .errorHistory: return .errorHistory(try ErrorHistory.read(from: &buffer))
+        case .runHistory: return .runHistory(try RunHistory.read(from: &buffer))
         default:
             return .unknown(type: type, payload: buffer)
         }

@@ -71,21 +71,27 @@ final class PythonViewerTests: XCTestCase {
         let vectors = Self.repository.appendingPathComponent("docs/vectors")
         let files = try FileManager.default.contentsOfDirectory(atPath: vectors.path)
             .filter { $0.hasSuffix(".hex") }.sorted().map { vectors.appendingPathComponent($0).path }
-        XCTAssertGreaterThanOrEqual(files.count, 26)
+        XCTAssertGreaterThanOrEqual(files.count, 31)
         let (status, output) = try await viewer(["--decode"] + files)
         XCTAssertEqual(status, 0)
         let lines = Set(output)
         for expected in [
             "event seq=42 store=\"mail\" run=7 run-started flags=0x20000082 trigger=on-demand",
-            "event seq=44 store=\"mail\" run=7 progress index=41 max=200 step=-",
-            "event seq=47 store=\"mail\" run=0 store-changed provider=\"imap\" paused=1 stalled=0 last-result=0x00000000 (ok)",
-            "  store \"notes\" provider=\"exec\" idle last-result=0x00000000 (ok)",
-            "request id=2 subscribe since=41 stores=[\"mail\"]",
-            "request id=4 sync-now store=\"mail\" flags=0x02000000",
-            "subscribed id=2 mode=resync since=41 oldest=100",
+            "event seq=44 store=\"mail\" run=7 progress index=40 max=200 step=\"INBOX\" callbacks=3",
+            "event seq=45 store=\"mail\" run=7 progress index=41 max=200 step=-",
+            "event seq=48 store=\"mail\" run=0 store-changed provider=\"imap\" paused=0 stalled=0 last-result=0x00040680 (partial)",
+            "  store \"mail\" provider=\"imap\" run=7 index=40 max=200 step=\"INBOX\"",
+            "  store \"notes\" provider=\"exec\" idle last-result=0x00000000 (ok) queued=1",
+            "request id=2 subscribe since=45 stores=[\"mail\"]",
+            "request id=4 sync-now store=\"mail\" flags=0x00000000",
+            "subscribed id=2 mode=resync since=45 oldest=47",
             "reply id=4 status=0x80070005 (permission-denied) message=\"permission denied\"",
             "request id=9 errors stores=[\"mail\"]",
             "  error store=\"mail\" run=7 code=0x80040115 (network) message=\"connection reset\"",
+            "request id=11 ping",
+            "reply id=11 status=0x00000000 (ok) message=\"pong\"",
+            "request id=10 runs stores=[\"mail\"]",
+            "  run store=\"mail\" run=7 flags=0x20000082 trigger=on-demand seconds=12 result=0x00040680 (partial) warnings=0 errors=1",
         ] {
             XCTAssertTrue(lines.contains(expected), "missing: \(expected)")
         }

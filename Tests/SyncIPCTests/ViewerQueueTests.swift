@@ -9,7 +9,8 @@ func batch(firstSeq: UInt64, _ items: [(tag: UInt8, progressOf: RunID?)]) -> Enc
     var events: [EncodedEvent] = []
     for (i, item) in items.enumerated() {
         events.append(EncodedEvent(
-            seq: firstSeq + UInt64(i), store: "s", progressOf: item.progressOf, offset: bytes.writerIndex, length: 10))
+            seq: firstSeq + UInt64(i), store: "s", progressOf: item.progressOf, carriesStep: false,
+            offset: bytes.writerIndex, length: 10))
         bytes.writeBytes([UInt8](repeating: item.tag, count: 10))
     }
     return EncodedBatch(bytes: bytes, events: events)

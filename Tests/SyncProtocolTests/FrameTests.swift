@@ -78,7 +78,7 @@ final class FrameTests: XCTestCase {
     func testBadOptionalMarker_isMalformed() {
         var frame = Frame.encode(.event(SyncEvent(
             seq: 1, time: Timestamp(rawValue: 5), store: "s", run: 2, kind: .progress(step: nil, index: 1, max: 2))))
-        frame.setInteger(UInt8(7), at: frame.writerIndex - 1)
+        frame.setInteger(UInt8(7), at: frame.writerIndex - 5)  // the marker, before the callbacks count
         XCTAssertThrowsError(try Frame.decode(from: &frame, limit: 1024)) { error in
             XCTAssertEqual(error as? ProtocolError, .invalidField("optional string marker 7"))
         }

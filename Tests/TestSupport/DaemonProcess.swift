@@ -183,20 +183,59 @@ public func runTool(
     // leaves running keeps the read end from seeing EOF.
     _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
     _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+    let pid = spawnTool(path, arguments) { actions in
+        if captureOutput {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        if mergeStandardError, captureOutput {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
+    }
+    close(fds[1])
+    defer { close(fds[0]) }
+    guard let pid else { return (-1, "") }
+    var output = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = read(fds[0], &chunk, chunk.count)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        output += chunk[0..<n]
+    }
+    return (waitForTool(pid), String(decoding: output, as: UTF8.self))
+}
+
+/// Starts a tool as ``runTool(_:_:captureOutput:mergeStandardError:)`` does, with its stdout and
+/// stderr appended to `outputFile`, and returns its pid without waiting: for a test that watches
+/// the output while the tool runs. The caller waits for it with ``waitForTool(_:)``.
+public func startTool(_ path: String, _ arguments: [String], outputFile: String) -> pid_t? {
+    spawnTool(path, arguments) { actions in
+        posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
+}
+
+/// Waits for a tool's exit: its exit status, or 128 + the signal that ended it.
+public func waitForTool(_ pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let exited = status & 0x7f == 0
+    return exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
+
+/// posix_spawn with a clean signal mask and default dispositions and no descriptor but 0, 1 and 2
+/// (see ``runTool(_:_:captureOutput:mergeStandardError:)``); `redirect` sets up 1 and 2.
+private func spawnTool(
+    _ path: String, _ arguments: [String], redirect: (inout posix_spawn_file_actions_t) -> Void
+) -> pid_t? {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    if captureOutput {
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-    } else {
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    }
-    if mergeStandardError, captureOutput {
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-    } else {
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    }
-    posix_spawn_file_actions_addclose(&actions, fds[0])
+    redirect(&actions)
     closeInheritedDescriptors(&actions)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
@@ -212,22 +251,8 @@ public func runTool(
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-    close(fds[1])
-    defer { close(fds[0]) }
-    guard spawned == 0 else { return (-1, "") }
-    var output = [UInt8]()
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = read(fds[0], &chunk, chunk.count)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        output += chunk[0..<n]
-    }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let exited = status & 0x7f == 0
-    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), String(decoding: output, as: UTF8.self))
+    guard posix_spawn(&pid, path, &actions, &attributes, argv, environ) == 0 else { return nil }
+    return pid
 }
 
 /// Adds "close every descriptor from 3 up" to `actions`, after the dups onto 0, 1 and 2.

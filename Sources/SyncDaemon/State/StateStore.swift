@@ -14,6 +14,18 @@ public struct DurableState: Codable, Sendable, Equatable {
         public var message: String
     }
 
+    /// One finished run, for `syncctl show`.
+    public struct RunRecord: Codable, Sendable, Equatable {
+        public var run: RunID
+        public var flags: UInt32
+        public var trigger: UInt8
+        public var started: UInt64
+        public var ended: UInt64
+        public var result: UInt32
+        public var warnings: UInt32
+        public var errors: UInt32
+    }
+
     public struct Store: Codable, Sendable, Equatable {
         public var lastResult: UInt32?
         public var lastRunEnded: UInt64?
@@ -23,7 +35,39 @@ public struct DurableState: Codable, Sendable, Equatable {
         public var paused: Bool = false
         /// The most recent errors and warnings, oldest first.
         public var errors: [ErrorRecord] = []
+        /// The most recent finished runs, oldest first (at most ``recentRunsKept``).
+        public var recentRuns: [RunRecord] = []
+
+        public init(
+            lastResult: UInt32? = nil, lastRunEnded: UInt64? = nil, lastSuccess: UInt64? = nil, runs: Int = 0,
+            failedRuns: Int = 0, paused: Bool = false, errors: [ErrorRecord] = [], recentRuns: [RunRecord] = []
+        ) {
+            self.lastResult = lastResult
+            self.lastRunEnded = lastRunEnded
+            self.lastSuccess = lastSuccess
+            self.runs = runs
+            self.failedRuns = failedRuns
+            self.paused = paused
+            self.errors = errors
+            self.recentRuns = recentRuns
+        }
+
+        // Files written before a field existed lack it.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lastResult = try c.decodeIfPresent(UInt32.self, forKey: .lastResult)
+            lastRunEnded = try c.decodeIfPresent(UInt64.self, forKey: .lastRunEnded)
+            lastSuccess = try c.decodeIfPresent(UInt64.self, forKey: .lastSuccess)
+            runs = try c.decodeIfPresent(Int.self, forKey: .runs) ?? 0
+            failedRuns = try c.decodeIfPresent(Int.self, forKey: .failedRuns) ?? 0
+            paused = try c.decodeIfPresent(Bool.self, forKey: .paused) ?? false
+            errors = try c.decodeIfPresent([ErrorRecord].self, forKey: .errors) ?? []
+            recentRuns = try c.decodeIfPresent([RunRecord].self, forKey: .recentRuns) ?? []
+        }
     }
+
+    /// Finished runs remembered per store.
+    public static let recentRunsKept = 20
 
     public var version = 1
     /// Counters above this are refused as damage: no daemon gets there (2^62 runs or events).

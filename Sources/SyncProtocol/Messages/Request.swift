@@ -34,11 +34,15 @@ public struct Request: Hashable, Sendable {
         case reload
         /// The remembered errors and warnings of these stores (empty: all), oldest first.
         case errors(stores: [String])
+        /// The recent finished runs of these stores (empty: all), oldest first.
+        case runs(stores: [String])
+        /// Are you there? Answered at once with a ``Reply`` `ok`: an idle viewer's heartbeat.
+        case ping
 
         /// Whether the command changes anything, and so needs ``AccessLevel/control``.
         public var needsControl: Bool {
             switch self {
-            case .subscribe, .status, .errors: return false
+            case .subscribe, .status, .errors, .runs, .ping: return false
             case .syncNow, .cancel, .pause, .resume, .reload: return true
             }
         }
@@ -54,6 +58,8 @@ public struct Request: Hashable, Sendable {
             case .resume: return "resume"
             case .reload: return "reload"
             case .errors: return "errors"
+            case .runs: return "runs"
+            case .ping: return "ping"
             }
         }
     }
@@ -68,6 +74,8 @@ public struct Request: Hashable, Sendable {
         case .resume: return .resume
         case .reload: return .reload
         case .errors: return .errors
+        case .runs: return .runs
+        case .ping: return .ping
         }
     }
 
@@ -78,14 +86,14 @@ public struct Request: Hashable, Sendable {
             buffer.writeInteger(UInt8(since == nil ? 0 : 1))
             buffer.writeInteger(since ?? 0)
             buffer.writeWireStringList(stores)
-        case .status(let stores), .errors(let stores):
+        case .status(let stores), .errors(let stores), .runs(let stores):
             buffer.writeWireStringList(stores)
         case .syncNow(let store, let flags):
             buffer.writeWireString(store)
             buffer.writeInteger(flags.rawValue)
         case .cancel(let store), .pause(let store), .resume(let store):
             buffer.writeWireString(store)
-        case .reload:
+        case .reload, .ping:
             break
         }
     }
@@ -114,6 +122,10 @@ public struct Request: Hashable, Sendable {
             command = .reload
         case .errors:
             command = .errors(stores: try buffer.readWireStringList(atMost: Request.maxStoreNames))
+        case .runs:
+            command = .runs(stores: try buffer.readWireStringList(atMost: Request.maxStoreNames))
+        case .ping:
+            command = .ping
         default:
             throw .invalidField("message type \(type) is not a request")
         }

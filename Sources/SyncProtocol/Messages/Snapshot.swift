@@ -16,6 +16,8 @@ public struct Snapshot: Hashable, Sendable {
         buffer.writeInteger(seq)
         buffer.writeInteger(UInt32(stores.count))
         for store in stores { store.write(to: &buffer) }
+        // The records' layout is fixed for protocol 1, so what 0.2 added follows them all.
+        for store in stores { store.info.writeSchedule(to: &buffer) }
     }
 
     static func read(from buffer: inout ByteBuffer) throws(ProtocolError) -> Snapshot {
@@ -26,6 +28,10 @@ public struct Snapshot: Hashable, Sendable {
         var stores: [StoreStatus] = []
         stores.reserveCapacity(count)
         for _ in 0..<count { stores.append(try StoreStatus.read(from: &buffer)) }
+        // Absent from servers before 0.2.
+        if buffer.readableBytes > 0 {
+            for index in stores.indices { try stores[index].info.readSchedule(from: &buffer) }
+        }
         return Snapshot(seq: seq, stores: stores)
     }
 }

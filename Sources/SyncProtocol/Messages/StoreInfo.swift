@@ -16,10 +16,19 @@ public struct StoreInfo: Hashable, Sendable {
     public var lastSuccess: Timestamp?
     /// When the scheduler plans the next run, nil if none is planned.
     public var nextRun: Timestamp?
+    /// The store's place in the line of runs waiting for a free slot (`max_concurrent_runs`):
+    /// 1 is next; 0 when it is not waiting.
+    public var queuePlace: UInt32
+    /// When the next run is a retry after failed runs, which retry it is (1 for the first);
+    /// 0 when the next run is an ordinary one. ``nextRun`` says when.
+    public var retry: UInt32
+    /// Why the store is retrying: the failure that ended its last run, for people.
+    public var retryReason: String?
 
     public init(
         provider: String, paused: Bool = false, stalled: Bool = false, lastResult: SyncStatus? = nil,
-        lastRunEnded: Timestamp? = nil, lastSuccess: Timestamp? = nil, nextRun: Timestamp? = nil
+        lastRunEnded: Timestamp? = nil, lastSuccess: Timestamp? = nil, nextRun: Timestamp? = nil,
+        queuePlace: UInt32 = 0, retry: UInt32 = 0, retryReason: String? = nil
     ) {
         self.provider = provider
         self.paused = paused
@@ -28,6 +37,9 @@ public struct StoreInfo: Hashable, Sendable {
         self.lastRunEnded = lastRunEnded
         self.lastSuccess = lastSuccess
         self.nextRun = nextRun
+        self.queuePlace = queuePlace
+        self.retry = retry
+        self.retryReason = retryReason
     }
 
     private enum Bits {
@@ -36,6 +48,7 @@ public struct StoreInfo: Hashable, Sendable {
         static let hasLastResult: UInt8 = 0x04
     }
 
+    /// The fields of protocol 1.0, whose layout inside a snapshot record is fixed.
     func write(to buffer: inout ByteBuffer) {
         buffer.writeWireString(provider)
         var bits: UInt8 = 0
@@ -61,5 +74,19 @@ public struct StoreInfo: Hashable, Sendable {
             lastRunEnded: try buffer.readOptionalTimestamp(),
             lastSuccess: try buffer.readOptionalTimestamp(),
             nextRun: try buffer.readOptionalTimestamp())
+    }
+
+    /// The fields added in 0.2 (queue place, retry): at the end of a StoreChanged, and in a
+    /// section after a snapshot's records, where older viewers ignore them.
+    func writeSchedule(to buffer: inout ByteBuffer) {
+        buffer.writeInteger(queuePlace)
+        buffer.writeInteger(retry)
+        buffer.writeOptionalWireString(retryReason)
+    }
+
+    mutating func readSchedule(from buffer: inout ByteBuffer) throws(ProtocolError) {
+        queuePlace = try buffer.readWireInteger()
+        retry = try buffer.readWireInteger()
+        retryReason = try buffer.readOptionalWireString()
     }
 }

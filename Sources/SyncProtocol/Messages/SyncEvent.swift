@@ -13,13 +13,17 @@ public struct SyncEvent: Hashable, Sendable {
     public var store: String
     public var run: RunID
     public var kind: Kind
+    /// How many provider callbacks this event stands for: 1, except for a Progress into which
+    /// the daemon merged the Progress callbacks that came faster than it forwards them.
+    public var callbacks: UInt32
 
-    public init(seq: UInt64, time: Timestamp, store: String, run: RunID, kind: Kind) {
+    public init(seq: UInt64, time: Timestamp, store: String, run: RunID, kind: Kind, callbacks: UInt32 = 1) {
         self.seq = seq
         self.time = time
         self.store = store
         self.run = run
         self.kind = kind
+        self.callbacks = callbacks
     }
 
     public enum Kind: Hashable, Sendable {
@@ -68,6 +72,7 @@ public struct SyncEvent: Hashable, Sendable {
             buffer.writeInteger(index)
             buffer.writeInteger(max)
             buffer.writeOptionalWireString(step)
+            buffer.writeInteger(callbacks)
         case .error(let code, let message):
             buffer.writeInteger(code.rawValue)
             buffer.writeWireString(message)
@@ -75,6 +80,7 @@ public struct SyncEvent: Hashable, Sendable {
             buffer.writeInteger(result.rawValue)
         case .storeChanged(let info):
             info.write(to: &buffer)
+            info.writeSchedule(to: &buffer)
         case .storeRemoved:
             break
         }
@@ -86,6 +92,7 @@ public struct SyncEvent: Hashable, Sendable {
         let run = try buffer.readWireInteger(as: RunID.self)
         let store = try buffer.readWireString()
         let kind: Kind
+        var callbacks: UInt32 = 1
         switch type {
         case .runStarted:
             kind = .runStarted(
@@ -95,18 +102,23 @@ public struct SyncEvent: Hashable, Sendable {
             let index: UInt32 = try buffer.readWireInteger()
             let max: UInt32 = try buffer.readWireInteger()
             kind = .progress(step: try buffer.readOptionalWireString(), index: index, max: max)
+            // Absent from servers before 0.2.
+            if buffer.readableBytes >= 4 { callbacks = try buffer.readWireInteger() }
         case .error:
             let code = SyncStatus(rawValue: try buffer.readWireInteger())
             kind = .error(code: code, message: try buffer.readWireString())
         case .done:
             kind = .done(result: SyncStatus(rawValue: try buffer.readWireInteger()))
         case .storeChanged:
-            kind = .storeChanged(try StoreInfo.read(from: &buffer))
+            var info = try StoreInfo.read(from: &buffer)
+            // Absent from servers before 0.2.
+            if buffer.readableBytes > 0 { try info.readSchedule(from: &buffer) }
+            kind = .storeChanged(info)
         case .storeRemoved:
             kind = .storeRemoved
         default:
             throw .invalidField("message type \(type) is not an event")
         }
-        return SyncEvent(seq: seq, time: time, store: store, run: run, kind: kind)
+        return SyncEvent(seq: seq, time: time, store: store, run: run, kind: kind, callbacks: callbacks)
     }
 }
