@@ -87,6 +87,8 @@ public actor Daemon: ControlHandler {
     private let notifier = SystemdNotifier()
     private let logger: Logger
     private var runs: [String: ActiveRun] = [:]
+    /// The places in the line of waiting runs that viewers were last told.
+    private var queuePlaces: [String: UInt32] = [:]
     /// Stores removed by a reload whose run is still winding down.
     private var leaving: Set<String> = []
     private var stopping = false
@@ -261,6 +263,18 @@ public actor Daemon: ControlHandler {
             guard let store = config.stores[start.store] else { continue }
             begin(store, flags: start.flags, trigger: start.trigger)
         }
+        publishQueueChanges()
+    }
+
+    /// Tells viewers of every store whose place in the line of waiting runs changed.
+    private func publishQueueChanges() {
+        let line = scheduler.waitingLine(now: .now)
+        var places: [String: UInt32] = [:]
+        for (index, name) in line.enumerated() { places[name] = UInt32(index + 1) }
+        guard places != queuePlaces else { return }
+        let changed = Set(places.keys).union(queuePlaces.keys).filter { places[$0] != queuePlaces[$0] }
+        queuePlaces = places
+        for name in changed.sorted() { publishInfo(name) }
     }
 
     private func begin(_ store: StoreConfig, flags: SyncFlags, trigger: RunTrigger) {
@@ -435,11 +449,14 @@ public actor Daemon: ControlHandler {
             nextRun = Timestamp(rawValue: Timestamp.now().rawValue + UInt64(wait.components.seconds) * 1_000_000
                 + UInt64(wait.components.attoseconds / 1_000_000_000_000))
         }
+        let retry = scheduler.retry(name)
         let info = StoreInfo(
             provider: store.providerName, paused: paused, stalled: runs[name]?.stalled ?? false,
             lastResult: saved?.lastResult.map(SyncStatus.init(rawValue:)),
             lastRunEnded: saved?.lastRunEnded.map(Timestamp.init(rawValue:)),
-            lastSuccess: saved?.lastSuccess.map(Timestamp.init(rawValue:)), nextRun: nextRun)
+            lastSuccess: saved?.lastSuccess.map(Timestamp.init(rawValue:)), nextRun: nextRun,
+            queuePlace: queuePlaces[name] ?? 0, retry: UInt32(clamping: retry),
+            retryReason: retry > 0 ? saved.flatMap(Self.failureReason) : nil)
         server.publisher.publish(store: name, run: 0, .storeChanged(info))
     }
 
@@ -517,6 +534,17 @@ public actor Daemon: ControlHandler {
                            code: SyncStatus(rawValue: $0.code), message: $0.message)
             }
         }.sorted { ($0.time, $0.store) < ($1.time, $1.store) }
+    }
+
+    /// Why the store's last run failed, for a store waiting to retry: the result and the last
+    /// error that run reported ("network error: connection refused").
+    static func failureReason(_ saved: DurableState.Store) -> String? {
+        guard let last = saved.recentRuns.last else { return nil }
+        let result = SyncStatus(rawValue: last.result)
+        guard let error = saved.errors.last(where: { $0.run == last.run && SyncStatus(rawValue: $0.code).isFailure }) else {
+            return result.text
+        }
+        return "\(result.text): \(error.message)"
     }
 
     /// The remembered finished runs of these stores, oldest first.

@@ -112,11 +112,7 @@ struct Scheduler {
         var free = maxConcurrent - runningCount
         guard free > 0 else { return [] }
         var starts: [Start] = []
-        let idle = entries.filter { !$0.value.running && !$0.value.paused }
-        let demanded = idle.filter { $0.value.demand != nil }.keys.sorted()
-        let scheduled = idle.filter { $0.value.demand == nil && ($0.value.due.map { $0 <= now } ?? false) }
-            .sorted { ($0.value.due!, $0.key) < ($1.value.due!, $1.key) }.map(\.key)
-        for store in demanded + scheduled where free > 0 {
+        for store in waitingLine(now: now) where free > 0 {
             var entry = entries[store]!
             if let demand = entry.demand {
                 starts.append(Start(store: store, flags: demand, trigger: .onDemand))
@@ -157,6 +153,22 @@ struct Scheduler {
             entry.due = entry.interval.map { now + $0 }
         }
         entries[store] = entry
+    }
+
+    /// The stores waiting for a free slot, in the order they will start: each is due (or asked
+    /// for) but the concurrency cap holds it back.
+    func waitingLine(now: Instant) -> [String] {
+        let idle = entries.filter { !$0.value.running && !$0.value.paused }
+        let demanded = idle.filter { $0.value.demand != nil }.keys.sorted()
+        let scheduled = idle.filter { $0.value.demand == nil && ($0.value.due.map { $0 <= now } ?? false) }
+            .sorted { ($0.value.due!, $0.key) < ($1.value.due!, $1.key) }.map(\.key)
+        return demanded + scheduled
+    }
+
+    /// Which retry the store's next run is (1 for the first after a failure), 0 if it is not one.
+    func retry(_ store: String) -> Int {
+        guard let entry = entries[store], entry.dueTrigger == .retry, entry.due != nil else { return 0 }
+        return entry.failures
     }
 
     /// When something is next due (for the daemon's sleep), nil if nothing is planned.
