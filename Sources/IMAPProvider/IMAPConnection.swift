@@ -35,10 +35,13 @@ final class IMAPConnection {
             + account.timeout.components.attoseconds / 1_000_000_000)
         let asyncChannel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
+            // The async wrapper is added in the channel's initializer, before the connection is
+            // up: a server that greets at once (Cyrus does) must find a reader already there,
+            // or its greeting is dropped and the client waits for it until the timeout.
             asyncChannel = try await ClientBootstrap(group: group)
                 .connectTimeout(timeout)
                 .channelOption(.socketOption(.so_keepalive), value: 1)
-                .channelInitializer { channel in
+                .connect(host: account.host, port: account.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls {
                             try channel.pipeline.syncOperations.addHandler(
@@ -46,16 +49,11 @@ final class IMAPConnection {
                         }
                         try channel.pipeline.syncOperations.addHandlers(
                             IdleStateHandler(readTimeout: timeout), ReadTimeoutHandler())
-                    }
-                }
-                .connect(host: account.host, port: account.port)
-                .flatMap { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
                     }
-                }.get()
+                }
         } catch {
             throw IMAPConnectionError.connectFailed(account.host, account.port, "\(error)")
         }

@@ -81,13 +81,26 @@ final class IMAPSession {
     /// Reads until the tagged completion of `tag`.
     @discardableResult
     func complete(_ tag: String, name: String, untagged: (ResponseEvent) throws -> Void) async throws -> StatusResponse {
+        try await complete(anyOf: [tag], name: name, untagged: untagged).status
+    }
+
+    /// Reads until the tagged completion of one of `tags` (pipelined commands may complete in
+    /// any order), handing every untagged response to `untagged`.
+    /// - Throws: ``IMAPCommandError/refused(_:_:)`` for NO or BAD.
+    func complete(anyOf tags: Set<String>, name: String, untagged: (ResponseEvent) throws -> Void) async throws -> String {
+        try await complete(anyOf: tags, name: name, untagged: untagged).tag
+    }
+
+    private func complete(
+        anyOf tags: Set<String>, name: String, untagged: (ResponseEvent) throws -> Void
+    ) async throws -> (tag: String, status: StatusResponse) {
         while true {
             let event = try await nextEvent()
             switch event {
-            case .tagged(tag, let status):
+            case .tagged(let tag, let status) where tags.contains(tag):
                 guard status.condition == .ok else { throw IMAPCommandError.refused(name, status) }
                 if case .capability(let list)? = status.code { capabilities = Set(list) }
-                return status
+                return (tag, status)
             case .tagged(let other, _):
                 throw IMAPCommandError.protocolViolation("completion for unknown tag \(other)")
             default:

@@ -372,8 +372,10 @@ final class IMAPSyncRun {
     }
 
     /// Fetches `uids` in batches of ``IMAPAccount/fetchBatch`` with two `UID FETCH` commands in
-    /// flight (so the server never waits for our disk), streaming each into a delivery batch that
-    /// `commit` commits (it gets the batch and the UIDs asked for).
+    /// flight (so the server never waits for our disk), streaming each message into the delivery
+    /// batch that asked for it (``FetchPipeline``), and committing the batches in order with
+    /// `commit` (it gets the batch and the UIDs asked for): a later batch is never durable before
+    /// an earlier one, whatever order the server completes them in.
     private func fetchPipelined(
         _ uids: [UInt32], _ items: [FetchItem], into local: MaildirFolder, as mode: FetchReceiver.Mode,
         commit: (DeliveryBatch, [UInt32]) throws -> Void
@@ -381,29 +383,40 @@ final class IMAPSyncRun {
         let batches = stride(from: 0, to: uids.count, by: account.fetchBatch).map {
             Array(uids[$0..<min($0 + account.fetchBatch, uids.count)])
         }
-        var tags: [String] = []
+        var pipeline = FetchPipeline(batches: batches)
+        var inFlight: [String: Int] = [:]  // tag → batch
+        var sent = 0
+        var completed = Set<Int>()
+        var next = 0  // the next batch to commit
         func sendNext() async throws {
-            guard tags.count < batches.count else { return }
-            tags.append(try await session.send(.uidFetch(UIDSet(batches[tags.count]), items)))
+            guard sent < batches.count else { return }
+            pipeline.open(sent, FetchReceiver(batch: try local.beginBatch(), callback: callback, mode: mode))
+            inFlight[try await session.send(.uidFetch(UIDSet(batches[sent]), items))] = sent
+            sent += 1
         }
-        try await sendNext()
-        try await sendNext()
-        for index in batches.indices {
-            let batch = try local.beginBatch()
-            var receiver = FetchReceiver(batch: batch, callback: callback, mode: mode)
-            do {
-                try await session.complete(tags[index], name: "UID FETCH") { event in try receiver.handle(event) }
-            } catch {
-                batch.abort()
-                throw error
-            }
+        do {
             try await sendNext()
-            try commit(batch, batches[index])
-            let missing = receiver.missing(from: batches[index])
-            if missing > 0 {
-                callback.error(.warning, "\(local.name): \(missing) messages vanished on the server while being fetched")
+            try await sendNext()
+            while next < batches.count {
+                let tag = try await session.complete(anyOf: Set(inFlight.keys), name: "UID FETCH") { event in
+                    try pipeline.handle(event)
+                }
+                completed.insert(inFlight.removeValue(forKey: tag)!)
+                while completed.remove(next) != nil {
+                    let receiver = pipeline.close(next)!
+                    try await sendNext()
+                    try commit(receiver.batch, batches[next])
+                    let missing = receiver.missing(from: batches[next])
+                    if missing > 0 {
+                        callback.error(.warning, "\(local.name): \(missing) messages vanished on the server while being fetched")
+                    }
+                    next += 1
+                    try checkCancelled()
+                }
             }
-            try checkCancelled()
+        } catch {
+            pipeline.abortAll()
+            throw error
         }
     }
 
