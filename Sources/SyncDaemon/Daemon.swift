@@ -456,7 +456,8 @@ public actor Daemon: ControlHandler {
             lastRunEnded: saved?.lastRunEnded.map(Timestamp.init(rawValue:)),
             lastSuccess: saved?.lastSuccess.map(Timestamp.init(rawValue:)), nextRun: nextRun,
             queuePlace: queuePlaces[name] ?? 0, retry: UInt32(clamping: retry),
-            retryReason: retry > 0 ? saved.flatMap(Self.failureReason) : nil)
+            retryReason: retry > 0 ? saved.flatMap(Self.failureReason) : nil,
+            interval: store.interval.map { UInt32(clamping: $0.components.seconds) } ?? 0, flags: store.flags)
         server.publisher.publish(store: name, run: 0, .storeChanged(info))
     }
 
