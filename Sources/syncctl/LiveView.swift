@@ -191,16 +191,24 @@ final class LiveView {
         case .error(let code, let message):
             return "\(event.store): \(code.isFailure ? "error" : "warning"): \(message) [\(code.name)]"
         case .done(let result):
+            // Each word once: "failed", not "failed: failed [failed]".
+            let said = result.text == result.name ? result.name : "\(result.text) [\(result.name)]"
             guard let run = before?.run, run.id == event.run else {
-                return "\(event.store): run \(event.run) ended: \(result.text) [\(result.name)]"
+                return "\(event.store): run \(event.run) ended: \(said)"
             }
             let took = Format.duration(event.time.seconds - run.started.seconds)
             var counts: [String] = []
             if run.warnings > 0 { counts.append("\(run.warnings) warning\(run.warnings == 1 ? "" : "s")") }
             if run.errors > 0 { counts.append("\(run.errors) error\(run.errors == 1 ? "" : "s")") }
             let extra = counts.isEmpty ? "" : ", " + counts.joined(separator: ", ")
+            // A cancel (or a pause, which cancels the run) is what someone asked for, not a failure.
+            if result == .cancelled {
+                let outcome = before?.info.paused == true ? "paused (run cancelled)" : "cancelled"
+                return "\(event.store): \(outcome) after \(took)\(extra)"
+            }
             let verdict = result.isFailure ? "failed" : "done"
-            return "\(event.store): \(verdict): \(result.text) [\(result.name)] in \(took)\(extra)"
+            let detail = result.text == verdict ? "" : ": \(said)"
+            return "\(event.store): \(verdict)\(detail) in \(took)\(extra)"
         case .storeChanged(let info):
             if before == nil { return "\(event.store): added (\(info.provider))" }
             if before?.info.paused != info.paused { return "\(event.store): \(info.paused ? "paused" : "resumed")" }
