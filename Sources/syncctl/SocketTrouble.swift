@@ -16,6 +16,10 @@ enum SocketTrouble {
 
     /// The message for a failed connect to `path`, and the exit status it deserves.
     static func explain(_ path: String, connectErrno: Int32?, error: Error) -> (message: String, status: Int32) {
+        // sockaddr_un's limit: syncd cannot listen on such a path either.
+        if path.utf8.count > 107 {
+            return ("socket path is too long (\(path.utf8.count) bytes; a Unix socket's path has at most 107): \(path)", Exit.unavailable)
+        }
         var info = stat()
         if stat(path, &info) != 0 {
             let failure = errno
