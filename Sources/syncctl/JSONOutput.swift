@@ -1,8 +1,9 @@
 import Foundation
 import SyncProtocol
 
-/// The JSON documents `status --json`, `watch --json` and `errors --json` print. Field names are
-/// listed in `syncctl status --help` and the README; times are ISO 8601 UTC; absent values are null.
+/// The JSON documents `--json` prints (status, watch, errors, and the control subcommands'
+/// replies). Field names are listed in each subcommand's `--help`; times are ISO 8601 UTC; absent
+/// values are null.
 enum JSONOutput {
     struct Result: Encodable {
         var code: String
@@ -119,6 +120,15 @@ enum JSONOutput {
             object["type"] = "store-removed"
         }
         return object
+    }
+
+    /// The shape of ``reply(_:message:for:)``, for the subcommands' help.
+    static let replyShape = #"{"command" (sync, cancel, pause, resume, reload), "store", "status": {"code", "name", "text"}, "message"}"#
+
+    /// A control request's answer: what was asked, of which store, and what the daemon said.
+    static func reply(_ reply: Reply, message: String, for command: Request.Command) -> [String: Any] {
+        ["command": userVerb(command), "store": storeName(command) ?? NSNull(),
+         "status": ["code": reply.status.hex, "name": reply.status.name, "text": reply.status.text], "message": message]
     }
 
     static func entry(_ entry: ErrorEntry) -> [String: Any] {

@@ -26,6 +26,8 @@ final class LiveView {
     private var dirty = false
     private var redrawPending = false
     private var lastPlainProgress: [String: Double] = [:]
+    /// Per store, how fast its current run moves.
+    private var paces: [String: Pace] = [:]
     private var out = ""
 
     init(mode: Mode, stores: [String]) {
@@ -60,6 +62,7 @@ final class LiveView {
     func apply(_ event: SyncEvent) {
         let before = table[event.store]
         table.apply(event)
+        measure(event)
         guard filter.isEmpty || filter.contains(event.store) else { return }
         switch mode {
         case .json:
@@ -69,6 +72,23 @@ final class LiveView {
         case .terminal:
             if let message = message(for: event, before: before) { above(message) } else { markDirty() }
         }
+    }
+
+    /// Follows the pace of each store's current run.
+    private func measure(_ event: SyncEvent) {
+        guard let run = table[event.store]?.run, run.id == event.run else {
+            if event.doneOrRemoved { paces[event.store] = nil }
+            return
+        }
+        guard case .progress(_, let index, _) = event.kind else { return }
+        if paces[event.store]?.run != run.id { paces[event.store] = Pace(run: run.id) }
+        paces[event.store]?.record(index: index, at: event.time.seconds)
+    }
+
+    /// "40/s, ETA 9s" for a store's run, "" while unknown or stalled.
+    private func pace(_ store: StoreStatus) -> String {
+        guard let run = store.run, !store.info.stalled, let pace = paces[store.name], pace.run == run.id else { return "" }
+        return Format.pace(rate: pace.rate, remaining: pace.remaining(max: run.max))
     }
 
     func notice(_ text: String) {
@@ -154,8 +174,10 @@ final class LiveView {
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled)
         let percent = run.fraction.map { String(format: "%3d%%", Int(($0 * 100).rounded(.down))) } ?? "   ?"
         var text = "\(name)  [\(bar)] \(percent)"
-        if let step = run.step { text += "  \(step)" }
-        if run.max > 0 { text += "  \(run.index)/\(run.max)" }
+        let counter = Format.counter(step: run.step, index: run.index, max: run.max)
+        if !counter.isEmpty { text += "  \(counter)" }
+        let speed = pace(store)
+        if !speed.isEmpty { text += "  \(speed.replacingOccurrences(of: ", ", with: "  "))" }
         if store.info.stalled { text += "  (stalled)" }
         return text
     }
@@ -168,7 +190,8 @@ final class LiveView {
             let now = Double(event.time.rawValue) / 1e6
             if let last = lastPlainProgress[event.store], now - last < 1 { return }
             lastPlainProgress[event.store] = now
-            line("\(event.store): \(Format.progress(table[event.store]?.run))", at: event.time)
+            let speed = table[event.store].map(pace) ?? ""
+            line("\(event.store): \(Format.progress(table[event.store]?.run))\(speed.isEmpty ? "" : ", " + speed)", at: event.time)
             return
         }
         if let message = message(for: event, before: before) { line(message, at: event.time) }

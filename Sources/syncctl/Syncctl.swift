@@ -62,7 +62,7 @@ extension Syncctl {
                 """)
 
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores to show (default: all).") var stores: [String] = []
+        @Argument(help: "Stores to show (default: all).", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func run() async throws {
@@ -93,7 +93,7 @@ extension Syncctl {
                 """)
 
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores to watch (default: all).") var stores: [String] = []
+        @Argument(help: "Stores to watch (default: all).", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "One JSON object per event.") var json = false
         @Flag(name: .customLong("until-done"), help: "Exit once no watched store is syncing.") var untilDone = false
 
@@ -112,16 +112,18 @@ extension Syncctl {
             abstract: "Sync stores now, before scheduled runs.",
             discussion: """
                 With --wait, shows progress like watch and exits with how the runs went: 0 only if every run completed without warnings or errors (the exit statuses are listed in syncctl --help).
+
+                --json prints one JSON object per line per store whose sync was accepted: \(JSONOutput.replyShape); with --wait, what watch --json prints. Refusals go to stderr either way.
                 """)
 
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores to sync.") var stores: [String] = []
+        @Argument(help: "Stores to sync.", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "Sync every configured store.") var all = false
         @Flag(help: "Wait for the runs to finish, showing their progress.") var wait = false
         @Flag(name: .customLong("headers-only"), help: "Headers only; bodies come with a later full run.") var headersOnly = false
         @Flag(name: .customLong("download-only"), help: "Only download (hierarchy and contents).") var downloadOnly = false
         @Flag(name: .customLong("upload-only"), help: "Only upload (hierarchy, contents, outgoing mail).") var uploadOnly = false
-        @Flag(help: "Print JSON objects per event while waiting.") var json = false
+        @Flag(help: "Print JSON: the replies, or with --wait one object per event.") var json = false
 
         func validate() throws {
             guard !stores.isEmpty || all else { throw ValidationError("name at least one store to sync, or --all") }
@@ -143,14 +145,15 @@ extension Syncctl {
             if all {
                 stores = await request { try await client.status() }.stores.map(\.name)
                 if stores.isEmpty {
-                    Output.line("no stores are configured")
+                    // Not on stdout with --json: a reader there expects JSON.
+                    if json { complain("no stores are configured") } else { Output.line("no stores are configured") }
                     return
                 }
             }
             guard wait else {
                 var worst = Exit.ok
                 for store in stores {
-                    worst = max(worst, await say(client, .syncNow(store: store, flags: flags)))
+                    worst = max(worst, await say(client, .syncNow(store: store, flags: flags), json: json))
                 }
                 throw ExitCode(worst)
             }
@@ -160,32 +163,42 @@ extension Syncctl {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel the stores' running syncs.")
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel the stores' running syncs.",
+            discussion: "--json prints one JSON object per line per store: \(JSONOutput.replyShape). Refusals go to stderr.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The stores.") var stores: [String]
-        func run() async throws { try await each(socket, stores) { .cancel(store: $0) } }
+        @Argument(help: "The stores.", completion: Completion.stores) var stores: [String]
+        @Flag(help: "Print the replies as JSON.") var json = false
+        func run() async throws { try await each(socket, stores, json: json) { .cancel(store: $0) } }
     }
 
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Pause stores: no scheduled runs; a running sync is cancelled.")
+            abstract: "Pause stores: no scheduled runs; a running sync is cancelled.",
+            discussion: "--json prints one JSON object per line per store: \(JSONOutput.replyShape). Refusals go to stderr.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The stores.") var stores: [String]
-        func run() async throws { try await each(socket, stores) { .pause(store: $0) } }
+        @Argument(help: "The stores.", completion: Completion.stores) var stores: [String]
+        @Flag(help: "Print the replies as JSON.") var json = false
+        func run() async throws { try await each(socket, stores, json: json) { .pause(store: $0) } }
     }
 
     struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume paused stores.")
+        static let configuration = CommandConfiguration(
+            abstract: "Resume paused stores.",
+            discussion: "--json prints one JSON object per line per store: \(JSONOutput.replyShape). Refusals go to stderr.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The stores.") var stores: [String]
-        func run() async throws { try await each(socket, stores) { .resume(store: $0) } }
+        @Argument(help: "The stores.", completion: Completion.stores) var stores: [String]
+        @Flag(help: "Print the replies as JSON.") var json = false
+        func run() async throws { try await each(socket, stores, json: json) { .resume(store: $0) } }
     }
 
     struct Reload: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-read syncd's configuration; a broken one is rejected and the old one kept.")
+            abstract: "Re-read syncd's configuration; a broken one is rejected and the old one kept.",
+            discussion: "--json prints the reply as one JSON object: \(JSONOutput.replyShape), store null. A rejected configuration goes to stderr.")
         @OptionGroup var socket: SocketOption
-        func run() async throws { try await simple(socket, .reload) }
+        @Flag(help: "Print the reply as JSON.") var json = false
+        func run() async throws { try await simple(socket, .reload, json: json) }
     }
 
     struct Errors: AsyncParsableCommand {
@@ -195,7 +208,7 @@ extension Syncctl {
                 --json prints an array of {"store", "run", "time", "code", "name", "severity", "message"}.
                 """)
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores (default: all).") var stores: [String] = []
+        @Argument(help: "Stores (default: all).", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -220,28 +233,35 @@ extension Syncctl {
 }
 
 /// Sends one control request, prints the daemon's answer, exits with its status.
-func simple(_ socket: SocketOption, _ command: Request.Command) async throws {
+func simple(_ socket: SocketOption, _ command: Request.Command, json: Bool) async throws {
     let client = try await socket.connect()
-    throw ExitCode(await say(client, command))
+    throw ExitCode(await say(client, command, json: json))
 }
 
 /// Sends a control request per store, printing each answer; exits with the worst status.
-func each(_ socket: SocketOption, _ stores: [String], _ command: (String) -> Request.Command) async throws {
+func each(_ socket: SocketOption, _ stores: [String], json: Bool, _ command: (String) -> Request.Command) async throws {
     let client = try await socket.connect()
     var worst = Exit.ok
     for store in stores {
-        worst = max(worst, await say(client, command(store)))
+        worst = max(worst, await say(client, command(store), json: json))
     }
     throw ExitCode(worst)
 }
 
-/// Sends one control request and prints the daemon's answer: on stdout if it was done, on stderr
-/// (`syncctl: ...`) if it was refused. Returns the exit status it deserves.
-func say(_ client: SyncClient, _ command: Request.Command) async -> Int32 {
+/// Sends one control request and prints the daemon's answer: on stdout if it was done (with
+/// `json`, as a JSON object on a line of its own), on stderr (`syncctl: ...`) if it was refused.
+/// Returns the exit status it deserves.
+func say(_ client: SyncClient, _ command: Request.Command, json: Bool) async -> Int32 {
     let reply = await request { try await client.send(command) }
     let code = status(for: reply)
     let message = userWords(reply.message, for: command)
-    if code == Exit.ok { Output.line(message) } else { complain(message) }
+    if code != Exit.ok {
+        complain(message)
+    } else if json {
+        JSONOutput.printLine(JSONOutput.reply(reply, message: message, for: command))
+    } else {
+        Output.line(message)
+    }
     return code
 }
 

@@ -98,6 +98,8 @@ final class SyncWait {
                 awaiting.insert(store)
             }
         }
+        // Every request was refused: nothing to follow, and nothing to show on stdout.
+        if awaiting.isEmpty { return worst }
         var results: [String: Int32] = [:]
         do {
             for try await update in updates {
