@@ -236,6 +236,13 @@ final class LiveView {
             if before == nil { return "\(event.store): added (\(info.provider))" }
             if before?.info.paused != info.paused { return "\(event.store): \(info.paused ? "paused" : "resumed")" }
             if info.stalled, before?.info.stalled != true { return "\(event.store): stalled: no progress reported for a while" }
+            // pkcon's "Waiting in queue": a run that cannot start yet says so, once.
+            if info.queuePlace > 0, before?.info.queuePlace == 0 {
+                return "\(event.store): queued, \(Format.ordinal(info.queuePlace)) in line for a free slot"
+            }
+            if info.retry > 0, before?.info.retry != info.retry {
+                return "\(event.store): retry \(info.retry) \(Format.until(info.nextRun))\(info.retryReason.map { " after: " + $0 } ?? "")"
+            }
             return nil
         case .storeRemoved:
             return "\(event.store): removed from the configuration"
@@ -245,11 +252,16 @@ final class LiveView {
     /// "idle, last ok 2m ago, next in 13m" for a store that is not syncing.
     private func summary(_ store: StoreStatus) -> String {
         if store.run != nil { return [Format.state(store), Format.progress(store.run)].filter { !$0.isEmpty }.joined(separator: " ") }
-        var parts = [Format.state(store)]
+        // "queued" is said by the place in line below.
+        var parts = store.info.queuePlace > 0 ? [] : [Format.state(store)]
         if let result = store.info.lastResult {
             parts.append("last \(result.name) \(Format.age(store.info.lastRunEnded))")
         }
-        if !store.info.paused, store.info.nextRun != nil { parts.append("next \(Format.until(store.info.nextRun))") }
+        if store.info.queuePlace > 0 || store.info.retry > 0 {
+            parts.append(Format.next(store.info))
+        } else if !store.info.paused, store.info.nextRun != nil {
+            parts.append("next \(Format.until(store.info.nextRun))")
+        }
         return parts.joined(separator: ", ")
     }
 

@@ -18,7 +18,7 @@ struct Syncctl: AsyncParsableCommand {
             \(Exit.help)
             """,
         version: version,
-        subcommands: [Status.self, Watch.self, Sync.self, Cancel.self, Pause.self, Resume.self, Errors.self, Reload.self],
+        subcommands: [Status.self, Show.self, Watch.self, Sync.self, Cancel.self, Pause.self, Resume.self, Errors.self, Reload.self],
         defaultSubcommand: Status.self)
 
     static func main() async {
@@ -58,7 +58,9 @@ extension Syncctl {
         static let configuration = CommandConfiguration(
             abstract: "Show every store (or the named ones): state, progress, last result, next run.",
             discussion: """
-                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, error), "paused", "stalled", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run"}]}. Times are ISO 8601 UTC or null.
+                A run waiting for a free slot (max_concurrent_runs) shows as queued with its place in line; a store whose last run failed shows which retry comes when, and why, below the table.
+
+                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, queued, retrying, error), "paused", "stalled", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run", "queue_place" (0: not waiting), "retry" (0: none), "retry_reason", "interval" (seconds, 0: on demand only), "flags"}]}. Times are ISO 8601 UTC or null.
                 """)
 
         @OptionGroup var socket: SocketOption
@@ -78,10 +80,13 @@ extension Syncctl {
             }
             let rows = snapshot.stores.map { store in
                 [store.name, store.info.provider, Format.state(store), Format.progress(store.run),
-                 Format.result(store.info.lastResult), Format.age(store.info.lastSuccess),
-                 store.info.paused ? "paused" : Format.until(store.info.nextRun)]
+                 Format.result(store.info.lastResult), Format.age(store.info.lastSuccess), Format.next(store.info)]
             }
             printTable(header: ["STORE", "PROVIDER", "STATE", "PROGRESS", "LAST RESULT", "LAST SUCCESS", "NEXT RUN"], rows: rows)
+            // Why a store retries does not fit a column.
+            for store in snapshot.stores where store.info.retry > 0 && store.run == nil {
+                Output.line("\(store.name): retry \(store.info.retry) \(Format.until(store.info.nextRun)) after: \(store.info.retryReason ?? Format.result(store.info.lastResult))")
+            }
         }
     }
 
@@ -96,13 +101,17 @@ extension Syncctl {
         @Argument(help: "Stores to watch (default: all).", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "One JSON object per event.") var json = false
         @Flag(name: .customLong("until-done"), help: "Exit once no watched store is syncing.") var untilDone = false
+        @Option(help: "Seconds without a frame after which watch pings syncd; no answer within as long means it hangs, and watch says so and reconnects.")
+        var heartbeat: Double = 10
 
         func run() async throws {
             // Fail fast, with a reason, when syncd is not there or a store is misspelled.
             let probe = try await socket.connect()
             _ = await request { try await probe.status(stores: stores) }
             await probe.close()
-            let status = await WatchSession(socket: socket.path, stores: stores, json: json, untilDone: untilDone).run()
+            let status = await WatchSession(
+                socket: socket.path, stores: stores, json: json, untilDone: untilDone,
+                heartbeat: .milliseconds(Int64(max(0.1, heartbeat) * 1000))).run()
             throw ExitCode(status)
         }
     }
