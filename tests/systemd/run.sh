@@ -224,6 +224,8 @@ wait_for 10 eval '[ -n "$(demo)" ]'
 entry=$(demo | grep -m 1 '^ *MESSAGE=' | sed 's/^ *//')
 check "journal entry with STORE=demo from syncd.service ($entry)" test -n "$entry"
 check "... carrying RUN= too" eval 'demo | grep -q "^ *RUN=[0-9]"'
+shown=$(inside /usr/local/bin/syncctl show demo 2>&1)
+check "syncctl show demo lists the store's journal lines" eval 'sed -n "/^Journal:/,\$p" <<<"$shown" | grep -q "^  20.* info: run "'
 
 # --- Exec store: tar under the sandbox, writing into the state directory ----------------------
 
