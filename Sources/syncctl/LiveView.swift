@@ -230,7 +230,8 @@ final class LiveView {
                 return "\(event.store): \(outcome) after \(took)\(extra)"
             }
             let verdict = result.isFailure ? "failed" : "done"
-            let detail = result.text == verdict ? "" : ": \(said)"
+            // "done in 4s": ok needs no more words; "completed [ok]" would say it twice.
+            let detail = result.isOK || result.text == verdict ? "" : ": \(said)"
             return "\(event.store): \(verdict)\(detail) in \(took)\(extra)"
         case .storeChanged(let info):
             if before == nil { return "\(event.store): added (\(info.provider))" }
