@@ -78,6 +78,19 @@ public struct CommandEncoder: Sendable {
                 writer.endPart()
             }
             writer.write(Base64.encode(message))
+        case .authenticate(let mechanism, let response):
+            credentials = true
+            guard !mechanism.isEmpty, ASCII.isAtom(Substring(mechanism).utf8) else {
+                throw CommandEncodingError(.invalidArgument, "'\(mechanism)' is not a SASL mechanism name")
+            }
+            writer.write("AUTHENTICATE " + ASCII.uppercased(mechanism))
+            if saslInitialResponse {
+                writer.write(" ")
+                writer.write(response.isEmpty ? Array("=".utf8) : Base64.encode(response))
+            } else {
+                writer.endPart()
+                writer.write(Base64.encode(response))
+            }
         case .enable(let capabilities):
             guard !capabilities.isEmpty else { throw CommandEncodingError(.invalidArgument, "ENABLE needs a capability") }
             writer.write("ENABLE")
