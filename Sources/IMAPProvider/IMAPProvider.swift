@@ -15,6 +15,8 @@ import SyncProtocol
 /// `auth-failed`; a lost connection is Done `network`.
 public struct IMAPProvider: StoreProvider {
     public let account: IMAPAccount
+    /// Stops a run at an upload step, for crash tests (``UploadStep``); never set in production.
+    var uploadCrashHook: UploadCrashHook?
 
     public init(account: IMAPAccount) {
         self.account = account
@@ -61,7 +63,7 @@ public struct IMAPProvider: StoreProvider {
                 let headersOnly = request.flags.contains(.headersOnly) || (account.headersOnly && request.trigger != .onDemand)
                 let run = IMAPSyncRun(
                     account: account, session: session, store: store, localFolders: localFolders, callback: callback,
-                    flags: request.flags, headersOnly: headersOnly)
+                    flags: request.flags, headersOnly: headersOnly, crashHook: uploadCrashHook)
                 let result = try await run.run()
                 await session.logout()
                 return result

@@ -25,17 +25,23 @@ final class IMAPSyncRun {
     /// Download new messages' headers only (their bodies come with a later run that is not).
     let headersOnly: Bool
 
+    /// Hook for crash tests (``UploadStep``); never set in production.
+    let crashHook: UploadCrashHook?
+
     /// Messages already present or downloaded, against all messages on the server (Progress).
-    private var done = 0
-    private var total = 0
+    var done = 0
+    var total = 0
+    /// Local messages uploaded (or found on the server and adopted) by this run.
+    var uploaded = 0
     private var failedFolders = 0
     /// Folders this run wrote to, and when it last did, in that order.
     private var changedFolders: [(name: FolderName, at: ContinuousClock.Instant)] = []
 
     init(
         account: IMAPAccount, session: IMAPSession, store: MaildirStore, localFolders: LocalFolders,
-        callback: SyncCallback, flags: SyncFlags, headersOnly: Bool
+        callback: SyncCallback, flags: SyncFlags, headersOnly: Bool, crashHook: UploadCrashHook? = nil
     ) {
+        self.crashHook = crashHook
         self.account = account
         self.session = session
         self.store = store
@@ -96,7 +102,7 @@ final class IMAPSyncRun {
         }
     }
 
-    private func checkCancelled() throws {
+    func checkCancelled() throws {
         if callback.isCancelled || Task.isCancelled { throw CancellationError() }
     }
 
@@ -192,21 +198,25 @@ final class IMAPSyncRun {
 
     private func sync(_ folder: RemoteFolder) async throws {
         let local: MaildirFolder
-        var localChanges: [LocalChanges.FlagChange]
+        var localChanges: LocalChanges
         if let prepared = try localFolders.take(folder.name) {
-            (local, localChanges) = (prepared.folder, prepared.flagChanges)
+            (local, localChanges) = (prepared.folder, prepared.changes)
         } else {
             try store.createFolder(folder.name)
             local = try store.openFolder(folder.name)
-            localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges().flagChanges : []
+            localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges() : LocalChanges()
         }
         defer {
             if local.changedSinceOpen { changedFolders.append((folder.name, .now)) }
             local.close()
         }
+        let upload = flags.contains(.uploadContents)
         let download = flags.contains(.downloadContents)
         let bodiesWanted = download && !headersOnly && local.map.entries.values.contains { $0.isHeadersOnly }
-        if localChanges.isEmpty, !bodiesWanted, !download || isUnchanged(folder, since: local) {
+        // New local messages to append, or uploads an earlier run left open (resolved whatever the
+        // flags, so that a download never fetches back what was appended).
+        let uploads = (upload && !local.newLocalMessages(localChanges).isEmpty) || !local.pendingUploads.isEmpty
+        if localChanges.flagChanges.isEmpty, !uploads, !bodiesWanted, !download || isUnchanged(folder, since: local) {
             done += local.map.count
             report(folder, inFolder: local.map.count)
             return
@@ -215,7 +225,7 @@ final class IMAPSyncRun {
         let parameter: Command.SelectParameter? = if session.capabilities.contains(.qresync), local.map.count > 0,
             let uidValidity = local.uidValidity, let modSeq = local.highestModSeq
         {
-            .qresync(uidValidity: uidValidity, modSeq: modSeq, knownUIDs: UIDSet(1...local.highestUID))
+            .qresync(uidValidity: uidValidity, modSeq: modSeq, knownUIDs: UIDSet(1...knownUpTo(local)))
         } else if session.capabilities.contains(.condstore) {
             .condstore
         } else {
@@ -231,11 +241,15 @@ final class IMAPSyncRun {
             if let quarantine = report.quarantine {
                 callback.error(.warning, "\(folder.name): the server renumbered the folder (UIDVALIDITY changed); \(report.movedMessages) old copies moved to \(quarantine), downloading again")
             }
-            localChanges = []  // they were about the old UIDs, now quarantined
+            // They were about the old UIDs, now quarantined; the user's own files stay.
+            localChanges.flagChanges = []
+            localChanges.vanished = []
         }
-        if !localChanges.isEmpty { try await uploadFlags(localChanges, local, &view) }
+        if !localChanges.flagChanges.isEmpty { try await uploadFlags(localChanges.flagChanges, local, &view) }
+        if download { try await applyServerChanges(folder, local, &view) }
+        // Before any download: what was appended must be in the map, or it would come back.
+        if uploads { try await uploadMessages(folder, local, localChanges, uploadNew: upload) { view.handle($0) } }
         if download {
-            try await applyServerChanges(folder, local, &view)
             try await downloadNew(folder, local, view)
             // Every flag change up to SELECT's HIGHESTMODSEQ is applied: the next run asks only for
             // later ones. Usually recorded already, with the flags or the last new messages.
@@ -244,6 +258,12 @@ final class IMAPSyncRun {
             }
             if bodiesWanted { try await downloadBodies(folder, local) }
         }
+    }
+
+    /// The highest UID the map knows: the highest downloaded, or an upload adopted above it (its
+    /// UID is not taken as "everything below downloaded").
+    func knownUpTo(_ local: MaildirFolder) -> UInt32 {
+        max(local.highestUID, local.map.entries.keys.max() ?? 0)
     }
 
     /// Whether STATUS shows the folder exactly as the last run left it: same UIDVALIDITY, no UID
@@ -299,7 +319,7 @@ final class IMAPSyncRun {
 
     /// Applies the server's flag changes and expunges to messages already here.
     private func applyServerChanges(_ folder: RemoteFolder, _ local: MaildirFolder, _ view: inout ServerView) async throws {
-        let highest = local.highestUID
+        let highest = knownUpTo(local)
         guard highest > 0 else { return }
         let known = UIDSet(1...highest)
         if !view.qresync {
@@ -341,18 +361,22 @@ final class IMAPSyncRun {
             // `UID n:*` always matches the highest UID even when it is below n: filter.
             if case .search(let uids, _) = event { newUIDs += uids.filter { $0 > after } }
         }
-        guard !newUIDs.isEmpty else {
+        newUIDs.sort()
+        // Uploads adopted above the highest UID are here already.
+        let wanted = newUIDs.filter { !local.contains($0) }
+        guard let last = wanted.last else {
+            if let highest = newUIDs.last { _ = try local.beginBatch().commit(highestUID: highest, highestModSeq: view.highestModSeq) }
             report(folder, inFolder: local.map.count)
             return
         }
-        newUIDs.sort()
         var inFolder = local.map.count
         let items: [FetchItem] = [.uid, .flags, .body(headersOnly ? .header : .complete, peek: true)]
-        try await fetchPipelined(newUIDs, items, into: local, as: headersOnly ? .headersOnly : .whole) { batch, uids in
+        try await fetchPipelined(wanted, items, into: local, as: headersOnly ? .headersOnly : .whole) { batch, uids in
             // The last batch also records the mod-sequence (one map write fewer): the older
             // messages' flag changes are applied by now, and these came with their flags.
-            let last = uids.last == newUIDs.last
-            let durable = try batch.commit(highestUID: uids.last, highestModSeq: last ? view.highestModSeq : nil)
+            let isLast = uids.last == last
+            let durable = try batch.commit(
+                highestUID: isLast ? newUIDs.last : uids.last, highestModSeq: isLast ? view.highestModSeq : nil)
             done += durable.count
             inFolder += durable.count
             report(folder, inFolder: inFolder)

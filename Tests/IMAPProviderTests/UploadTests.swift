@@ -1,0 +1,269 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import IMAPProtocol
+import Logging
+import SyncIPC
+import SyncProtocol
+import XCTest
+@testable import IMAPProvider
+@testable import SyncDaemon
+
+/// Uploads (SYNC_UPLOAD_CONTENTS) against a real Dovecot: new local messages appended exactly
+/// once, crash or not; local deletions flagged and expunged; the mass-delete safety valve.
+final class UploadTests: XCTestCase {
+    var server: SyncServer!
+    var local: String!
+    var run: RunID = 0
+
+    override func setUp() async throws {
+        local = "/tmp/imap-upload-\(UInt32.random(in: 0...UInt32.max))"
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        server = SyncServer(configuration: .init(listener: .path(local + ".sock"), logger: logger))
+        try await server.start()
+    }
+
+    override func tearDown() async throws {
+        await server.stop()
+        try? FileManager.default.removeItem(atPath: local)
+        try? FileManager.default.removeItem(atPath: local + "-secrets")
+    }
+
+    // MARK: Helpers
+
+    func provider(_ dovecot: Dovecot, extra: String = "") throws -> IMAPProvider {
+        try FileManager.default.createDirectory(atPath: local + "-secrets", withIntermediateDirectories: true)
+        try "secret".write(toFile: local + "-secrets/pw", atomically: true, encoding: .utf8)
+        let config = try DaemonConfig.parse("""
+            [store.mail]
+            provider = "imap"
+            host = "127.0.0.1"
+            port = \(dovecot.plainPort)
+            security = "none"
+            user = "alice"
+            password = { file = "\(local!)-secrets/pw" }
+            maildir = "\(local!)"
+            \(extra)
+            """, file: "test.toml", factories: [IMAPFactory()])
+        return config.stores["mail"]!.provider as! IMAPProvider
+    }
+
+    /// Runs one sync; its result and Error callbacks.
+    func sync(_ provider: IMAPProvider, flags: SyncFlags = .full) async throws -> (SyncStatus, [DurableState.ErrorRecord]) {
+        run += 1
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let callback = SyncCallback(reporter: server.reporter(store: "mail", run: run), logger: logger)
+        let result = try await provider.synchronize(SyncRequest(store: "mail", run: run, flags: flags, trigger: .onDemand), callback: callback)
+        return (result, callback.errorCounts.records)
+    }
+
+    /// A sync that must succeed without Error callbacks.
+    func syncClean(_ provider: IMAPProvider, flags: SyncFlags = .full, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let (result, errors) = try await sync(provider, flags: flags)
+        XCTAssertEqual(result, .ok, "\(errors)", file: file, line: line)
+        XCTAssertEqual(errors.map(\.message), [], file: file, line: line)
+    }
+
+    func serverContents(_ dovecot: Dovecot) throws -> MailboxContents {
+        try MailboxContents(maildirPlusPlus: dovecot.mailbox) { (try? MailboxName.decode($0)) ?? $0 }
+    }
+
+    func assertInSync(_ dovecot: Dovecot, file: StaticString = #filePath, line: UInt = #line) throws {
+        let server = try serverContents(dovecot)
+        let mine = try MailboxContents(maildirPlusPlus: local)
+        XCTAssertEqual(mine.folders.keys.sorted(), server.folders.keys.sorted(), file: file, line: line)
+        for (folder, messages) in server.folders {
+            XCTAssertEqual(mine.folders[folder], messages, "folder \(folder)", file: file, line: line)
+            XCTAssertEqual(mine.files[folder], messages.count, "\(folder): every message exactly once here", file: file, line: line)
+            XCTAssertEqual(server.files[folder], messages.count, "\(folder): every message exactly once on the server", file: file, line: line)
+        }
+    }
+
+    /// The local Maildir++ directory of `folder`.
+    func directory(_ folder: String) -> String {
+        folder == "INBOX" ? local : local + "/." + MailboxName.encode(folder).replacingOccurrences(of: "/", with: ".")
+    }
+
+    /// Saves a message into the local folder as a mail client does (tmp/, then renamed into
+    /// cur/ or new/), LF line ends; returns its path.
+    @discardableResult
+    func save(
+        _ folder: String, id: String?, subject: String, flags: String = "S", inNew: Bool = false, mtime: Int? = 1_780_000_000
+    ) throws -> String {
+        let unique = "\(1_780_000_000 + Int.random(in: 0..<1_000_000)).M\(Int.random(in: 0..<999_999))P\(getpid()).mutt"
+        let text = "From: Alice <alice@example.org>\nTo: Bob <bob@example.org>\nSubject: \(subject)\n"
+            + (id.map { "Message-ID: \($0)\n" } ?? "") + "Date: Thu, 28 May 2026 10:00:00 +0200\n\nHello Bob,\n\n\(subject).\n"
+        let temporary = directory(folder) + "/tmp/" + unique
+        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+        if let mtime {
+            var times = [timespec](repeating: timespec(tv_sec: mtime, tv_nsec: 0), count: 2)
+            _ = utimensat(AT_FDCWD, temporary, &times, 0)
+        }
+        let path = directory(folder) + (inNew ? "/new/" + unique : "/cur/" + unique + ":2," + flags)
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        return path
+    }
+
+    func localFiles(_ folder: String) throws -> [String] {
+        try ["cur", "new"].flatMap { sub in
+            try FileManager.default.contentsOfDirectory(atPath: directory(folder) + "/" + sub).map { sub + "/" + $0 }
+        }.sorted()
+    }
+
+    // MARK: New local messages
+
+    func testNewMessageInSent_appearsOnTheServerOnceWithItsFlags_andIsMapped() async throws {
+        let dovecot = try Dovecot(messages: 30, folders: "INBOX,Sent")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let before = try serverContents(dovecot).folders["Sent"]?.count ?? 0
+        try save("Sent", id: "<sent-1@example.org>", subject: "the report", flags: "FS")
+
+        try await syncClean(imap)
+        let sent = try XCTUnwrap(serverContents(dovecot).folders["Sent"])
+        XCTAssertEqual(sent.count, before + 1)
+        XCTAssertEqual(sent["<sent-1@example.org>"]?.flags, "FS")
+        let mine = try localFiles("Sent").filter { !$0.contains(",U=") }
+        XCTAssertEqual(mine, [], "the uploaded file carries its UID now")
+        try assertInSync(dovecot)
+
+        // The next run downloads nothing back and uploads nothing again.
+        try await syncClean(imap)
+        try assertInSync(dovecot)
+        XCTAssertEqual(try serverContents(dovecot).folders["Sent"]?.count, before + 1)
+    }
+
+    func testThreeNewMessages_withUIDPLUS() async throws {
+        try await threeNewMessages(capability: nil)
+    }
+
+    func testThreeNewMessages_withoutUIDPLUS_foundAgainByMessageIDOrSizeAndDate() async throws {
+        try await threeNewMessages(capability: "IMAP4rev1 LITERAL+ ENABLE CONDSTORE")
+    }
+
+    func testThreeNewMessages_synchronizingLiterals_noUIDPLUS_noESEARCH() async throws {
+        try await threeNewMessages(capability: "IMAP4rev1")
+    }
+
+    /// One with a Message-ID in cur/, one unread in new/, one without a Message-ID; plus mail
+    /// arriving on the server meanwhile, which must still be downloaded.
+    func threeNewMessages(capability: String?, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let dovecot = try Dovecot(messages: 20, folders: "INBOX,Sent", capability: capability)
+        let imap = try provider(dovecot)
+        try await syncClean(imap, file: file, line: line)
+        try dovecot.generate(messages: 6, folders: "INBOX,Sent", seed: 5)
+        try save("Sent", id: "<one@example.org>", subject: "one")
+        try save("Sent", id: "<two@example.org>", subject: "two", inNew: true)
+        try save("Sent", id: nil, subject: "three has no Message-ID", flags: "RS")
+        try await syncClean(imap, file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
+        let sent = try XCTUnwrap(serverContents(dovecot).folders["Sent"])
+        XCTAssertEqual(sent["<one@example.org>"]?.flags, "S", file: file, line: line)
+        XCTAssertEqual(sent["<two@example.org>"]?.flags, "", file: file, line: line)
+        XCTAssertEqual(sent.values.filter { $0.flags == "RS" }.count, 1, file: file, line: line)
+        XCTAssertEqual(try localFiles("Sent").filter { !$0.contains(",U=") }, [], file: file, line: line)
+        try await syncClean(imap, file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
+    }
+
+    func testFiftyMegabyteMessage_streamsFromItsFile() async throws {
+        let dovecot = try Dovecot(messages: 5, folders: "INBOX,Sent")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let path = directory("Sent") + "/cur/1780000000.M1P1.big:2,S"
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw DovecotError("cannot create \(path)")
+        }
+        handle.write(Data("From: alice@example.org\nSubject: the attachment\nMessage-ID: <big@example.org>\n\n".utf8))
+        let line = Data((String(repeating: "0123456789abcdef", count: 4) + "\n").utf8)
+        let chunk = Data((0..<(1 << 20) / line.count).flatMap { _ in line })
+        for _ in 0..<50 { handle.write(chunk) }
+        try handle.close()
+
+        _ = try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)  // resets VmHWM
+        let baseline = try residentKilobytes("VmRSS")
+        try await syncClean(imap)
+        let growth = (try residentKilobytes("VmHWM") - baseline) / 1024
+        XCTAssertLessThan(growth, 20, "a 50 MB upload must stream from its file (peak grew by \(growth) MB)")
+        let sent = try XCTUnwrap(serverContents(dovecot).folders["Sent"])
+        XCTAssertNotNil(sent["<big@example.org>"])
+        try assertInSync(dovecot)
+    }
+
+    func residentKilobytes(_ field: String) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix(field + ":") })
+        return try XCTUnwrap(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
+    }
+
+    /// A copy of a server message saved here before syncd downloaded it (a Maildir that had mail
+    /// before its first sync): adopted under the server's UID, neither appended nor downloaded.
+    func testMessageTheServerHasAlready_isAdopted_notAppendedNorDownloaded() async throws {
+        let dovecot = try Dovecot(messages: 10, folders: "INBOX,Sent")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        func serverFiles() throws -> Set<String> {
+            try Set(["cur", "new"].flatMap { sub in
+                try FileManager.default.contentsOfDirectory(atPath: dovecot.mailbox + "/.Sent/" + sub).map { sub + "/" + $0 }
+            })
+        }
+        let old = try serverFiles()
+        try dovecot.generate(messages: 8, folders: "Sent", seed: 3)
+        let fresh = try XCTUnwrap(try serverFiles().subtracting(old).sorted().first)
+        let text = try String(contentsOfFile: dovecot.mailbox + "/.Sent/" + fresh, encoding: .utf8)
+        try text.replacingOccurrences(of: "\r\n", with: "\n").write(
+            toFile: directory("Sent") + "/cur/1780000000.M7P7.mutt:2,F", atomically: false, encoding: .utf8)
+        let count = try XCTUnwrap(serverContents(dovecot).folders["Sent"]?.count)
+        try await syncClean(imap)
+        XCTAssertEqual(try serverContents(dovecot).folders["Sent"]?.count, count, "not appended")
+        XCTAssertEqual(try localFiles("Sent").filter { !$0.contains(",U=") }, [], "adopted")
+        // The flag the user gave it here (F) is uploaded as a local change by the next run.
+        try await syncClean(imap)
+        try assertInSync(dovecot)
+        let id = try XCTUnwrap(text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("message-id:") }?.dropFirst(11))
+        XCTAssertEqual(try serverContents(dovecot).folders["Sent"]?[id.trimmingCharacters(in: .whitespaces)]?.flags.contains("F"), true)
+    }
+
+    // MARK: Crashes
+
+    struct Crash: Error {}
+
+    /// A run stopped at `step` — exactly what a `kill -9` there leaves, server and Maildir — then
+    /// a rerun: every message once on each side, mapped here, and a third run finds nothing to do.
+    func crashThenRerun(at step: UploadStep, capability: String?, file: StaticString = #filePath, line: UInt = #line) async throws {
+        try? FileManager.default.removeItem(atPath: local)
+        let dovecot = try Dovecot(messages: 10, folders: "INBOX,Sent", capability: capability)
+        var imap = try provider(dovecot)
+        try await syncClean(imap, file: file, line: line)
+        try dovecot.generate(messages: 3, folders: "Sent", seed: 9)
+        try save("Sent", id: "<crash-1@example.org>", subject: "crash one")
+        try save("Sent", id: nil, subject: "crash two, no Message-ID", flags: "S")
+        imap.uploadCrashHook = { if $0 == step { throw Crash() } }
+        do {
+            _ = try await sync(imap)
+            XCTFail("\(step) was never reached", file: file, line: line)
+        } catch is Crash {}
+        imap.uploadCrashHook = nil
+        try await syncClean(imap, file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
+        XCTAssertNotNil(try serverContents(dovecot).folders["Sent"]?["<crash-1@example.org>"], "\(step)", file: file, line: line)
+        XCTAssertEqual(try localFiles("Sent").filter { !$0.contains(",U=") }, [], "\(step)", file: file, line: line)
+        try await syncClean(imap, file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
+    }
+
+    func testCrashAtEachUploadStep_withUIDPLUS_rerunLeavesEveryMessageOnce() async throws {
+        for step in [UploadStep.intentRecorded, .appended, .adopted] {
+            try await crashThenRerun(at: step, capability: nil)
+        }
+    }
+
+    func testCrashAtEachUploadStep_withoutUIDPLUS_rerunLeavesEveryMessageOnce() async throws {
+        for step in [UploadStep.intentRecorded, .appended, .adopted] {
+            try await crashThenRerun(at: step, capability: "IMAP4rev1 LITERAL+")
+        }
+    }
+}
