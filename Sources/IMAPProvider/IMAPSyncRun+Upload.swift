@@ -276,3 +276,108 @@ extension PendingUpload {
         PendingUpload(unique: unique, localBase: localBase, flags: flags, wireSize: wireSize, internalDate: internalDate)
     }
 }
+
+// MARK: Local deletions
+
+extension IMAPSyncRun {
+    /// Whether a deletion here ends in an expunge on the server: asked for (`expunge = true`),
+    /// and possible without touching other messages (UID EXPUNGE needs UIDPLUS; a plain EXPUNGE
+    /// would remove every `\Deleted` message in the mailbox, also other clients').
+    var expungesDeletions: Bool { account.expunge && session.capabilities.contains(.uidplus) }
+
+    /// The messages deleted here that still need something on the server: mapped, file gone, and
+    /// not already flagged `\Deleted` there by an earlier run that could not expunge them.
+    func pendingDeletions(_ local: MaildirFolder, _ vanished: [UInt32]) -> [UInt32] {
+        vanished.filter { uid in
+            guard let entry = local.map[uid] else { return false }
+            return expungesDeletions || !entry.flags.contains(.trashed)
+        }
+    }
+
+    /// Propagates local deletions to the server: each message whose file the user deleted is
+    /// flagged `\Deleted` and, if ``expungesDeletions``, expunged with UID EXPUNGE; then dropped
+    /// from the map (or, kept on the server, recorded as agreed `\Deleted`). The server's state
+    /// is read first:
+    /// - a message gone there already is only dropped here;
+    /// - a message whose flags changed there since the last sync is kept — the change wins over
+    ///   the delete — and returned, to be downloaded again (reported as a warning);
+    /// - if what is left exceeds the safety valve (more than `max_delete_share` of the server's
+    ///   messages in the folder, and at least `max_delete_min`), nothing destructive happens in the
+    ///   folder: an Error names the folder and the count, until a run with
+    ///   ``SyncFlags/allowMassDelete``.
+    /// Each step is idempotent on the server, so a run stopped anywhere is finished by the next.
+    /// - Returns: the UIDs to download again.
+    func uploadDeletions(
+        _ folder: RemoteFolder, _ local: MaildirFolder, _ deletions: [UInt32], serverCount: Int,
+        untagged: (ResponseEvent) -> Void
+    ) async throws -> [UInt32] {
+        guard !deletions.isEmpty else { return [] }
+        var server: [UInt32: MessageFlags] = [:]
+        var fetching: (uid: UInt32?, flags: MessageFlags?) = (nil, nil)
+        try await session.run(.uidFetch(UIDSet(deletions), [.uid, .flags])) { event in
+            switch event {
+            case .fetchStart: fetching = (nil, nil)
+            case .fetchAttribute(.uid(let uid)): fetching.uid = uid
+            case .fetchAttribute(.flags(let flags)): fetching.flags = MessageFlags(imap: flags)
+            case .fetchEnd: if let uid = fetching.uid, let flags = fetching.flags { server[uid] = flags }
+            default: untagged(event)
+            }
+        }
+        let goneThere = deletions.filter { server[$0] == nil }
+        // A change there wins over the delete here; `\Deleted` alone is no such change (it agrees
+        // with the delete: another client's, or ours from a run stopped before its expunge).
+        let changedThere = deletions.filter { uid in
+            guard let now = server[uid], let agreed = local.map[uid]?.flags else { return false }
+            return now.subtracting(.trashed) != agreed.subtracting(.trashed)
+        }
+        let doomed = deletions.filter { server[$0] != nil && !changedThere.contains($0) }
+        if !goneThere.isEmpty { try local.expunge(goneThere) }
+        let share = account.maxDeleteShare
+        if doomed.count >= account.maxDeleteMin, doomed.count * 100 > serverCount * share, !flags.contains(.allowMassDelete) {
+            failedFolders += 1
+            callback.error(.failed, "\(folder.name): \(doomed.count) of its \(serverCount) messages were deleted here; not deleting them on the server (more than \(share) % at once: an emptied or unmounted Maildir?). If they are meant to go, run `syncctl sync \(callback.store) --allow-mass-delete`")
+            return []
+        }
+        if !changedThere.isEmpty {
+            callback.error(.warning, "\(folder.name): \(changedThere.count) messages deleted here were changed on the server since the last sync; kept, and downloaded again")
+        }
+        guard !doomed.isEmpty else { return changedThere }
+        let set = UIDSet(doomed)
+        try await session.run(.uidStore(set, .add, [.deleted])) { untagged($0) }
+        try crashHook?(.deletionFlagged)
+        if expungesDeletions {
+            try await session.run(.uidExpunge(set)) { untagged($0) }
+            try crashHook?(.deletionExpunged)
+            try local.expunge(doomed)
+        } else {
+            // Kept on the server, flagged: agreed as `\Deleted`, so later runs leave them be.
+            try local.recordSyncedFlags(Dictionary(uniqueKeysWithValues: doomed.map { ($0, local.map[$0]!.flags.union(.trashed)) }))
+        }
+        deleted += doomed.count
+        return changedThere
+    }
+
+    /// Downloads again messages whose file is gone here (the server's change won over the local
+    /// delete): the map keeps them meanwhile, so a run stopped before is finished by the next.
+    func restore(_ uids: [UInt32], _ folder: RemoteFolder, _ local: MaildirFolder) async throws {
+        guard !uids.isEmpty else { return }
+        let batch = try local.beginBatch()
+        var writer: MessageWriter?
+        var uid: UInt32?
+        try await session.run(.uidFetch(UIDSet(uids), [.uid, .body(.complete, peek: true)])) { event in
+            switch event {
+            case .fetchStart: (uid, writer) = (nil, nil)
+            case .fetchAttribute(.uid(let value)): uid = value
+            case .bodyStart:
+                guard let uid else { throw IMAPCommandError.protocolViolation("the server sent a message body before its UID") }
+                writer = try batch.openRestore(uid: uid)
+            case .bodyChunk(let chunk): try chunk.withUnsafeReadableBytes { try writer?.write($0) }
+            case .bodyEnd:
+                try writer?.finish()
+                writer = nil
+            default: break
+            }
+        }
+        _ = try batch.commit()
+    }
+}

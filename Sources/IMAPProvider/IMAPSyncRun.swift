@@ -33,7 +33,9 @@ final class IMAPSyncRun {
     var total = 0
     /// Local messages uploaded (or found on the server and adopted) by this run.
     var uploaded = 0
-    private var failedFolders = 0
+    var failedFolders = 0
+    /// Messages deleted here that this run deleted (or flagged) on the server.
+    var deleted = 0
     /// Folders this run wrote to, and when it last did, in that order.
     private var changedFolders: [(name: FolderName, at: ContinuousClock.Instant)] = []
 
@@ -216,7 +218,12 @@ final class IMAPSyncRun {
         // New local messages to append, or uploads an earlier run left open (resolved whatever the
         // flags, so that a download never fetches back what was appended).
         let uploads = (upload && !local.newLocalMessages(localChanges).isEmpty) || !local.pendingUploads.isEmpty
-        if localChanges.flagChanges.isEmpty, !uploads, !bodiesWanted, !download || isUnchanged(folder, since: local) {
+        // Messages deleted here (the map knows every message it delivered: a mapped UID without
+        // its file is a deletion, never a message not yet seen).
+        var deletions = upload ? pendingDeletions(local, localChanges.vanished) : []
+        if localChanges.flagChanges.isEmpty, !uploads, deletions.isEmpty, !bodiesWanted,
+            !download || isUnchanged(folder, since: local)
+        {
             done += local.map.count
             report(folder, inFolder: local.map.count)
             return
@@ -244,8 +251,12 @@ final class IMAPSyncRun {
             // They were about the old UIDs, now quarantined; the user's own files stay.
             localChanges.flagChanges = []
             localChanges.vanished = []
+            deletions = []
         }
         if !localChanges.flagChanges.isEmpty { try await uploadFlags(localChanges.flagChanges, local, &view) }
+        let serverCount = Int(view.exists)
+        let restored = try await uploadDeletions(folder, local, deletions, serverCount: serverCount) { view.handle($0) }
+        if download { try await restore(restored, folder, local) }
         if download { try await applyServerChanges(folder, local, &view) }
         // Before any download: what was appended must be in the map, or it would come back.
         if uploads { try await uploadMessages(folder, local, localChanges, uploadNew: upload) { view.handle($0) } }

@@ -133,12 +133,14 @@ extension MaildirFolder {
                     touched.insert(file.inNew ? newPath : curPath)
                     continue
                 }
-                if !parsed.headersOnly, entry.isHeadersOnly, parsed.size != nil, size == parsed.size,
+                if !parsed.headersOnly, entry.isHeadersOnly || found[uid] == nil, parsed.size != nil, size == parsed.size,
                     UIDMap.isStorable(baseName: parsed.base)
                 {
-                    // The whole message for a headers-only entry, renamed in before its map commit:
-                    // finish the replacement (the header file goes once the map says so).
+                    // The whole message for a headers-only entry (or for one whose file is gone,
+                    // downloaded again), renamed in before its map commit: finish the replacement
+                    // (a header file goes once the map says so).
                     if let header = found[uid] { replacedHeaders.append(header) }
+                    report.vanished.removeAll { $0 == uid }
                     next.entries[uid]!.baseName = parsed.base
                     found[uid] = Location(inNew: file.inNew, name: file.name)
                     report.adopted.append(uid)

@@ -266,4 +266,177 @@ final class UploadTests: XCTestCase {
             try await crashThenRerun(at: step, capability: "IMAP4rev1 LITERAL+")
         }
     }
+    // MARK: Local deletions
+
+    /// Deletes `count` of the folder's message files here (as a mail client would); their UIDs.
+    @discardableResult
+    func deleteLocally(_ folder: String, count: Int? = nil) throws -> [UInt32] {
+        var uids: [UInt32] = []
+        let files = try localFiles(folder)
+        for file in files.prefix(count ?? files.count) {
+            try FileManager.default.removeItem(atPath: directory(folder) + "/" + file)
+            if let range = file.range(of: ",U=") {
+                uids.append(UInt32(file[range.upperBound...].prefix { $0.isNumber })!)
+            }
+        }
+        return uids
+    }
+
+    /// Server message files of `folder` carrying `\Deleted` (Maildir letter T).
+    func serverTrashed(_ dovecot: Dovecot, _ folder: String) throws -> Int {
+        let root = dovecot.mailbox + (folder == "INBOX" ? "" : "/." + folder)
+        return try ["cur", "new"].reduce(0) { total, sub in
+            total + (try FileManager.default.contentsOfDirectory(atPath: root + "/" + sub)
+                .filter { $0.split(separator: ":").last.map { $0.hasPrefix("2,") && $0.contains("T") } ?? false }.count)
+        }
+    }
+
+    func testLocalDeletions_areExpungedOnTheServer() async throws {
+        let dovecot = try Dovecot(messages: 30, folders: "INBOX,Sent")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let before = try XCTUnwrap(serverContents(dovecot).folders["INBOX"]?.count)
+        try deleteLocally("INBOX", count: 3)
+        try await syncClean(imap)
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, before - 3)
+        try assertInSync(dovecot)
+        try await syncClean(imap)
+        try assertInSync(dovecot)
+    }
+
+    func testLocalDeletions_withExpungeFalse_areOnlyFlaggedDeleted() async throws {
+        let dovecot = try Dovecot(messages: 30, folders: "INBOX,Sent")
+        let imap = try provider(dovecot, extra: "expunge = false")
+        try await syncClean(imap)
+        let before = try XCTUnwrap(serverContents(dovecot).folders["INBOX"]?.count)
+        try deleteLocally("INBOX", count: 3)
+        try await syncClean(imap)
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, before, "kept on the server")
+        XCTAssertEqual(try serverTrashed(dovecot, "INBOX"), 3, "flagged \\Deleted")
+        try await syncClean(imap)
+        XCTAssertEqual(try localFiles("INBOX").count, before - 3, "not downloaded again")
+        XCTAssertEqual(try serverTrashed(dovecot, "INBOX"), 3)
+    }
+
+    func testLocalDeletions_withoutUIDPLUS_areOnlyFlagged_sinceEXPUNGEWouldTakeOthersToo() async throws {
+        let dovecot = try Dovecot(messages: 30, folders: "INBOX", capability: "IMAP4rev1 LITERAL+")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let before = try XCTUnwrap(serverContents(dovecot).folders["INBOX"]?.count)
+        try deleteLocally("INBOX", count: 2)
+        try await syncClean(imap)
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, before)
+        XCTAssertEqual(try serverTrashed(dovecot, "INBOX"), 2)
+        try await syncClean(imap)
+        XCTAssertEqual(try localFiles("INBOX").count, before - 2)
+    }
+
+    func testDeletedHereButFlaggedOnTheServer_isKeptAndDownloadedAgain() async throws {
+        let dovecot = try Dovecot(messages: 20, folders: "INBOX")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let uids = try deleteLocally("INBOX", count: 2)
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE \(uids[0]) +FLAGS (\\Flagged)", "d LOGOUT",
+        ])
+        let (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(errors)")
+        XCTAssertEqual(errors.count, 1, "\(errors)")
+        XCTAssertTrue(errors.first?.message.contains("changed on the server since the last sync; kept") == true, "\(errors)")
+        XCTAssertEqual(errors.first?.code, SyncStatus.warning.rawValue)
+        let back = try localFiles("INBOX").filter { $0.contains(",U=\(uids[0]):2,") }
+        XCTAssertEqual(back.count, 1, "downloaded again")
+        XCTAssertTrue(back.first?.split(separator: ":").last?.contains("F") == true, "with the server's change: \(back)")
+        XCTAssertFalse(try localFiles("INBOX").contains { $0.contains(",U=\(uids[1]):2,") })
+        try assertInSync(dovecot)
+        try await syncClean(imap)
+        try assertInSync(dovecot)
+    }
+
+    // MARK: The safety valve
+
+    func testMassDelete_isRefusedWithAnError_untilAllowed() async throws {
+        let dovecot = try Dovecot(messages: 40, folders: "INBOX")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        try deleteLocally("INBOX", count: 25)
+        var (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .partial)
+        XCTAssertEqual(errors.count, 1, "\(errors)")
+        XCTAssertTrue(errors.first?.message.hasPrefix("INBOX: 25 of its 40 messages were deleted here") == true, "\(errors)")
+        XCTAssertTrue(errors.first?.message.contains("--allow-mass-delete") == true, "\(errors)")
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 40, "nothing deleted on the server")
+        XCTAssertEqual(try serverTrashed(dovecot, "INBOX"), 0, "nor flagged")
+        // Again, the same: the refusal holds until the user confirms.
+        (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .partial)
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 40)
+
+        try await syncClean(imap, flags: SyncFlags.full.union(.allowMassDelete))
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 15)
+        try assertInSync(dovecot)
+    }
+
+    func testFewDeletions_belowTheMinimum_goThrough_andTheThresholdsAreConfigurable() async throws {
+        let dovecot = try Dovecot(messages: 30, folders: "INBOX")
+        let imap = try provider(dovecot, extra: "max_delete_share = 10\nmax_delete_min = 5")
+        try await syncClean(imap)
+        try deleteLocally("INBOX", count: 4)  // 13 %, but fewer than 5
+        try await syncClean(imap)
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 26)
+        try deleteLocally("INBOX", count: 5)  // 19 % and 5
+        let (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .partial, "\(errors)")
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 26)
+    }
+
+    /// The Maildir emptied three ways — every file of a folder gone, a folder's directory gone, the
+    /// whole Maildir gone — never wipes the mailbox.
+    func testEmptiedMaildir_neverWipesTheMailbox() async throws {
+        let dovecot = try Dovecot(messages: 60, folders: "INBOX,Sent")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let server = try serverContents(dovecot)
+
+        // Every message file of every folder gone (the map stays): refused per folder.
+        for folder in ["INBOX", "Sent"] { try deleteLocally(folder) }
+        let (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .partial)
+        XCTAssertEqual(errors.count, 2, "\(errors)")
+        XCTAssertEqual(try serverContents(dovecot), server, "the server untouched")
+        XCTAssertEqual(try serverTrashed(dovecot, "INBOX") + serverTrashed(dovecot, "Sent"), 0)
+
+        // A folder's directory gone, map and all: it is new again here, and downloaded.
+        try FileManager.default.removeItem(atPath: directory("Sent"))
+        _ = try await sync(imap)
+        XCTAssertEqual(try serverContents(dovecot), server)
+        XCTAssertEqual(try MailboxContents(maildirPlusPlus: local).folders["Sent"], server.folders["Sent"])
+
+        // The whole Maildir gone (an unmounted disk).
+        try FileManager.default.removeItem(atPath: local)
+        try await syncClean(imap)
+        XCTAssertEqual(try serverContents(dovecot), server)
+        try assertInSync(dovecot)
+    }
+
+    func testCrashAtEachDeletionStep_rerunLeavesEachSideConsistent() async throws {
+        for step in [UploadStep.deletionFlagged, .deletionExpunged] {
+            try? FileManager.default.removeItem(atPath: local)
+            let dovecot = try Dovecot(messages: 20, folders: "INBOX")
+            var imap = try provider(dovecot)
+            try await syncClean(imap)
+            try deleteLocally("INBOX", count: 3)
+            imap.uploadCrashHook = { if $0 == step { throw Crash() } }
+            do {
+                _ = try await sync(imap)
+                XCTFail("\(step) was never reached")
+            } catch is Crash {}
+            imap.uploadCrashHook = nil
+            try await syncClean(imap)
+            XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 17, "\(step)")
+            try assertInSync(dovecot)
+            try await syncClean(imap)
+            try assertInSync(dovecot)
+        }
+    }
 }
