@@ -18,7 +18,10 @@ final class UploadTests: XCTestCase {
     var run: RunID = 0
 
     override func setUp() async throws {
-        local = "/tmp/imap-upload-\(UInt32.random(in: 0...UInt32.max))"
+        // A child of the kill -9 test names its socket after the parent's Maildir, so the parent
+        // can remove what the killed child leaves.
+        local = ProcessInfo.processInfo.environment["UPLOAD_TEST_CHILD_MAILDIR"].map { $0 + "-child" }
+            ?? "/tmp/imap-upload-\(UInt32.random(in: 0...UInt32.max))"
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         server = SyncServer(configuration: .init(listener: .path(local + ".sock"), logger: logger))
@@ -34,13 +37,17 @@ final class UploadTests: XCTestCase {
     // MARK: Helpers
 
     func provider(_ dovecot: Dovecot, extra: String = "") throws -> IMAPProvider {
+        try provider(port: dovecot.plainPort, extra: extra)
+    }
+
+    func provider(port: Int, extra: String = "") throws -> IMAPProvider {
         try FileManager.default.createDirectory(atPath: local + "-secrets", withIntermediateDirectories: true)
         try "secret".write(toFile: local + "-secrets/pw", atomically: true, encoding: .utf8)
         let config = try DaemonConfig.parse("""
             [store.mail]
             provider = "imap"
             host = "127.0.0.1"
-            port = \(dovecot.plainPort)
+            port = \(port)
             security = "none"
             user = "alice"
             password = { file = "\(local!)-secrets/pw" }
@@ -435,6 +442,64 @@ final class UploadTests: XCTestCase {
             try await syncClean(imap)
             XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 17, "\(step)")
             try assertInSync(dovecot)
+            try await syncClean(imap)
+            try assertInSync(dovecot)
+        }
+    }
+    // MARK: Real kill -9
+
+    /// Does nothing in a normal test run; in a child started by
+    /// ``testKill9AtEachUploadStep_rerunLeavesEveryMessageOnceOnEachSide``, syncs and SIGKILLs
+    /// itself at the step its environment names.
+    func testUploadChildEntry() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let step = environment["UPLOAD_TEST_CHILD_STEP"].flatMap(UploadStep.init(rawValue:)),
+            let port = environment["UPLOAD_TEST_CHILD_PORT"].flatMap(Int.init), let maildir = environment["UPLOAD_TEST_CHILD_MAILDIR"]
+        else { return }
+        local = maildir
+        var imap = try provider(port: port)
+        imap.uploadCrashHook = { if $0 == step { kill(getpid(), SIGKILL) } }
+        _ = try await sync(imap)
+        exit(3)  // the step was never reached
+    }
+
+    func testKill9AtEachUploadStep_rerunLeavesEveryMessageOnceOnEachSide() async throws {
+        for step in UploadStep.allCases {
+            try? FileManager.default.removeItem(atPath: local)
+            let dovecot = try Dovecot(messages: 20, folders: "INBOX,Sent")
+            let imap = try provider(dovecot)
+            try await syncClean(imap)
+            let inbox = try XCTUnwrap(serverContents(dovecot).folders["INBOX"]?.count)
+            let sent = try XCTUnwrap(serverContents(dovecot).folders["Sent"]?.count)
+            try deleteLocally("INBOX", count: 2)
+            try save("Sent", id: "<kill-1@example.org>", subject: "kill one")
+            try save("Sent", id: nil, subject: "kill two, no Message-ID")
+
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            child.arguments = ["IMAPProviderTests.UploadTests/testUploadChildEntry"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["UPLOAD_TEST_CHILD_STEP"] = step.rawValue
+            environment["UPLOAD_TEST_CHILD_PORT"] = String(dovecot.plainPort)
+            environment["UPLOAD_TEST_CHILD_MAILDIR"] = local
+            child.environment = environment
+            child.standardOutput = FileHandle.nullDevice
+            child.standardError = FileHandle.nullDevice
+            try child.run()
+            let deadline = ContinuousClock.now + .seconds(120)
+            while child.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
+            child.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: local + "-child.sock")
+            XCTAssertEqual(child.terminationReason, .uncaughtSignal, "\(step)")
+            XCTAssertEqual(child.terminationStatus, SIGKILL, "\(step): killed at the step, not exited")
+
+            try await syncClean(imap)
+            let server = try serverContents(dovecot)
+            XCTAssertEqual(server.folders["INBOX"]?.count, inbox - 2, "\(step)")
+            XCTAssertEqual(server.folders["Sent"]?.count, sent + 2, "\(step)")
+            try assertInSync(dovecot)
+            XCTAssertEqual(try localFiles("Sent").filter { !$0.contains(",U=") }, [], "\(step)")
             try await syncClean(imap)
             try assertInSync(dovecot)
         }

@@ -107,4 +107,38 @@ final class UploadAdoptionTests: XCTestCase {
         XCTAssertEqual(folder.pendingUploads, [])
         try assertConsistent(folder, expected: [1, 2, 3])
     }
+    /// A message deleted here that the server changed meanwhile comes back under its UID, the map
+    /// keeping it throughout; a crash after the new file's rename is finished by recovery.
+    func testRestore_ofAMessageWhoseFileIsGone_takesTheEntryBack_evenAcrossACrash() throws {
+        for crashing in [false, true] {
+            let directory = try TemporaryDirectory()
+            let store = try MaildirStore(directory)
+            var folder = try store.prepare(sent)
+            try folder.deliver(1...3, flags: { _ in [.seen] })
+            try FileManager.default.removeItem(atPath: try XCTUnwrap(folder.filePath(for: 2)))
+            XCTAssertEqual(try folder.scanLocalChanges().vanished, [2])
+            let restore = {
+                let batch = try folder.beginBatch()
+                XCTAssertThrowsError(try batch.openRestore(uid: 9)) { XCTAssertEqual(($0 as? MaildirError)?.code, .duplicateUID) }
+                let writer = try batch.openRestore(uid: 2)
+                try writer.write(messageBody(uid: 2))
+                try writer.finish()
+                let committed = try batch.commit()
+                XCTAssertEqual(committed, [2])
+            }
+            if crashing {
+                folder.runUntilCrash(CrashTrigger(.deliveryRenamed)) { try restore() }
+                folder.close()
+                folder = try store.openFolder(sent)
+                XCTAssertEqual(folder.lastRecovery.adopted, [2])
+                XCTAssertEqual(folder.lastRecovery.vanished, [])
+                XCTAssertEqual(folder.lastRecovery.quarantined, [])
+            } else {
+                try restore()
+            }
+            try assertConsistent(folder, expected: [1, 2, 3])
+            XCTAssertEqual(folder.map[2]?.flags, [.seen], "the agreed flags stay until the server's are applied")
+            XCTAssertTrue(try folder.scanLocalChanges().isEmpty)
+        }
+    }
 }
