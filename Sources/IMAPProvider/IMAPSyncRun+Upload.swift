@@ -80,7 +80,9 @@ extension IMAPSyncRun {
             try checkCancelled()
             try await appendBatch(Array(retries[start..<min(start + Self.uploadBatch, retries.count)]), [], folder, local, untagged)
         }
-        let fresh = local.newLocalMessages(changes)
+        // The scan predates this run's adoptions: leave out the files the open uploads covered.
+        let covered = Set(open.map(\.localBase))
+        let fresh = local.newLocalMessages(changes).filter { !covered.contains($0.base) }
         for start in stride(from: 0, to: fresh.count, by: Self.uploadBatch) {
             try checkCancelled()
             var batch: [Outgoing] = []
@@ -158,6 +160,10 @@ extension IMAPSyncRun {
             } catch IMAPCommandError.refused(_, let status) {
                 refused.append(item.upload.unique)
                 callback.error(.failed, "\(folder.name): \(item.relativePath) not uploaded: the server refused it: \(status.condition.rawValue) \(status.text)")
+            } catch let error as UploadFileError {
+                // Unreadable before anything of it was sent (deleted meanwhile: nothing to say).
+                refused.append(item.upload.unique)
+                if !error.isMissing { callback.error(.storage, "\(folder.name): \(item.relativePath) not uploaded: \(error.reason)") }
             }
             try await drain(to: pipelined ? Self.appendWindow : 0)
             _ = callback.progress(
@@ -232,8 +238,8 @@ extension IMAPSyncRun {
                 }
             }
         }
-        // Size and date of every candidate we do not have, in one fetch.
-        let candidates = Set(results.joined()).filter { !local.contains($0) }
+        // Size, date and flags of every match, in one fetch.
+        let candidates = Set(results.joined())
         var facts: [UInt32: (size: Int?, date: Int64?, flags: MessageFlags)] = [:]
         if !candidates.isEmpty {
             var current: (uid: UInt32?, size: Int?, date: Int64?, flags: MessageFlags) = (nil, nil, nil, [])
@@ -262,7 +268,10 @@ extension IMAPSyncRun {
             if let chosen, let fact = facts[chosen] {
                 claimed.insert(chosen)
                 copies[item.upload.unique] = .adopt(chosen, fact.flags)
-            } else if !retrying, let other = uids.first {
+            } else if !retrying,
+                // Not one flagged \Deleted (an old draft deleted here, kept there): that one is going.
+                let other = uids.first(where: { facts[$0].map { !$0.flags.contains(.trashed) } ?? false })
+            {
                 copies[item.upload.unique] = .elsewhere(other)
             }
         }

@@ -504,4 +504,39 @@ final class UploadTests: XCTestCase {
             try assertInSync(dovecot)
         }
     }
+    /// mutt saves a draft again under the same Message-ID after deleting the old file: the new
+    /// one is uploaded (the old one expunged, or without UIDPLUS left flagged \\Deleted there).
+    func testDraftSavedAgain_replacesTheOldOne_withAndWithoutUIDPLUS() async throws {
+        for capability in [nil, "IMAP4rev1 LITERAL+"] {
+            let context = capability ?? "UIDPLUS"
+            try? FileManager.default.removeItem(atPath: local)
+            let dovecot = try Dovecot(messages: 6, folders: "INBOX,Drafts", capability: capability)
+            let imap = try provider(dovecot)
+            try await syncClean(imap)
+            try save("Drafts", id: "<draft@example.org>", subject: "first words", flags: "DS")
+            try await syncClean(imap)
+            let uploaded = try XCTUnwrap(try localFiles("Drafts").first {
+                (try? String(contentsOfFile: directory("Drafts") + "/" + $0, encoding: .utf8))?.contains("first words") == true
+            })
+            XCTAssertTrue(uploaded.contains(",U="), context)
+            try FileManager.default.removeItem(atPath: directory("Drafts") + "/" + uploaded)
+            try save("Drafts", id: "<draft@example.org>", subject: "second thoughts", flags: "DS")
+            try await syncClean(imap)
+            XCTAssertEqual(try localFiles("Drafts").filter { !$0.contains(",U=") }, [], context)
+            XCTAssertEqual(try serverFiles(dovecot, "Drafts", containing: "second thoughts").count, 1, context)
+            let old = try serverFiles(dovecot, "Drafts", containing: "first words")
+            XCTAssertEqual(old.count, capability == nil ? 0 : 1, "\(context): \(old)")
+            XCTAssertTrue(old.allSatisfy { $0.split(separator: ":").last!.contains("T") }, "\(context): \(old)")
+        }
+    }
+
+    /// The server's message files of `folder` whose text contains `text`.
+    func serverFiles(_ dovecot: Dovecot, _ folder: String, containing text: String) throws -> [String] {
+        let root = dovecot.mailbox + "/." + folder
+        return try ["cur", "new"].flatMap { sub in
+            try FileManager.default.contentsOfDirectory(atPath: root + "/" + sub).filter {
+                (try? String(contentsOfFile: root + "/" + sub + "/" + $0, encoding: .utf8))?.contains(text) == true
+            }
+        }
+    }
 }
