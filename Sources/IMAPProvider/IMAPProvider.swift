@@ -8,8 +8,9 @@ import SyncProtocol
 /// The `imap` provider: an IMAP account synchronised into a Maildir.
 ///
 /// Each run opens the local folders while it connects (TLS, STARTTLS, or plain on loopback) and
-/// logs in, mirrors the folder list, then per folder that changed uploads local flag changes,
-/// applies the server's flag changes and expunges, and downloads new messages in pipelined batches
+/// logs in, mirrors the folder list, then per folder that changed uploads local flag changes and
+/// deletions, applies the server's flag changes and expunges, appends new local messages, and
+/// downloads new messages in pipelined batches
 /// committed durably (see ``IMAPSyncRun``). A failing folder reports an
 /// Error and the others go on (result `partial`); a refused login is one Error and Done
 /// `auth-failed`; a lost connection is Done `network`.

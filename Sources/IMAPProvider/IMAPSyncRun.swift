@@ -6,9 +6,10 @@ import SyncProtocol
 
 /// One run of an IMAP store: the folder list, every folder's STATUS in one pipelined round trip,
 /// then each folder that STATUS or a local change shows is not as the last run left it: flags up
-/// (local changes), flags and expunges down (from the QRESYNC SELECT, a CHANGEDSINCE fetch, or a
-/// plain fetch and search), new messages (whole or headers only), then bodies owed to earlier
-/// headers-only runs.
+/// (local changes), local deletions up (behind the mass-delete safety valve), flags and expunges
+/// down (from the QRESYNC SELECT, a CHANGEDSINCE fetch, or a plain fetch and search), new local
+/// messages up (APPEND, see `IMAPSyncRun+Upload.swift`), new messages down (whole or headers
+/// only), then bodies owed to earlier headers-only runs.
 ///
 /// Durable by construction: a message counts as done (and is reported in Progress) only after the
 /// batch that holds it is committed (files fsynced and renamed, UID map committed). A run that

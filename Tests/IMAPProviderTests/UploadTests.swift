@@ -540,3 +540,57 @@ final class UploadTests: XCTestCase {
         }
     }
 }
+
+/// The file side of an upload: size on the wire, Message-ID, CRLF streaming in chunks.
+final class UploadFileTests: XCTestCase {
+    func file(_ bytes: [UInt8]) throws -> String {
+        let path = "/tmp/upload-file-\(UInt32.random(in: 0...UInt32.max))"
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw DovecotError("cannot create \(path)") }
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func streamed(_ upload: UploadFile) async throws -> (bytes: [UInt8], chunks: Int) {
+        var out: [UInt8] = []
+        var chunks = 0
+        try await upload.stream(from: try upload.openForReading()) { buffer in
+            out += buffer.readableBytesView
+            chunks += 1
+        }
+        return (out, chunks)
+    }
+
+    func testLineEnds_becomeCRLF_acrossChunkBoundaries_andTheSizeIsKnownFirst() async throws {
+        // LF right after a chunk boundary, CRLF split by one, a lone CR kept, no final newline.
+        var bytes = Array("Message-ID:\n <folded@example.org>\nSubject: x\r\n\r\n".utf8)
+        bytes += [UInt8](repeating: UInt8(ascii: "a"), count: UploadFile.chunkSize - bytes.count) + [10]
+        bytes += [UInt8](repeating: UInt8(ascii: "b"), count: UploadFile.chunkSize - 2) + [13] + [10, 13, 0x41, 10, 0x42]
+        let upload = try UploadFile(path: try file(bytes))
+        var expected: [UInt8] = []
+        for (index, byte) in bytes.enumerated() {
+            if byte == 10, index == 0 || bytes[index - 1] != 13 { expected.append(13) }
+            expected.append(byte)
+        }
+        XCTAssertEqual(upload.wireSize, expected.count)
+        XCTAssertEqual(upload.messageID, "<folded@example.org>", "a folded header line is joined")
+        let (out, chunks) = try await streamed(upload)
+        XCTAssertEqual(out, expected)
+        XCTAssertEqual(chunks, 3, "64 KiB at a time")
+    }
+
+    func testMessageID_onlyInTheHeader_andAFileThatChangesIsRefused() async throws {
+        let none = try UploadFile(path: try file(Array("Subject: x\n\nMessage-ID: <in-body@x>\n".utf8)))
+        XCTAssertNil(none.messageID)
+        XCTAssertEqual(try UploadFile(path: try file(Array("message-id:   <a@b>  \nX: y\n\n".utf8))).messageID, "<a@b>")
+        let path = try file(Array("Subject: x\n\nbody\n".utf8))
+        let upload = try UploadFile(path: path)
+        try Data("Subject: x\n\nbody grew\n".utf8).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try await streamed(upload)
+            XCTFail("a changed file cannot complete its literal")
+        } catch let error as UploadFileError {
+            XCTAssertTrue(error.reason.contains("changed while it was being uploaded"), "\(error)")
+        }
+        XCTAssertThrowsError(try UploadFile(path: path + "-missing")) { XCTAssertTrue(($0 as? UploadFileError)?.isMissing == true) }
+    }
+}
