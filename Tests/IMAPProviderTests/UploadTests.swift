@@ -194,6 +194,7 @@ final class UploadTests: XCTestCase {
         let baseline = try residentKilobytes("VmRSS")
         try await syncClean(imap)
         let growth = (try residentKilobytes("VmHWM") - baseline) / 1024
+        print("a 50 MB upload: peak RSS grew by \(growth) MB")
         XCTAssertLessThan(growth, 20, "a 50 MB upload must stream from its file (peak grew by \(growth) MB)")
         let sent = try XCTUnwrap(serverContents(dovecot).folders["Sent"])
         XCTAssertNotNil(sent["<big@example.org>"])
