@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "syncctl",
             dependencies: [
-                "SyncIPC", "SyncProtocol",
+                "SyncIPC", "SyncProtocol", "CSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -123,12 +123,13 @@ def store_facts(p):
 
 
 def schedule(p):
-    """Queue place, retry, retry reason (§4.4, added in 0.2), as text; "" when plain."""
+    """Queue place, retry, retry reason, interval, flags (§4.4, added in 0.2), as text."""
     place, retry, reason = p.u32(), p.u32(), p.opt_string()
+    interval, flags = p.u32(), p.u32()
     text = f" queued={place}" if place else ""
     if retry:
         text += f" retry={retry} reason={q(reason or '')}"
-    return text
+    return text + f" interval={interval}s flags=0x{flags:08X}"
 
 
 def decode_event(kind, p):

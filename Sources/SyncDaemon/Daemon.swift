@@ -8,17 +8,26 @@ import SyncIPC
 import SyncProtocol
 
 /// Why the host stopped a run before its provider finished it.
+///
+/// Only a stall is a failure of the run (an Error `stalled`, kept in the error history); the
+/// others are the outcome someone asked for: Done `cancelled` alone, logged at notice level.
 public enum CancelReason: String, Sendable {
     case user, shutdown, stall, reload, pause
 
     var message: String {
         switch self {
-        case .user: return "cancelled by request"
+        case .user: return "cancelled"
         case .shutdown: return "cancelled: the daemon is shutting down"
         case .stall: return "cancelled: no progress reported in time"
         case .reload: return "cancelled: the store was removed from the configuration"
         case .pause: return "cancelled: the store was paused"
         }
+    }
+
+    /// The journal line for a run stopped this way: "mail: run 7 cancelled by uid 1000",
+    /// "mail: run 7 cancelled: the store was paused by uid 1000".
+    func outcome(store: String, run: RunID, by uid: uid_t?) -> String {
+        "\(store): run \(run) \(message)" + (uid.map { " by uid \($0)" } ?? "")
     }
 }
 
@@ -56,6 +65,8 @@ public actor Daemon: ControlHandler {
         let callback: SyncCallback
         let task: Task<Void, Never>
         var cancelReason: CancelReason?
+        /// Who asked for the cancel (a control request's peer), for the journal.
+        var cancelledBy: uid_t?
         /// After a cancel, when the host gives up waiting for the provider.
         var giveUpAt: ContinuousClock.Instant?
         var stalled = false
@@ -327,12 +338,21 @@ public actor Daemon: ControlHandler {
         let callback = run.callback
         var result = providerResult
         // A provider that finished its work despite the cancel keeps its result; one that
-        // stopped (or failed) is reported with the reason it was stopped for.
+        // stopped (or failed) is reported with the reason it was stopped for. A stall is a
+        // failure of the run (Error and Done `stalled`); a cancel someone asked for (cancel,
+        // pause, removal, shutdown) is its outcome: Done `cancelled` alone, not counted or kept
+        // as an error.
+        var outcome: String?
         if let reason = run.cancelReason, result.isFailure {
-            result = reason == .stall ? .stalled : .cancelled
-            callback.error(result, reason.message)
+            if reason == .stall {
+                result = .stalled
+                callback.error(result, reason.message)
+            } else {
+                result = .cancelled
+                outcome = reason.outcome(store: name, run: id, by: run.cancelledBy)
+            }
         }
-        callback.done(result)
+        callback.done(result, logging: outcome)
         let published = callback.reporter.result ?? result
         record(name, run: run, result: published, counts: callback.errorCounts)
         scheduler.finished(name, result: published, now: .now, jitter: Double.random(in: 0.8...1.2))
@@ -344,9 +364,12 @@ public actor Daemon: ControlHandler {
         startDueRuns()
     }
 
-    private func cancel(_ name: String, reason: CancelReason) {
+    private func cancel(_ name: String, reason: CancelReason, by uid: uid_t? = nil) {
         guard var run = runs[name] else { return }
-        if run.cancelReason == nil { run.cancelReason = reason }
+        if run.cancelReason == nil {
+            run.cancelReason = reason
+            run.cancelledBy = uid
+        }
         run.giveUpAt = run.giveUpAt ?? ContinuousClock.now + Self.cancelGrace
         run.callback.reporter.requestCancel()
         run.task.cancel()
@@ -456,21 +479,22 @@ public actor Daemon: ControlHandler {
             lastRunEnded: saved?.lastRunEnded.map(Timestamp.init(rawValue:)),
             lastSuccess: saved?.lastSuccess.map(Timestamp.init(rawValue:)), nextRun: nextRun,
             queuePlace: queuePlaces[name] ?? 0, retry: UInt32(clamping: retry),
-            retryReason: retry > 0 ? saved.flatMap(Self.failureReason) : nil)
+            retryReason: retry > 0 ? saved.flatMap(Self.failureReason) : nil,
+            interval: store.interval.map { UInt32(clamping: $0.components.seconds) } ?? 0, flags: store.flags)
         server.publisher.publish(store: name, run: 0, .storeChanged(info))
     }
 
     // MARK: Control
 
     public nonisolated func handle(_ command: Request.Command, from peer: PeerCredentials) async -> ControlResult {
-        let result = await control(command)
+        let result = await control(command, from: peer)
         if command.needsControl {
             logger.info("\(command.name) from uid \(peer.uid): \(result.message)", metadata: ["code": "\(result.status.name)"])
         }
         return result
     }
 
-    func control(_ command: Request.Command) async -> ControlResult {
+    func control(_ command: Request.Command, from peer: PeerCredentials? = nil) async -> ControlResult {
         if stopping { return ControlResult(.shuttingDown, "the daemon is shutting down") }
         switch command {
         case .syncNow(let name, let flags):
@@ -487,14 +511,14 @@ public actor Daemon: ControlHandler {
         case .cancel(let name):
             guard config.stores[name] != nil else { return unknownStore(name) }
             guard let run = runs[name] else { return ControlResult(.invalidArgument, "'\(name)' is not syncing; nothing to cancel") }
-            cancel(name, reason: .user)
+            cancel(name, reason: .user, by: peer?.uid)
             return ControlResult(.ok, "cancelling run \(run.id) of '\(name)'")
         case .pause(let name):
             guard scheduler.pause(name) else { return unknownStore(name) }
             state.stores[name, default: DurableState.Store()].paused = true
             do { try saveState() } catch { logger.error("cannot save state: \(error)") }
             let running = runs[name]
-            if running != nil { cancel(name, reason: .pause) }
+            if running != nil { cancel(name, reason: .pause, by: peer?.uid) }
             publishInfo(name)
             return ControlResult(.ok, running == nil ? "paused '\(name)'" : "paused '\(name)'; its running sync is being cancelled")
         case .resume(let name):

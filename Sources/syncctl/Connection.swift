@@ -64,30 +64,11 @@ struct SocketOption: ParsableArguments {
         do {
             return try await SyncClient.connect(to: path, clientName: "syncctl")
         } catch let error as SyncClientError where error.connectErrno != nil || error.isConnectFailure {
-            fail(Self.explain(path, error), status: error.connectErrno == EACCES ? Exit.permissionDenied : Exit.unavailable)
+            let (message, status) = SocketTrouble.explain(path, connectErrno: error.connectErrno, error: error)
+            fail(message, status: status)
         } catch {
             fail("cannot talk to syncd at \(path): \(error)", status: Exit.unavailable)
         }
-    }
-
-    static func explain(_ path: String, _ error: SyncClientError) -> String {
-        switch error.connectErrno {
-        case ENOENT?:
-            return "syncd is not running: no socket at \(path) (start it with `sudo systemctl start syncd.socket`, or point --socket / $SYNCD_SOCKET at the right one)"
-        case ECONNREFUSED?:
-            return "syncd is not running: nothing listens on \(path) (start it with `sudo systemctl start syncd.socket`)"
-        case EACCES?:
-            let group = socketGroup(path).map { "'\($0)'" } ?? "of the socket"
-            return "permission denied opening \(path): add yourself to group \(group) (sudo usermod -aG \(socketGroup(path) ?? "syncd") $USER, then log in again)"
-        default:
-            return "cannot connect to syncd at \(path): \(error)"
-        }
-    }
-
-    private static func socketGroup(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0, let group = getgrgid(info.st_gid) else { return nil }
-        return String(cString: group.pointee.gr_name)
     }
 }
 
@@ -112,14 +93,27 @@ func fail(_ message: String, status: Int32) -> Never {
 /// The daemon's answer in the user's words: it names requests as they are on the wire
 /// ("permission denied: sync-now — ..."); syncctl names them as its subcommands ("sync").
 func userWords(_ message: String, for command: Request.Command) -> String {
-    let verb: String
-    switch command {
-    case .syncNow: verb = "sync"
-    default: return message
-    }
+    let verb = userVerb(command)
+    guard verb != command.name else { return message }
     return message
         .replacingOccurrences(of: "permission denied: \(command.name) ", with: "permission denied: \(verb) ")
         .replacingOccurrences(of: "accepts no \(command.name) requests", with: "accepts no \(verb) requests")
+}
+
+/// The subcommand that sends `command`: "sync" for the wire's sync-now, else the wire's name.
+func userVerb(_ command: Request.Command) -> String {
+    switch command {
+    case .syncNow: return "sync"
+    default: return command.name
+    }
+}
+
+/// The store a control request names, nil for reload.
+func storeName(_ command: Request.Command) -> String? {
+    switch command {
+    case .syncNow(let store, _), .cancel(let store), .pause(let store), .resume(let store): return store
+    default: return nil
+    }
 }
 
 /// The exit status for a refused reply.

@@ -34,10 +34,12 @@ enum Format {
         return "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m"
     }
 
-    /// idle / syncing / stalled / paused / error.
+    /// idle / syncing / stalled / paused / queued / retrying / error.
     static func state(_ store: StoreStatus) -> String {
         if store.info.paused { return "paused" }
         if store.run != nil { return store.info.stalled ? "stalled" : "syncing" }
+        if store.info.queuePlace > 0 { return "queued" }
+        if store.info.retry > 0 { return "retrying" }
         // A run someone cancelled did not fail; the store is not in error.
         if let result = store.info.lastResult, result.isFailure, result != .cancelled { return "error" }
         return "idle"
@@ -49,6 +51,41 @@ enum Format {
         var text = run.fraction.map { "\(Int(($0 * 100).rounded(.down)))%" } ?? (run.index > 0 ? "\(run.index)" : "")
         if let step = run.step { text += (text.isEmpty ? "" : " ") + step }
         return text
+    }
+
+    /// When the store runs next, in words: "in 13m", "queued, 2nd in line", "retry 2 in 47s",
+    /// "paused", "-" (on demand only).
+    static func next(_ info: StoreInfo, now: Timestamp = .now()) -> String {
+        if info.paused { return "paused" }
+        if info.queuePlace > 0 { return "queued, \(ordinal(info.queuePlace)) in line" }
+        if info.retry > 0 { return "retry \(info.retry) \(until(info.nextRun, now: now))" }
+        return until(info.nextRun, now: now)
+    }
+
+    /// "1st", "2nd", "3rd", "11th", "22nd".
+    static func ordinal(_ n: UInt32) -> String {
+        let suffix: String
+        switch (n % 10, n % 100) {
+        case (_, 11...13): suffix = "th"
+        case (1, _): suffix = "st"
+        case (2, _): suffix = "nd"
+        case (3, _): suffix = "rd"
+        default: suffix = "th"
+        }
+        return "\(n)\(suffix)"
+    }
+
+    /// "every 15m", "every 1h30m", "on demand only": as a config would say it.
+    static func interval(_ seconds: UInt32) -> String {
+        guard seconds > 0 else { return "on demand only" }
+        let parts = [(seconds / 86400, "d"), (seconds % 86400 / 3600, "h"), (seconds % 3600 / 60, "m"), (seconds % 60, "s")]
+        return "every " + parts.filter { $0.0 > 0 }.map { "\($0.0)\($0.1)" }.joined()
+    }
+
+    /// "download-hierarchy, download-contents".
+    static func flags(_ flags: SyncFlags) -> String {
+        let names = SyncFlags.names.filter { flags.contains($0.flag) }.map(\.name)
+        return names.isEmpty ? "none" : names.joined(separator: ", ")
     }
 
     static func result(_ status: SyncStatus?) -> String {

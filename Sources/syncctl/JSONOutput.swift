@@ -1,8 +1,9 @@
 import Foundation
 import SyncProtocol
 
-/// The JSON documents `status --json`, `watch --json` and `errors --json` print. Field names are
-/// listed in `syncctl status --help` and the README; times are ISO 8601 UTC; absent values are null.
+/// The JSON documents `--json` prints (status, watch, errors, and the control subcommands'
+/// replies). Field names are listed in each subcommand's `--help`; times are ISO 8601 UTC; absent
+/// values are null.
 enum JSONOutput {
     struct Result: Encodable {
         var code: String
@@ -39,9 +40,15 @@ enum JSONOutput {
         var last_run_ended: String?
         var last_success: String?
         var next_run: String?
+        var queue_place: UInt32
+        var retry: UInt32
+        var retry_reason: String?
+        var interval: UInt32
+        var flags: [String]
 
         enum CodingKeys: CodingKey {
             case name, provider, state, paused, stalled, run, last_result, last_run_ended, last_success, next_run
+            case queue_place, retry, retry_reason, interval, flags
         }
 
         // Absent values are written as null (the synthesized encoder would leave the keys out),
@@ -58,6 +65,11 @@ enum JSONOutput {
             try container.encode(last_run_ended, forKey: .last_run_ended)
             try container.encode(last_success, forKey: .last_success)
             try container.encode(next_run, forKey: .next_run)
+            try container.encode(queue_place, forKey: .queue_place)
+            try container.encode(retry, forKey: .retry)
+            try container.encode(retry_reason, forKey: .retry_reason)
+            try container.encode(interval, forKey: .interval)
+            try container.encode(flags, forKey: .flags)
         }
     }
 
@@ -80,7 +92,9 @@ enum JSONOutput {
                     percent: run.fraction.map { ($0 * 1000).rounded() / 10 }, warnings: run.warnings, errors: run.errors)
             },
             last_result: store.info.lastResult.map(Result.init), last_run_ended: store.info.lastRunEnded.map(Format.iso),
-            last_success: store.info.lastSuccess.map(Format.iso), next_run: store.info.nextRun.map(Format.iso))
+            last_success: store.info.lastSuccess.map(Format.iso), next_run: store.info.nextRun.map(Format.iso),
+            queue_place: store.info.queuePlace, retry: store.info.retry, retry_reason: store.info.retryReason,
+            interval: store.info.interval, flags: flags(store.info.flags))
     }
 
     static func status(_ snapshot: Snapshot) -> Status {
@@ -102,6 +116,7 @@ enum JSONOutput {
             object["step"] = step ?? NSNull()
             object["index"] = index
             object["max"] = max
+            object["callbacks"] = event.callbacks
         case .error(let code, let message):
             object["type"] = code.isFailure ? "error" : "warning"
             object["code"] = code.hex
@@ -115,10 +130,23 @@ enum JSONOutput {
             object["provider"] = info.provider
             object["paused"] = info.paused
             object["stalled"] = info.stalled
+            object["queue_place"] = info.queuePlace
+            object["retry"] = info.retry
+            object["retry_reason"] = info.retryReason ?? NSNull()
+            object["next_run"] = info.nextRun.map(Format.iso) ?? NSNull()
         case .storeRemoved:
             object["type"] = "store-removed"
         }
         return object
+    }
+
+    /// The shape of ``reply(_:message:for:)``, for the subcommands' help.
+    static let replyShape = #"{"command" (sync, cancel, pause, resume, reload), "store", "status": {"code", "name", "text"}, "message"}"#
+
+    /// A control request's answer: what was asked, of which store, and what the daemon said.
+    static func reply(_ reply: Reply, message: String, for command: Request.Command) -> [String: Any] {
+        ["command": userVerb(command), "store": storeName(command) ?? NSNull(),
+         "status": ["code": reply.status.hex, "name": reply.status.name, "text": reply.status.text], "message": message]
     }
 
     static func entry(_ entry: ErrorEntry) -> [String: Any] {

@@ -26,6 +26,8 @@ final class LiveView {
     private var dirty = false
     private var redrawPending = false
     private var lastPlainProgress: [String: Double] = [:]
+    /// Per store, how fast its current run moves.
+    private var paces: [String: Pace] = [:]
     private var out = ""
 
     init(mode: Mode, stores: [String]) {
@@ -60,6 +62,7 @@ final class LiveView {
     func apply(_ event: SyncEvent) {
         let before = table[event.store]
         table.apply(event)
+        measure(event)
         guard filter.isEmpty || filter.contains(event.store) else { return }
         switch mode {
         case .json:
@@ -69,6 +72,23 @@ final class LiveView {
         case .terminal:
             if let message = message(for: event, before: before) { above(message) } else { markDirty() }
         }
+    }
+
+    /// Follows the pace of each store's current run.
+    private func measure(_ event: SyncEvent) {
+        guard let run = table[event.store]?.run, run.id == event.run else {
+            if event.doneOrRemoved { paces[event.store] = nil }
+            return
+        }
+        guard case .progress(_, let index, _) = event.kind else { return }
+        if paces[event.store]?.run != run.id { paces[event.store] = Pace(run: run.id) }
+        paces[event.store]?.record(index: index, at: event.time.seconds)
+    }
+
+    /// "40/s, ETA 9s" for a store's run, "" while unknown or stalled.
+    private func pace(_ store: StoreStatus) -> String {
+        guard let run = store.run, !store.info.stalled, let pace = paces[store.name], pace.run == run.id else { return "" }
+        return Format.pace(rate: pace.rate, remaining: pace.remaining(max: run.max))
     }
 
     func notice(_ text: String) {
@@ -154,8 +174,10 @@ final class LiveView {
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled)
         let percent = run.fraction.map { String(format: "%3d%%", Int(($0 * 100).rounded(.down))) } ?? "   ?"
         var text = "\(name)  [\(bar)] \(percent)"
-        if let step = run.step { text += "  \(step)" }
-        if run.max > 0 { text += "  \(run.index)/\(run.max)" }
+        let counter = Format.counter(step: run.step, index: run.index, max: run.max)
+        if !counter.isEmpty { text += "  \(counter)" }
+        let speed = pace(store)
+        if !speed.isEmpty { text += "  \(speed.replacingOccurrences(of: ", ", with: "  "))" }
         if store.info.stalled { text += "  (stalled)" }
         return text
     }
@@ -168,7 +190,8 @@ final class LiveView {
             let now = Double(event.time.rawValue) / 1e6
             if let last = lastPlainProgress[event.store], now - last < 1 { return }
             lastPlainProgress[event.store] = now
-            line("\(event.store): \(Format.progress(table[event.store]?.run))", at: event.time)
+            let speed = table[event.store].map(pace) ?? ""
+            line("\(event.store): \(Format.progress(table[event.store]?.run))\(speed.isEmpty ? "" : ", " + speed)", at: event.time)
             return
         }
         if let message = message(for: event, before: before) { line(message, at: event.time) }
@@ -191,20 +214,36 @@ final class LiveView {
         case .error(let code, let message):
             return "\(event.store): \(code.isFailure ? "error" : "warning"): \(message) [\(code.name)]"
         case .done(let result):
+            // Each word once: "failed", not "failed: failed [failed]".
+            let said = result.text == result.name ? result.name : "\(result.text) [\(result.name)]"
             guard let run = before?.run, run.id == event.run else {
-                return "\(event.store): run \(event.run) ended: \(result.text) [\(result.name)]"
+                return "\(event.store): run \(event.run) ended: \(said)"
             }
             let took = Format.duration(event.time.seconds - run.started.seconds)
             var counts: [String] = []
             if run.warnings > 0 { counts.append("\(run.warnings) warning\(run.warnings == 1 ? "" : "s")") }
             if run.errors > 0 { counts.append("\(run.errors) error\(run.errors == 1 ? "" : "s")") }
             let extra = counts.isEmpty ? "" : ", " + counts.joined(separator: ", ")
+            // A cancel (or a pause, which cancels the run) is what someone asked for, not a failure.
+            if result == .cancelled {
+                let outcome = before?.info.paused == true ? "paused (run cancelled)" : "cancelled"
+                return "\(event.store): \(outcome) after \(took)\(extra)"
+            }
             let verdict = result.isFailure ? "failed" : "done"
-            return "\(event.store): \(verdict): \(result.text) [\(result.name)] in \(took)\(extra)"
+            // "done in 4s": ok needs no more words; "completed [ok]" would say it twice.
+            let detail = result.isOK || result.text == verdict ? "" : ": \(said)"
+            return "\(event.store): \(verdict)\(detail) in \(took)\(extra)"
         case .storeChanged(let info):
             if before == nil { return "\(event.store): added (\(info.provider))" }
             if before?.info.paused != info.paused { return "\(event.store): \(info.paused ? "paused" : "resumed")" }
             if info.stalled, before?.info.stalled != true { return "\(event.store): stalled: no progress reported for a while" }
+            // pkcon's "Waiting in queue": a run that cannot start yet says so, once.
+            if info.queuePlace > 0, before?.info.queuePlace == 0 {
+                return "\(event.store): queued, \(Format.ordinal(info.queuePlace)) in line for a free slot"
+            }
+            if info.retry > 0, before?.info.retry != info.retry {
+                return "\(event.store): retry \(info.retry) \(Format.until(info.nextRun))\(info.retryReason.map { " after: " + $0 } ?? "")"
+            }
             return nil
         case .storeRemoved:
             return "\(event.store): removed from the configuration"
@@ -214,11 +253,16 @@ final class LiveView {
     /// "idle, last ok 2m ago, next in 13m" for a store that is not syncing.
     private func summary(_ store: StoreStatus) -> String {
         if store.run != nil { return [Format.state(store), Format.progress(store.run)].filter { !$0.isEmpty }.joined(separator: " ") }
-        var parts = [Format.state(store)]
+        // "queued" is said by the place in line below.
+        var parts = store.info.queuePlace > 0 ? [] : [Format.state(store)]
         if let result = store.info.lastResult {
             parts.append("last \(result.name) \(Format.age(store.info.lastRunEnded))")
         }
-        if !store.info.paused, store.info.nextRun != nil { parts.append("next \(Format.until(store.info.nextRun))") }
+        if store.info.queuePlace > 0 || store.info.retry > 0 {
+            parts.append(Format.next(store.info))
+        } else if !store.info.paused, store.info.nextRun != nil {
+            parts.append("next \(Format.until(store.info.nextRun))")
+        }
         return parts.joined(separator: ", ")
     }
 

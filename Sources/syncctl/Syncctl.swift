@@ -18,7 +18,7 @@ struct Syncctl: AsyncParsableCommand {
             \(Exit.help)
             """,
         version: version,
-        subcommands: [Status.self, Watch.self, Sync.self, Cancel.self, Pause.self, Resume.self, Errors.self, Reload.self],
+        subcommands: [Status.self, Show.self, Watch.self, Sync.self, Cancel.self, Pause.self, Resume.self, Errors.self, Reload.self],
         defaultSubcommand: Status.self)
 
     static func main() async {
@@ -58,11 +58,13 @@ extension Syncctl {
         static let configuration = CommandConfiguration(
             abstract: "Show every store (or the named ones): state, progress, last result, next run.",
             discussion: """
-                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, error), "paused", "stalled", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run"}]}. Times are ISO 8601 UTC or null.
+                A run waiting for a free slot (max_concurrent_runs) shows as queued with its place in line; a store whose last run failed shows which retry comes when, and why, below the table.
+
+                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, queued, retrying, error), "paused", "stalled", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run", "queue_place" (0: not waiting), "retry" (0: none), "retry_reason", "interval" (seconds, 0: on demand only), "flags"}]}. Times are ISO 8601 UTC or null.
                 """)
 
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores to show (default: all).") var stores: [String] = []
+        @Argument(help: "Stores to show (default: all).", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func run() async throws {
@@ -78,10 +80,13 @@ extension Syncctl {
             }
             let rows = snapshot.stores.map { store in
                 [store.name, store.info.provider, Format.state(store), Format.progress(store.run),
-                 Format.result(store.info.lastResult), Format.age(store.info.lastSuccess),
-                 store.info.paused ? "paused" : Format.until(store.info.nextRun)]
+                 Format.result(store.info.lastResult), Format.age(store.info.lastSuccess), Format.next(store.info)]
             }
             printTable(header: ["STORE", "PROVIDER", "STATE", "PROGRESS", "LAST RESULT", "LAST SUCCESS", "NEXT RUN"], rows: rows)
+            // Why a store retries does not fit a column.
+            for store in snapshot.stores where store.info.retry > 0 && store.run == nil {
+                Output.line("\(store.name): retry \(store.info.retry) \(Format.until(store.info.nextRun)) after: \(store.info.retryReason ?? Format.result(store.info.lastResult))")
+            }
         }
     }
 
@@ -93,16 +98,20 @@ extension Syncctl {
                 """)
 
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores to watch (default: all).") var stores: [String] = []
+        @Argument(help: "Stores to watch (default: all).", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "One JSON object per event.") var json = false
         @Flag(name: .customLong("until-done"), help: "Exit once no watched store is syncing.") var untilDone = false
+        @Option(help: "Seconds without a frame after which watch pings syncd; no answer within as long means it hangs, and watch says so and reconnects.")
+        var heartbeat: Double = 10
 
         func run() async throws {
             // Fail fast, with a reason, when syncd is not there or a store is misspelled.
             let probe = try await socket.connect()
             _ = await request { try await probe.status(stores: stores) }
             await probe.close()
-            let status = await WatchSession(socket: socket.path, stores: stores, json: json, untilDone: untilDone).run()
+            let status = await WatchSession(
+                socket: socket.path, stores: stores, json: json, untilDone: untilDone,
+                heartbeat: .milliseconds(Int64(max(0.1, heartbeat) * 1000))).run()
             throw ExitCode(status)
         }
     }
@@ -112,16 +121,18 @@ extension Syncctl {
             abstract: "Sync stores now, before scheduled runs.",
             discussion: """
                 With --wait, shows progress like watch and exits with how the runs went: 0 only if every run completed without warnings or errors (the exit statuses are listed in syncctl --help).
+
+                --json prints one JSON object per line per store whose sync was accepted: \(JSONOutput.replyShape); with --wait, what watch --json prints. Refusals go to stderr either way.
                 """)
 
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores to sync.") var stores: [String] = []
+        @Argument(help: "Stores to sync.", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "Sync every configured store.") var all = false
         @Flag(help: "Wait for the runs to finish, showing their progress.") var wait = false
         @Flag(name: .customLong("headers-only"), help: "Headers only; bodies come with a later full run.") var headersOnly = false
         @Flag(name: .customLong("download-only"), help: "Only download (hierarchy and contents).") var downloadOnly = false
         @Flag(name: .customLong("upload-only"), help: "Only upload (hierarchy, contents, outgoing mail).") var uploadOnly = false
-        @Flag(help: "Print JSON objects per event while waiting.") var json = false
+        @Flag(help: "Print JSON: the replies, or with --wait one object per event.") var json = false
         @Flag(name: .customLong("allow-mass-delete"), help: "Confirm deletions a store refused as too many (e.g. after the local copy was emptied).")
         var allowMassDelete = false
 
@@ -146,14 +157,15 @@ extension Syncctl {
             if all {
                 stores = await request { try await client.status() }.stores.map(\.name)
                 if stores.isEmpty {
-                    Output.line("no stores are configured")
+                    // Not on stdout with --json: a reader there expects JSON.
+                    if json { complain("no stores are configured") } else { Output.line("no stores are configured") }
                     return
                 }
             }
             guard wait else {
                 var worst = Exit.ok
                 for store in stores {
-                    worst = max(worst, await say(client, .syncNow(store: store, flags: flags)))
+                    worst = max(worst, await say(client, .syncNow(store: store, flags: flags), json: json))
                 }
                 throw ExitCode(worst)
             }
@@ -163,32 +175,42 @@ extension Syncctl {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel the stores' running syncs.")
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel the stores' running syncs.",
+            discussion: "--json prints one JSON object per line per store: \(JSONOutput.replyShape). Refusals go to stderr.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The stores.") var stores: [String]
-        func run() async throws { try await each(socket, stores) { .cancel(store: $0) } }
+        @Argument(help: "The stores.", completion: Completion.stores) var stores: [String]
+        @Flag(help: "Print the replies as JSON.") var json = false
+        func run() async throws { try await each(socket, stores, json: json) { .cancel(store: $0) } }
     }
 
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Pause stores: no scheduled runs; a running sync is cancelled.")
+            abstract: "Pause stores: no scheduled runs; a running sync is cancelled.",
+            discussion: "--json prints one JSON object per line per store: \(JSONOutput.replyShape). Refusals go to stderr.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The stores.") var stores: [String]
-        func run() async throws { try await each(socket, stores) { .pause(store: $0) } }
+        @Argument(help: "The stores.", completion: Completion.stores) var stores: [String]
+        @Flag(help: "Print the replies as JSON.") var json = false
+        func run() async throws { try await each(socket, stores, json: json) { .pause(store: $0) } }
     }
 
     struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume paused stores.")
+        static let configuration = CommandConfiguration(
+            abstract: "Resume paused stores.",
+            discussion: "--json prints one JSON object per line per store: \(JSONOutput.replyShape). Refusals go to stderr.")
         @OptionGroup var socket: SocketOption
-        @Argument(help: "The stores.") var stores: [String]
-        func run() async throws { try await each(socket, stores) { .resume(store: $0) } }
+        @Argument(help: "The stores.", completion: Completion.stores) var stores: [String]
+        @Flag(help: "Print the replies as JSON.") var json = false
+        func run() async throws { try await each(socket, stores, json: json) { .resume(store: $0) } }
     }
 
     struct Reload: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-read syncd's configuration; a broken one is rejected and the old one kept.")
+            abstract: "Re-read syncd's configuration; a broken one is rejected and the old one kept.",
+            discussion: "--json prints the reply as one JSON object: \(JSONOutput.replyShape), store null. A rejected configuration goes to stderr.")
         @OptionGroup var socket: SocketOption
-        func run() async throws { try await simple(socket, .reload) }
+        @Flag(help: "Print the reply as JSON.") var json = false
+        func run() async throws { try await simple(socket, .reload, json: json) }
     }
 
     struct Errors: AsyncParsableCommand {
@@ -198,7 +220,7 @@ extension Syncctl {
                 --json prints an array of {"store", "run", "time", "code", "name", "severity", "message"}.
                 """)
         @OptionGroup var socket: SocketOption
-        @Argument(help: "Stores (default: all).") var stores: [String] = []
+        @Argument(help: "Stores (default: all).", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -223,28 +245,35 @@ extension Syncctl {
 }
 
 /// Sends one control request, prints the daemon's answer, exits with its status.
-func simple(_ socket: SocketOption, _ command: Request.Command) async throws {
+func simple(_ socket: SocketOption, _ command: Request.Command, json: Bool) async throws {
     let client = try await socket.connect()
-    throw ExitCode(await say(client, command))
+    throw ExitCode(await say(client, command, json: json))
 }
 
 /// Sends a control request per store, printing each answer; exits with the worst status.
-func each(_ socket: SocketOption, _ stores: [String], _ command: (String) -> Request.Command) async throws {
+func each(_ socket: SocketOption, _ stores: [String], json: Bool, _ command: (String) -> Request.Command) async throws {
     let client = try await socket.connect()
     var worst = Exit.ok
     for store in stores {
-        worst = max(worst, await say(client, command(store)))
+        worst = max(worst, await say(client, command(store), json: json))
     }
     throw ExitCode(worst)
 }
 
-/// Sends one control request and prints the daemon's answer: on stdout if it was done, on stderr
-/// (`syncctl: ...`) if it was refused. Returns the exit status it deserves.
-func say(_ client: SyncClient, _ command: Request.Command) async -> Int32 {
+/// Sends one control request and prints the daemon's answer: on stdout if it was done (with
+/// `json`, as a JSON object on a line of its own), on stderr (`syncctl: ...`) if it was refused.
+/// Returns the exit status it deserves.
+func say(_ client: SyncClient, _ command: Request.Command, json: Bool) async -> Int32 {
     let reply = await request { try await client.send(command) }
     let code = status(for: reply)
     let message = userWords(reply.message, for: command)
-    if code == Exit.ok { Output.line(message) } else { complain(message) }
+    if code != Exit.ok {
+        complain(message)
+    } else if json {
+        JSONOutput.printLine(JSONOutput.reply(reply, message: message, for: command))
+    } else {
+        Output.line(message)
+    }
     return code
 }
 

@@ -8,12 +8,14 @@ final class WatchSession {
     let socket: String
     let stores: [String]
     let untilDone: Bool
+    let heartbeat: Duration
     let view: LiveView
 
-    init(socket: String, stores: [String], json: Bool, untilDone: Bool) {
+    init(socket: String, stores: [String], json: Bool, untilDone: Bool, heartbeat: Duration) {
         self.socket = socket
         self.stores = stores
         self.untilDone = untilDone
+        self.heartbeat = heartbeat
         self.view = LiveView(mode: LiveView.mode(json: json), stores: stores)
     }
 
@@ -23,7 +25,7 @@ final class WatchSession {
         var connections = 0
         var instance: UInt64?
         var restarted = false
-        for await update in SyncClient.watch(socketPath: socket, clientName: "syncctl watch", stores: stores) {
+        for await update in SyncClient.watch(socketPath: socket, clientName: "syncctl watch", stores: stores, heartbeat: heartbeat) {
             switch update {
             case .connected(let welcome):
                 connections += 1
@@ -98,6 +100,8 @@ final class SyncWait {
                 awaiting.insert(store)
             }
         }
+        // Every request was refused: nothing to follow, and nothing to show on stdout.
+        if awaiting.isEmpty { return worst }
         var results: [String: Int32] = [:]
         do {
             for try await update in updates {

@@ -35,7 +35,7 @@ struct SyncdCommand: AsyncParsableCommand {
     /// Every provider this build hosts.
     static let providers: [any ProviderFactory] = Daemon.factories + [IMAPFactory()]
 
-    @Option(name: .long, help: "Configuration file.")
+    @Option(name: .long, help: "Configuration file (an example with every daemon key: \(DaemonConfig.installedExample)).")
     var config = "/etc/syncd/syncd.toml"
 
     @Option(name: .long, help: "Listen on this socket path instead of the config's (ignored when socket-activated).")
@@ -65,7 +65,7 @@ struct SyncdCommand: AsyncParsableCommand {
         if check {
             do {
                 let parsed = try DaemonConfig.load(file: config, factories: Self.providers)
-                print("\(config): OK, \(parsed.stores.count) stores: \(parsed.storeNames.joined(separator: ", "))")
+                print("\(config): \(parsed.checkSummary)")
                 return
             } catch {
                 printError("\(error)")

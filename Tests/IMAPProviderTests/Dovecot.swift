@@ -137,16 +137,22 @@ final class Dovecot {
     /// The imap processes of the Dovecot in `directory`: dovecot.sh starts its master under
     /// setsid and records its pid, so they are the processes named imap in the session it leads.
     private static func killIMAPProcesses(of directory: String) {
-        guard let text = try? String(contentsOfFile: directory + "/dovecot.pid", encoding: .utf8),
+        killProcesses(named: "imap", inSessionOf: directory + "/dovecot.pid")
+    }
+
+    /// SIGKILLs the processes named `command` in the session led by the process whose pid is in
+    /// `pidFile` (a server's master, started under setsid), never the master itself.
+    static func killProcesses(named command: String, inSessionOf pidFile: String) {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
               let master = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), master > 1 else { return }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(entry), pid != master,
                   let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
                   let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
             // "pid (comm) state ppid pgrp session ...": comm may hold spaces, hence the last ")".
-            let command = stat[stat.index(after: open)..<close]
+            let name = stat[stat.index(after: open)..<close]
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard command == "imap", fields.count > 3, pid_t(fields[3]) == master else { continue }
+            guard name == command, fields.count > 3, pid_t(fields[3]) == master else { continue }
             kill(pid, SIGKILL)
         }
     }

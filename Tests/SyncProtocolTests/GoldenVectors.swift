@@ -17,10 +17,15 @@ enum GoldenVectors {
     /// What `syncctl sync mail` asks for on a store with the default download flags.
     static let runFlags: SyncFlags = [.downloadHierarchy, .downloadContents, .onDemand]
 
+    /// The configuration of both stores: every 15 minutes, downloads only.
+    static let interval: UInt32 = 900
+    static let download: SyncFlags = [.downloadHierarchy, .downloadContents]
+
     static let mailBefore = StoreInfo(
-        provider: "imap", lastResult: .ok, lastRunEnded: lastRun, lastSuccess: lastRun)
+        provider: "imap", lastResult: .ok, lastRunEnded: lastRun, lastSuccess: lastRun, interval: interval, flags: download)
     /// Waiting for a free slot (`max_concurrent_runs = 1`) while mail syncs.
-    static let notes = StoreInfo(provider: "exec", lastResult: .ok, lastRunEnded: lastRun, lastSuccess: lastRun, queuePlace: 1)
+    static let notes = StoreInfo(provider: "exec", lastResult: .ok, lastRunEnded: lastRun, lastSuccess: lastRun, queuePlace: 1,
+                                 interval: interval, flags: download)
 
     static let all: [(name: String, message: Message)] = [
         // Events 42 and 43 happened before the viewer connected.
@@ -56,7 +61,8 @@ enum GoldenVectors {
         ("store-changed", .event(SyncEvent(
             seq: 48, time: ended, store: "mail", run: 0,
             kind: .storeChanged(StoreInfo(
-                provider: "imap", lastResult: .partial, lastRunEnded: ended, lastSuccess: ended, nextRun: nextRun))))),
+                provider: "imap", lastResult: .partial, lastRunEnded: ended, lastSuccess: ended, nextRun: nextRun,
+                interval: interval, flags: download))))),
         ("store-removed", .event(SyncEvent(seq: 49, time: ended, store: "notes", run: 0, kind: .storeRemoved))),
         // What a watch-only viewer may ask, and what it may not.
         ("errors", .request(Request(id: 9, command: .errors(stores: ["mail"])))),

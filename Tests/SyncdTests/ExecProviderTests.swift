@@ -145,7 +145,9 @@ final class ExecProviderTests: XCTestCase {
     }
 
     func testCommandThatCannotRun_reportsConfigError() async throws {
-        let missing = try await Self.run(try Self.provider("command = [\"syncd-test-no-such-command\", \"--all\"]"))
+        // Built directly: a config naming such a command is refused by --check (OutcomeAndCheckTests);
+        // this is a command that went away after the config was loaded.
+        let missing = try await Self.run(ExecProvider(command: ["syncd-test-no-such-command", "--all"]))
         XCTAssertEqual(missing.status, .config)
         XCTAssertEqual(missing.events, [
             .error(code: .config, message: "cannot run 'syncd-test-no-such-command': No such file or directory"),
@@ -155,7 +157,7 @@ final class ExecProviderTests: XCTestCase {
         try "#!/bin/sh\necho hi\n".write(toFile: script, atomically: false, encoding: .utf8)
         defer { unlink(script) }
         chmod(script, 0o644)
-        let notExecutable = try await Self.run(try Self.provider("command = [\"\(script)\"]"))
+        let notExecutable = try await Self.run(ExecProvider(command: [script]))
         XCTAssertEqual(notExecutable.status, .config)
         XCTAssertEqual(notExecutable.events, [.error(code: .config, message: "cannot run '\(script)': Permission denied")])
     }

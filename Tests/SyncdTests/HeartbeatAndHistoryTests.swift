@@ -49,6 +49,32 @@ final class HeartbeatAndHistoryTests: XCTestCase {
         await client.close()
     }
 
+    func testWatch_saysWhenSyncdHangs_andReconnectsWhenItIsBack() async throws {
+        let daemon = try DaemonProcess(config: """
+            [store.idle]
+            provider = "synthetic"
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        let output = daemon.directory + "/watch.out"
+        guard let watch = startTool(try builtProduct("syncctl"), [
+            "watch", "--socket", daemon.socket, "--heartbeat", "0.5",
+        ], outputFile: output) else { throw TestError("cannot start syncctl watch") }
+        defer { kill(watch, SIGKILL); _ = waitForTool(watch) }
+        func text() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        func wait(for needle: String) async throws {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !text().contains(needle), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            XCTAssertTrue(text().contains(needle), "waited for \(needle): \(text())")
+        }
+        try await wait(for: "idle: idle")
+        daemon.signal(SIGSTOP)
+        try await wait(for: "lost connection to syncd (syncd did not answer a ping within 0.5s: it hangs); reconnecting")
+        daemon.signal(SIGCONT)
+        try await wait(for: "reconnected to syncd")
+        XCTAssertFalse(text().contains("restarted"), "the same daemon came back")
+    }
+
     func testRuns_listsFinishedRunsWithResultAndLength_andKeepsThemAcrossARestart() async throws {
         let daemon = try DaemonProcess(config: """
             [store.demo]

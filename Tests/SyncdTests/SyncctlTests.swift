@@ -89,7 +89,7 @@ final class SyncctlTests: XCTestCase {
         let daemon = try DaemonProcess(config: Self.stores)
         let result = try await syncctl(["status"], daemon: daemon)
         XCTAssertEqual(result.status, 69)
-        XCTAssertEqual(result.stderr, "syncctl: syncd is not running: no socket at \(daemon.socket) (start it with `sudo systemctl start syncd.socket`, or point --socket / $SYNCD_SOCKET at the right one)\n")
+        XCTAssertEqual(result.stderr, "syncctl: no socket at \(daemon.socket) (is syncd running with --socket \(daemon.socket)? Else point --socket or $SYNCD_SOCKET at the socket it listens on)\n")
     }
 
     func testSyncWait_exitCodeFollowsTheResult() async throws {
@@ -97,7 +97,7 @@ final class SyncctlTests: XCTestCase {
         try await daemon.start()
         let ok = try await syncctl(["sync", "ok", "--wait"], daemon: daemon)
         XCTAssertEqual(ok.status, 0, ok.stderr)
-        XCTAssertTrue(ok.stdout.contains("ok: done: completed [ok]"), ok.stdout)
+        XCTAssertTrue(ok.stdout.contains("ok: done in "), ok.stdout)
         let warns = try await syncctl(["sync", "warns", "--wait"], daemon: daemon)
         XCTAssertEqual(warns.status, 2)
         XCTAssertTrue(warns.stdout.contains("warns: warning: item 5: skipped (synthetic warning) [warning]"), warns.stdout)
@@ -114,7 +114,7 @@ final class SyncctlTests: XCTestCase {
         XCTAssertTrue(cancel.stdout.hasPrefix("cancelling run "), cancel.stdout)
         let cancelled = try await waiting
         XCTAssertEqual(cancelled.status, 4)
-        XCTAssertTrue(cancelled.stdout.contains("slow: error: cancelled by request [cancelled]"), cancelled.stdout)
+        XCTAssertTrue(cancelled.stdout.contains("slow: cancelled after "), cancelled.stdout)
     }
 
     func testStatus_beforeDuringAndAfterARun() async throws {
@@ -156,8 +156,8 @@ final class SyncctlTests: XCTestCase {
         XCTAssertEqual(watch.status, 0)
         let lines = watch.stdout.split(separator: "\n").map { String($0.dropFirst(9)) }  // drop the time
         XCTAssertTrue(lines.first?.hasPrefix("slow: syncing ") ?? false, "the snapshot shows the run in progress: \(lines)")
-        XCTAssertTrue(lines.contains("slow: error: cancelled by request [cancelled]"), "\(lines)")
-        XCTAssertTrue(lines.last?.hasPrefix("slow: failed: cancelled [cancelled] in ") ?? false, "\(lines)")
+        XCTAssertFalse(lines.contains { $0.hasPrefix("slow: error: ") }, "a cancel is no error: \(lines)")
+        XCTAssertTrue(lines.last?.hasPrefix("slow: cancelled after ") ?? false, "\(lines)")
     }
 
     func testWatchJSON_oneObjectPerEvent() async throws {
@@ -251,11 +251,12 @@ final class SyncctlTests: XCTestCase {
         let watch = try await syncctl(["watch", "--until-done"], daemon: daemon, user: user)
         XCTAssertEqual(watch.status, 0, watch.stderr)
 
-        // With the socket closed to others, the message says which group to join.
+        // With the socket closed to others, the message says who owns it, not to join root.
         chmod(daemon.socket, 0o660)
         let blocked = try await syncctl(["status"], daemon: daemon, user: user)
         XCTAssertEqual(blocked.status, 77)
-        XCTAssertTrue(blocked.stderr.contains("permission denied opening \(daemon.socket): add yourself to group 'root'"), blocked.stderr)
+        XCTAssertTrue(blocked.stderr.contains("permission denied on \(daemon.socket) (mode 0660, owner root, group root): "), blocked.stderr)
+        XCTAssertFalse(blocked.stderr.contains("add yourself to group 'root'"), blocked.stderr)
     }
 
     func testTerminal_drawsBarsInPlace() async throws {
@@ -390,8 +391,8 @@ final class SyncctlTests: XCTestCase {
         try await daemon.start()
         let all = try await syncctl(["sync", "--all", "--wait"], daemon: daemon)
         XCTAssertEqual(all.status, 3, "the worst of them, fails: \(all.stderr)")
-        for line in ["ok: done: completed [ok]", "warns: done: completed, but some items failed [partial]",
-                     "fails: failed: network error [network]", "slow: done: completed [ok]"] {
+        for line in ["ok: done in ", "warns: done: completed, but some items failed [partial]",
+                     "fails: failed: network error [network]", "slow: done in "] {
             XCTAssertTrue(all.stdout.contains(line), "\(line) in \(all.stdout)")
         }
         let usage = try await syncctl(["sync"], daemon: daemon)
@@ -447,7 +448,7 @@ final class SyncctlTests: XCTestCase {
         XCTAssertEqual(clean.status, 0, clean.stderr)
         let errors = try await syncctl(["sync", "errors-but-ok", "--wait"], daemon: daemon)
         XCTAssertTrue(errors.stdout.contains("errors-but-ok: error: "), errors.stdout)
-        XCTAssertTrue(errors.stdout.contains("errors-but-ok: done: completed [ok]"), errors.stdout)
+        XCTAssertTrue(errors.stdout.contains("errors-but-ok: done in "), errors.stdout)
         XCTAssertEqual(errors.status, 2, "errors were shown, so not a clean 0")
         let warnings = try await syncctl(["sync", "warnings-but-ok", "--wait", "--json"], daemon: daemon)
         XCTAssertEqual(warnings.status, 2, "warnings were shown, so not a clean 0")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Proves packaging/syncd.service and syncd.socket under a real systemd 252: a Debian 12 minbase
 # rootfs (debootstrap, cached in /var/cache/syncd-test/rootfs) gets syncd through `make install
-# DESTDIR=...` and is booted with systemd-nspawn. Prints one "ok - ..." / "not ok - ..." line per
-# check and ends with "N passed, M failed"; exits 1 if any check failed.
+# DESTDIR=...` and is booted with systemd-nspawn. The installed config (the commented example, no
+# stores) is checked, then replaced by the installed demo.toml (packaging/examples/), whose stores
+# the later checks need. Prints one "ok - ..." / "not ok - ..." line per check and ends with
+# "N passed, M failed"; exits 1 if any check failed.
 #
 #   sudo tests/systemd/run.sh                          builds the static release first (slow)
 #   sudo SYNCD_BIN=path/to/syncd tests/systemd/run.sh  tests that binary instead
@@ -95,6 +97,19 @@ make -s -C "$repo" install DESTDIR="$root" "${install_args[@]}" >"$work/install.
     || { cat "$work/install.log" >&2; die "make install DESTDIR=$root failed"; }
 systemctl --root="$root" enable syncd.socket >/dev/null 2>&1 || die "cannot enable syncd.socket in $root"
 
+# --- The installed configuration --------------------------------------------------------------
+
+# A first install writes the commented example (no stores; checked by syncd after the boot) and
+# keeps a pristine copy beside the other examples.
+check "make install wrote the commented example as /etc/syncd/syncd.toml" cmp -s "$repo/packaging/syncd.example.toml" "$root/etc/syncd/syncd.toml"
+check "... and as /usr/lib/syncd/examples/syncd.example.toml" cmp -s "$repo/packaging/syncd.example.toml" "$root/usr/lib/syncd/examples/syncd.example.toml"
+# A later install leaves the admin's file alone (staged into a second tree, to keep $root pristine).
+mkdir -p "$work/stage/etc/syncd" && echo '# edited by the admin' >"$work/stage/etc/syncd/syncd.toml"
+make -s -C "$repo" install DESTDIR="$work/stage" "${install_args[@]}" >"$work/install2.log" 2>&1 \
+    || { cat "$work/install2.log" >&2; die "make install DESTDIR=$work/stage failed"; }
+check "make install over an existing /etc/syncd/syncd.toml keeps it" test "$(cat "$work/stage/etc/syncd/syncd.toml")" = '# edited by the admin'
+rm -rf "$work/stage"
+
 # --- a. Static checks (no boot) ---------------------------------------------------------------
 
 out=$(systemd-analyze verify --root="$root" syncd.socket syncd.service 2>&1)
@@ -161,8 +176,23 @@ note "container booted in $((SECONDS - started)) s since start: $state"
 failed_units=$(inside systemctl list-units --failed --plain --no-legend | awk '{print $1}' | xargs)
 [ -z "$failed_units" ] || note "failed units in the container (not syncd's): $failed_units"
 # (Run here, not by chroot before the boot: without /proc a static Swift binary sees no arguments.)
-out=$(timeout 10 nsenter -t "$pid1" -a setpriv --reuid=syncd --regid=syncd --init-groups /usr/local/bin/syncd --check --config /etc/syncd/syncd.toml 2>&1)
-check "the installed binary runs in the minbase rootfs and, as user syncd, accepts the example config ($out)" test $? -eq 0
+# as_syncd COMMAND...: runs a command inside the container as user syncd, for at most 10 s.
+as_syncd() { inside timeout 10 setpriv --reuid=syncd --regid=syncd --init-groups "$@"; }
+out=$(as_syncd /usr/local/bin/syncd --check --config /etc/syncd/syncd.toml 2>&1); status=$?
+check "the installed binary runs in the minbase rootfs and, as user syncd, accepts the installed config with no stores ($out)" \
+    eval '[ $status -eq 0 ] && [[ $out == *": OK: no stores"* ]]'
+# Every setting the example shows commented out ("#key = ..." and "#[store.NAME]") is accepted once
+# uncommented; mbsync and rclone, which its exec stores run, are stubs here.
+mkdir -p "$root/usr/local/lib/syncd-test/bin"
+for stub in mbsync rclone; do printf '#!/bin/sh\nexit 0\n' >"$root/usr/local/lib/syncd-test/bin/$stub"; chmod 0755 "$root/usr/local/lib/syncd-test/bin/$stub"; done
+sed 's/^#\([a-z_[]\)/\1/' "$root/etc/syncd/syncd.toml" >"$root/usr/local/lib/syncd-test/all-keys.toml"
+out=$(inside env PATH=/usr/local/lib/syncd-test/bin:/usr/local/bin:/usr/bin:/bin timeout 10 \
+    setpriv --reuid=syncd --regid=syncd --init-groups /usr/local/bin/syncd --check --config /usr/local/lib/syncd-test/all-keys.toml 2>&1); status=$?
+check "the example with every setting uncommented is valid too ($out)" eval '[ $status -eq 0 ] && [[ $out == *": OK: 3 stores (documents, mail, mbsync)" ]]'
+# The rest runs on the demo configuration, a synthetic store and an exec store (no server needed).
+cp "$root/usr/lib/syncd/examples/demo.toml" "$root/etc/syncd/syncd.toml"
+out=$(as_syncd /usr/local/bin/syncd --check --config /etc/syncd/syncd.toml 2>&1); status=$?
+check "the installed demo config, as /etc/syncd/syncd.toml, is valid ($out)" eval '[ $status -eq 0 ] && [[ $out == *": OK: 2 stores (demo, docs-archive)" ]]'
 # Accounts for the access checks: a member of group syncd, and a plain user.
 inside useradd -M -G syncd member && inside useradd -M plain || die "useradd failed"
 
@@ -194,6 +224,8 @@ wait_for 10 eval '[ -n "$(demo)" ]'
 entry=$(demo | grep -m 1 '^ *MESSAGE=' | sed 's/^ *//')
 check "journal entry with STORE=demo from syncd.service ($entry)" test -n "$entry"
 check "... carrying RUN= too" eval 'demo | grep -q "^ *RUN=[0-9]"'
+shown=$(inside /usr/local/bin/syncctl show demo 2>&1)
+check "syncctl show demo lists the store's journal lines" eval 'sed -n "/^Journal:/,\$p" <<<"$shown" | grep -q "^  20.* info: run "'
 
 # --- Exec store: tar under the sandbox, writing into the state directory ----------------------
 

@@ -71,10 +71,16 @@ public final class ConfigSection {
         return bool
     }
 
-    /// A duration: `"90s"`, `"15m"`, `"2h"`, `"1d"`, `"500ms"`, or a number of seconds.
+    /// A duration: a string with a unit, `"90s"`, `"15m"`, `"2h"`, `"1d"`, `"500ms"`, `"1h30m"`.
+    /// A bare number is refused: `300` could mean seconds or minutes, and the unit says which.
     public func duration(_ key: String) throws -> Duration? {
         guard let value = value(key) else { return nil }
-        if let seconds = value.int, seconds >= 0 { return .seconds(seconds) }
+        if let number = value.int {
+            // Said back in the units the number would be read in as seconds: "300s" or "5m".
+            var forms = number >= 0 ? ["\"\(number)s\""] : ["\"90s\""]
+            if number > 0, Duration.seconds(number).configText != "\(number)s" { forms.append("\"\(Duration.seconds(number).configText)\"") }
+            throw error(key, "write a duration with its unit, such as \(forms.joined(separator: " or ")), not a bare number")
+        }
         guard let text = value.string, let duration = Duration(configText: text) else {
             throw error(key, "expected a duration such as \"90s\", \"15m\" or \"2h\", got \(value.debugDescription)")
         }

@@ -63,11 +63,23 @@ public struct DaemonConfig: Sendable {
 
     public var storeNames: [String] { stores.keys.sorted() }
 
+    /// Where `make install` puts the example configuration (`$(EXAMPLESDIR)` in the Makefile).
+    public static let installedExample = "/usr/lib/syncd/examples/syncd.example.toml"
+
+    /// What `syncd --check` says of a valid file: "OK: 2 stores (a, b)", "OK: no stores".
+    public var checkSummary: String {
+        switch stores.count {
+        case 0: return "OK: no stores"
+        case 1: return "OK: 1 store (\(storeNames[0]))"
+        default: return "OK: \(stores.count) stores (\(storeNames.joined(separator: ", ")))"
+        }
+    }
+
     /// Reads and checks `file`; every mistake names the file, line and key.
     public static func load(file: String, factories: [any ProviderFactory]) throws -> DaemonConfig {
         guard let data = FileManager.default.contents(atPath: file) else {
             let reason = FileManager.default.fileExists(atPath: file) ? "cannot be read (permissions?)" : "does not exist"
-            throw ConfigError(file: file, "the configuration file \(reason); pass --config FILE or create it (an example is packaging/syncd.toml)")
+            throw ConfigError(file: file, "the configuration file \(reason); pass --config FILE, or start from the example installed at \(installedExample) (see syncd --help)")
         }
         return try parse(String(decoding: data, as: UTF8.self), file: file, factories: factories)
     }

@@ -88,9 +88,15 @@ public final class SyncCallback: Sendable {
 
     /// Reports the final result now. Later calls, and the value `synchronize` returns, are ignored.
     public func done(_ result: SyncStatus) {
-        if reporter.done(result) {
-            logger.log(level: result.isFailure ? .error : .info, "run finished: \(result.text)", metadata: ["code": "\(result.name)"])
-        }
+        done(result, logging: nil)
+    }
+
+    /// ``done(_:)`` for the host, which may say in the journal why it ended the run (`message`).
+    /// A cancelled run is an outcome, not an error: it is logged at notice level.
+    func done(_ result: SyncStatus, logging message: String?) {
+        guard reporter.done(result) else { return }
+        let level: Logger.Level = result == .cancelled ? .notice : result.isFailure ? .error : .info
+        logger.log(level: level, "\(message ?? "run finished: \(result.text)")", metadata: ["code": "\(result.name)"])
     }
 
     /// True once the host asked the run to stop.

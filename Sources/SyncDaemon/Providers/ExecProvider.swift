@@ -142,6 +142,7 @@ public struct ExecFactory: ProviderFactory {
             try Self.checkVariable(name, in: options, key: "environment.\(name)")
             if value.utf8.contains(0) { throw options.error("environment.\(name)", "the value contains a NUL character") }
         }
+        try Self.checkProgram(program, workingDirectory: directory, environment: environment, in: options)
         return ExecProvider(
             command: command, workingDirectory: directory, environment: environment,
             secretEnvironment: try secretEnvironment(options), grace: try options.duration("grace", default: .seconds(5)))
@@ -156,6 +157,36 @@ public struct ExecFactory: ProviderFactory {
         }
         try section.finish()
         return secrets
+    }
+
+    /// A program that cannot be started would fail every run, so `--check`, start and reload
+    /// refuse it: a path (relative ones from `working_directory`) must be an executable file, and a
+    /// bare name must be found in `PATH` the way a run looks it up (`environment.PATH`, else the
+    /// daemon's own). A run still reports `config` if the program goes away later.
+    private static func checkProgram(_ program: String, workingDirectory: String?, environment: [String: String],
+                                     in options: ConfigSection) throws {
+        guard program.contains("/") else {
+            let searchPath = environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"]
+            do {
+                _ = try ExecProvider.Spawner.locate(program, searchPath: searchPath)
+            } catch {
+                let path = searchPath ?? ExecProvider.Spawner.defaultSearchPath
+                throw options.error("command", error.rawValue == EACCES
+                    ? "\(program): found in PATH (\(path)) but not executable"
+                    : "\(program): not found in PATH (\(path))")
+            }
+            return
+        }
+        let path = program.hasPrefix("/") ? program : (workingDirectory ?? ".") + "/" + program
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            throw options.error("command", "\(program): \(reason)")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw options.error("command", "\(program): \(info.st_mode & S_IFMT == S_IFDIR ? "is a directory" : "not a regular file")")
+        }
+        guard access(path, X_OK) == 0 else { throw options.error("command", "\(program): not executable") }
     }
 
     /// An environment variable name must not be empty or contain `=` (nor NUL): execve would

@@ -24,11 +24,16 @@ public struct StoreInfo: Hashable, Sendable {
     public var retry: UInt32
     /// Why the store is retrying: the failure that ended its last run, for people.
     public var retryReason: String?
+    /// The configured time between scheduled runs, in seconds; 0 for a store run on demand only.
+    public var interval: UInt32
+    /// The configured flags of its scheduled runs (on-demand runs may ask for others).
+    public var flags: SyncFlags
 
     public init(
         provider: String, paused: Bool = false, stalled: Bool = false, lastResult: SyncStatus? = nil,
         lastRunEnded: Timestamp? = nil, lastSuccess: Timestamp? = nil, nextRun: Timestamp? = nil,
-        queuePlace: UInt32 = 0, retry: UInt32 = 0, retryReason: String? = nil
+        queuePlace: UInt32 = 0, retry: UInt32 = 0, retryReason: String? = nil, interval: UInt32 = 0,
+        flags: SyncFlags = []
     ) {
         self.provider = provider
         self.paused = paused
@@ -40,6 +45,8 @@ public struct StoreInfo: Hashable, Sendable {
         self.queuePlace = queuePlace
         self.retry = retry
         self.retryReason = retryReason
+        self.interval = interval
+        self.flags = flags
     }
 
     private enum Bits {
@@ -76,17 +83,21 @@ public struct StoreInfo: Hashable, Sendable {
             nextRun: try buffer.readOptionalTimestamp())
     }
 
-    /// The fields added in 0.2 (queue place, retry): at the end of a StoreChanged, and in a
-    /// section after a snapshot's records, where older viewers ignore them.
+    /// The fields added in 0.2 (queue place, retry, interval, flags): at the end of a
+    /// StoreChanged, and in a section after a snapshot's records, where older viewers ignore them.
     func writeSchedule(to buffer: inout ByteBuffer) {
         buffer.writeInteger(queuePlace)
         buffer.writeInteger(retry)
         buffer.writeOptionalWireString(retryReason)
+        buffer.writeInteger(interval)
+        buffer.writeInteger(flags.rawValue)
     }
 
     mutating func readSchedule(from buffer: inout ByteBuffer) throws(ProtocolError) {
         queuePlace = try buffer.readWireInteger()
         retry = try buffer.readWireInteger()
         retryReason = try buffer.readOptionalWireString()
+        interval = try buffer.readWireInteger()
+        flags = SyncFlags(rawValue: try buffer.readWireInteger())
     }
 }
