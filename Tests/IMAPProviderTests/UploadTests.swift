@@ -32,6 +32,7 @@ final class UploadTests: XCTestCase {
         await server.stop()
         try? FileManager.default.removeItem(atPath: local)
         try? FileManager.default.removeItem(atPath: local + "-secrets")
+        try? FileManager.default.removeItem(atPath: local + ".sock")
     }
 
     // MARK: Helpers
