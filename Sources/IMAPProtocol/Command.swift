@@ -1,7 +1,7 @@
 /// A client command, without its tag. ``CommandEncoder`` turns it into bytes.
 ///
 /// Only what a sync client needs: all message access is by UID, and message bodies are never sent
-/// (APPEND, which must stream a message, belongs to the connection layer).
+/// here (APPEND, which must stream a message, is ``CommandEncoder/encodeAppend(to:flags:internalDate:messageSize:tag:)``).
 public enum Command: Hashable, Sendable {
     /// `CAPABILITY`.
     case capability

@@ -63,10 +63,20 @@ public struct IMAPAccount: Sendable {
     /// Scheduled runs (interval, start-up) download headers only; a run asked for on demand
     /// (`syncctl sync`) downloads whole messages, including the bodies of earlier headers.
     public var headersOnly: Bool
+    /// Messages deleted here are expunged on the server (UID EXPUNGE, with UIDPLUS); `false` only
+    /// flags them `\Deleted` there (mbsync's `Expunge None`).
+    public var expunge: Bool
+    /// The safety valve: a run that would delete more than this share (percent) of a folder's
+    /// messages on the server, and at least ``maxDeleteMin`` of them, deletes none there until
+    /// the user confirms (``SyncFlags/allowMassDelete``).
+    public var maxDeleteShare: Int
+    /// See ``maxDeleteShare``.
+    public var maxDeleteMin: Int
 
     static let keys = [
         "host", "port", "security", "allow_plaintext", "user", "auth", "password", "oauth2", "sasl_mechanism", "ca_file",
-        "maildir", "layout", "include", "exclude", "fetch_batch", "timeout", "headers_only",
+        "maildir", "layout", "include", "exclude", "fetch_batch", "timeout", "headers_only", "expunge", "max_delete_share",
+        "max_delete_min",
     ]
 
     static let oauth2Keys = ["issuer", "tenant", "client_id", "client_secret", "token_url", "device_authorization_url", "scopes"]
@@ -126,6 +136,9 @@ public struct IMAPAccount: Sendable {
         fetchBatch = try options.int("fetch_batch", default: 200, range: 1...10_000)
         timeout = try options.duration("timeout", default: .seconds(60))
         headersOnly = try options.bool("headers_only", default: false)
+        expunge = try options.bool("expunge", default: true)
+        maxDeleteShare = try options.int("max_delete_share", default: 50, range: 0...100)
+        maxDeleteMin = try options.int("max_delete_min", default: 20, range: 0...1_000_000)
     }
 
     /// `[store.NAME.oauth2]`: an issuer preset (`google`, `microsoft` with `tenant`) or the

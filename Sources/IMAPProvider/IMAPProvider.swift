@@ -9,8 +9,9 @@ import SyncProtocol
 /// The `imap` provider: an IMAP account synchronised into a Maildir.
 ///
 /// Each run opens the local folders while it connects (TLS, STARTTLS, or plain on loopback) and
-/// logs in, mirrors the folder list, then per folder that changed uploads local flag changes,
-/// applies the server's flag changes and expunges, and downloads new messages in pipelined batches
+/// logs in, mirrors the folder list, then per folder that changed uploads local flag changes and
+/// deletions, applies the server's flag changes and expunges, appends new local messages, and
+/// downloads new messages in pipelined batches
 /// committed durably (see ``IMAPSyncRun``). A failing folder reports an
 /// Error and the others go on (result `partial`); a refused login is one Error and Done
 /// `auth-failed`; a lost connection is Done `network`.
@@ -21,6 +22,8 @@ import SyncProtocol
 /// refused ends its run `auth-required` and waits for `syncctl login` (``beginLogin(_:)``).
 public struct IMAPProvider: StoreProvider, LoginProvider {
     public let account: IMAPAccount
+    /// Stops a run at an upload step, for crash tests (``UploadStep``); never set in production.
+    var uploadCrashHook: UploadCrashHook?
 
     public init(account: IMAPAccount) {
         self.account = account
@@ -133,7 +136,7 @@ public struct IMAPProvider: StoreProvider, LoginProvider {
                 let headersOnly = request.flags.contains(.headersOnly) || (account.headersOnly && request.trigger != .onDemand)
                 let run = IMAPSyncRun(
                     account: account, session: session, store: store, localFolders: localFolders, callback: callback,
-                    flags: request.flags, headersOnly: headersOnly)
+                    flags: request.flags, headersOnly: headersOnly, crashHook: uploadCrashHook)
                 let result = try await run.run()
                 await session.logout()
                 return result

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import IMAPProtocol
 import NIOCore
@@ -71,6 +74,60 @@ final class IMAPSession {
         return tag
     }
 
+    /// Sends an APPEND of `message` (a file streamed in chunks, never whole in memory); returns its
+    /// tag. A synchronizing literal waits for the server's `+` first — then no other command may
+    /// be in flight, since completions read meanwhile would be lost; with LITERAL+ nothing is
+    /// waited for, so APPENDs can be pipelined.
+    /// - Throws: ``IMAPCommandError/refused(_:_:)`` if the server refuses before the message;
+    ///   ``UploadFileError`` if the file cannot be read or changed size (the connection is then
+    ///   unusable: the literal is incomplete).
+    func sendAppend(to mailbox: MailboxName, flags: [Flag], internalDate: InternalDate?, message: UploadFile) async throws -> String {
+        let fd = try message.openForReading()
+        var streaming = false
+        defer { if !streaming { close(fd) } }
+        let tag = tags.next()
+        let append = try encoder.encodeAppend(to: mailbox, flags: flags, internalDate: internalDate, messageSize: message.wireSize, tag: tag)
+        for (index, part) in append.command.parts.enumerated() {
+            if index > 0 { try await awaitContinuation(tag, "APPEND") }
+            try await connection.write(part)
+        }
+        if append.waitsForContinuation { try await awaitContinuation(tag, "APPEND") }
+        streaming = true
+        do {
+            try await message.stream(from: fd) { try await connection.write($0) }
+        } catch let error as UploadFileError {
+            throw IMAPConnectionError.lost("\(error); the APPEND could not be completed")
+        }
+        try await connection.write(EncodedAppend.end)
+        return tag
+    }
+
+    /// Whether APPENDs can be sent without waiting for the server between them.
+    func appendsPipeline(size: Int) -> Bool {
+        switch encoder.literalMode {
+        case .literalPlus: return true
+        case .literalMinus: return size <= 4096
+        case .synchronizing: return false
+        }
+    }
+
+    /// Waits for `+`; a tagged answer to `tag` instead is a refusal.
+    private func awaitContinuation(_ tag: String, _ name: String) async throws {
+        while true {
+            let event = try await nextEvent()
+            if case .continuation = event { return }
+            if case .tagged(tag, let status) = event { throw IMAPCommandError.refused(name, status) }
+            try noteUntagged(event)
+        }
+    }
+
+    /// Reads until the tagged completion of one of `tags`, returning which one and its status
+    /// whether OK, NO or BAD (an APPEND's OK carries APPENDUID): for pipelined commands, each of
+    /// which may fail on its own.
+    func completion(anyOf tags: Set<String>, untagged: (ResponseEvent) throws -> Void) async throws -> (tag: String, status: StatusResponse) {
+        try await complete(anyOf: tags, name: "", untagged: untagged, refusing: false)
+    }
+
     /// Runs a command to completion, handing every untagged response to `untagged`.
     /// - Throws: ``IMAPCommandError/refused(_:_:)`` for NO or BAD.
     @discardableResult
@@ -93,13 +150,13 @@ final class IMAPSession {
     }
 
     private func complete(
-        anyOf tags: Set<String>, name: String, untagged: (ResponseEvent) throws -> Void
+        anyOf tags: Set<String>, name: String, untagged: (ResponseEvent) throws -> Void, refusing: Bool = true
     ) async throws -> (tag: String, status: StatusResponse) {
         while true {
             let event = try await nextEvent()
             switch event {
             case .tagged(let tag, let status) where tags.contains(tag):
-                guard status.condition == .ok else { throw IMAPCommandError.refused(name, status) }
+                guard status.condition == .ok || !refusing else { throw IMAPCommandError.refused(name, status) }
                 if case .capability(let list)? = status.code { capabilities = Set(list) }
                 return (tag, status)
             case .tagged(let other, _):

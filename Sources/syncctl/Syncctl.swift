@@ -136,6 +136,8 @@ extension Syncctl {
         @Flag(name: .customLong("download-only"), help: "Only download (hierarchy and contents).") var downloadOnly = false
         @Flag(name: .customLong("upload-only"), help: "Only upload (hierarchy, contents, outgoing mail).") var uploadOnly = false
         @Flag(help: "Print JSON: the replies, or with --wait one object per event.") var json = false
+        @Flag(name: .customLong("allow-mass-delete"), help: "Confirm deletions a store refused as too many (e.g. after the local copy was emptied).")
+        var allowMassDelete = false
 
         func validate() throws {
             guard !stores.isEmpty || all else { throw ValidationError("name at least one store to sync, or --all") }
@@ -148,6 +150,7 @@ extension Syncctl {
             if downloadOnly { flags = [.downloadHierarchy, .downloadContents] }
             if uploadOnly { flags = [.uploadHierarchy, .uploadContents, .outgoingMail] }
             if headersOnly { flags.formUnion(flags.isEmpty ? SyncFlags.full.union(.headersOnly) : .headersOnly) }
+            if allowMassDelete { flags.formUnion(flags.isEmpty ? SyncFlags.full.union(.allowMassDelete) : .allowMassDelete) }
             return flags
         }
 
