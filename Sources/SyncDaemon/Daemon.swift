@@ -366,13 +366,14 @@ public actor Daemon: ControlHandler {
                 outcome = reason.outcome(store: name, run: id, by: run.cancelledBy)
             }
         }
-        callback.done(result, logging: outcome)
         let published = callback.reporter.result ?? result
         if published == .authRequired {
             state.stores[name, default: DurableState.Store()].authRequired = true
             callback.logger.notice("waiting for a login: run syncctl login \(name)")
         }
+        // Durable first, then Done: a run a viewer saw finish is on disk, whenever the daemon dies.
         record(name, run: run, result: published, counts: callback.errorCounts)
+        callback.done(published, logging: outcome)
         scheduler.finished(name, result: published, now: .now, jitter: Double.random(in: 0.8...1.2))
         if leaving.remove(name) != nil {
             server.publisher.publish(store: name, run: 0, .storeRemoved)
