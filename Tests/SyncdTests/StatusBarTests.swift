@@ -316,6 +316,19 @@ final class StatusBarTests: XCTestCase {
         XCTAssertEqual(cancelled.status, 4, cancelled.stderr)
         XCTAssertTrue(cancelled.stderr.contains("slow: run "), cancelled.stderr)
 
+        // Waiting goes on across a restart of syncd: the next run is the new daemon's.
+        async let acrossRestart = SyncctlTests.syncctl(["wait", "ok", "--until", "done"], socket: socket)
+        try await Task.sleep(for: .seconds(1))
+        daemon.signal(SIGTERM)
+        _ = try await daemon.waitForExit()
+        try await Task.sleep(for: .milliseconds(300))
+        try await daemon.start()
+        try await Task.sleep(for: .seconds(1))  // reconnected by then
+        _ = try await ctl(["sync", "ok"], daemon)
+        let restarted = try await acrossRestart
+        XCTAssertEqual(restarted.status, 0, restarted.stderr)
+        XCTAssertEqual(restarted.stderr, "")
+
         let timedOut = try await ctl(["wait", "ok", "--until", "done", "--timeout", "0.5"], daemon)
         XCTAssertEqual(timedOut.status, 124)
         XCTAssertEqual(timedOut.stderr, "syncctl: timed out after 0.5s waiting for the next runs to end\n")
