@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Wire format only: frames, messages, status codes. No I/O; ByteBuffer is its only dependency.
@@ -52,11 +53,21 @@ let package = Package(
         .target(
             name: "IMAPProvider",
             dependencies: [
-                "IMAPProtocol", "Maildir", "SyncDaemon", "SyncProtocol",
+                "IMAPProtocol", "Maildir", "OAuth2", "SyncDaemon", "SyncProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // OAuth2 for the imap provider: the device authorization grant (RFC 8628), refresh, token
+        // endpoint errors, the presets for Google and Microsoft. HTTP through async-http-client.
+        .target(
+            name: "OAuth2",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
         // Local Maildir store for the imap provider: delivery, UID map, crash recovery. No networking.
@@ -103,8 +114,9 @@ let package = Package(
         .testTarget(
             name: "IMAPProviderTests",
             dependencies: [
-                "IMAPProvider", "IMAPProtocol", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
+                "IMAPProvider", "IMAPProtocol", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(

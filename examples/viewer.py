@@ -28,7 +28,7 @@ STATUS_NAMES = {
     0x80040111: "auth-failed", 0x80040113: "cancelled", 0x80040115: "network",
     0x80040116: "storage", 0x8004011B: "protocol", 0x80040401: "timeout",
     0x80040A01: "config", 0x80040A02: "stalled", 0x80040A03: "provider-failed",
-    0x80040A04: "paused", 0x80040A05: "shutting-down", 0x80040A10: "malformed-frame",
+    0x80040A04: "paused", 0x80040A05: "shutting-down", 0x80040A06: "auth-required", 0x80040A10: "malformed-frame",
     0x80040A11: "frame-too-large", 0x80040A12: "handshake-timeout", 0x80040A13: "too-slow",
     0x80040A14: "too-many-viewers", 0x80040A15: "unexpected-message",
 }
@@ -154,7 +154,8 @@ def decode_event(kind, p):
         provider, bits, last = store_facts(p)
         extra = schedule(p) if p.remaining() else ""
         return [f"{head} store-changed provider={q(provider)} paused={bits & 1} "
-                f"stalled={(bits >> 1) & 1} last-result={last}{extra}"]
+                f"stalled={(bits >> 1) & 1} last-result={last}{extra}"
+                + (" auth-required=1" if bits & 0x08 else "")]
     return [f"{head} store-removed"]                       # 0x0015
 
 
@@ -203,6 +204,8 @@ def decode_request(kind, p):
         return [f"{head} ping"]
     if kind == 0x0049:
         return [f"{head} runs stores={json.dumps(p.string_list())}"]
+    if kind == 0x004A:
+        return [f"{head} login store={q(p.string())}"]
     return [f"{head} reload"]                              # 0x0046
 
 
@@ -249,7 +252,7 @@ DECODERS = {0x0001: decode_hello, 0x0002: decode_welcome, 0x0003: decode_goodbye
             0x0020: decode_snapshot, 0x0050: decode_reply, 0x0051: decode_subscribed,
             0x0052: decode_status_reply, 0x0053: decode_error_history, 0x0054: decode_run_history}
 DECODERS.update({k: functools.partial(decode_event, k) for k in EVENT_TYPES})
-DECODERS.update({k: functools.partial(decode_request, k) for k in range(0x0040, 0x004A)})
+DECODERS.update({k: functools.partial(decode_request, k) for k in range(0x0040, 0x004B)})
 
 
 def decode_frame(kind, payload):

@@ -1,7 +1,7 @@
 /// A client command, without its tag. ``CommandEncoder`` turns it into bytes.
 ///
 /// Only what a sync client needs: all message access is by UID, and message bodies are never sent
-/// (APPEND, which must stream a message, belongs to the connection layer).
+/// here (APPEND, which must stream a message, is ``CommandEncoder/encodeAppend(to:flags:internalDate:messageSize:tag:)``).
 public enum Command: Hashable, Sendable {
     /// `CAPABILITY`.
     case capability
@@ -16,6 +16,10 @@ public enum Command: Hashable, Sendable {
     /// `AUTHENTICATE PLAIN` (RFC 4616) with the response `authzid NUL username NUL password` in
     /// BASE64: in the same line when the encoder has SASL-IR, else after the server's `+`.
     case authenticatePlain(username: String, password: String, authorizationIdentity: String = "")
+    /// `AUTHENTICATE mechanism` with a one-step initial response (bytes, sent as BASE64): in the
+    /// same line when the encoder has SASL-IR (an empty response is `=`), else after the server's
+    /// `+`. For the OAuth2 mechanisms, built by ``SASL``.
+    case authenticate(mechanism: String, initialResponse: [UInt8])
     /// `ENABLE X Y` (RFC 5161), e.g. `[.condstore, .qresync]`.
     case enable([Capability])
     /// `LIST reference pattern`; `%` and `*` in the pattern are wildcards. The default is

@@ -78,6 +78,19 @@ public struct CommandEncoder: Sendable {
                 writer.endPart()
             }
             writer.write(Base64.encode(message))
+        case .authenticate(let mechanism, let response):
+            credentials = true
+            guard !mechanism.isEmpty, ASCII.isAtom(Substring(mechanism).utf8) else {
+                throw CommandEncodingError(.invalidArgument, "'\(mechanism)' is not a SASL mechanism name")
+            }
+            writer.write("AUTHENTICATE " + ASCII.uppercased(mechanism))
+            if saslInitialResponse {
+                writer.write(" ")
+                writer.write(response.isEmpty ? Array("=".utf8) : Base64.encode(response))
+            } else {
+                writer.endPart()
+                writer.write(Base64.encode(response))
+            }
         case .enable(let capabilities):
             guard !capabilities.isEmpty else { throw CommandEncodingError(.invalidArgument, "ENABLE needs a capability") }
             writer.write("ENABLE")
@@ -138,6 +151,50 @@ public struct CommandEncoder: Sendable {
             writer.write("UID EXPUNGE " + (try Self.sequenceSet(uids)))
         }
         return EncodedCommand(tag: tag, parts: writer.finish(), containsCredentials: credentials)
+    }
+
+    /// Encodes the start of `APPEND mailbox [(flags)] ["date-time"] {size}` (RFC 3501 §6.3.11)
+    /// whose message the caller streams: send ``EncodedAppend/command``'s parts as for any command
+    /// (waiting for `+` between them); then, if ``EncodedAppend/waitsForContinuation``, wait for
+    /// `+` (a tagged NO instead means the server refused the message: send nothing more); then
+    /// exactly `messageSize` bytes of message and ``EncodedAppend/end``.
+    ///
+    /// The literal is non-synchronizing (`{n+}`) with LITERAL+, and with LITERAL- up to 4096
+    /// bytes; otherwise synchronizing. With ``CommandEncoder/LiteralMode/literalPlus`` several
+    /// APPENDs can be pipelined without waiting for the server between them.
+    /// - Throws: ``CommandEncodingError`` for an invalid tag, a flag that cannot be appended
+    ///   (`\Recent`, `\*`), or a size of 0 (servers refuse empty messages).
+    public func encodeAppend(
+        to mailbox: MailboxName, flags: [Flag] = [], internalDate: InternalDate? = nil, messageSize: Int, tag: String
+    ) throws(CommandEncodingError) -> EncodedAppend {
+        guard !tag.isEmpty, tag.utf8.allSatisfy(ASCII.isTagChar) else {
+            throw CommandEncodingError(.invalidTag, "'\(tag)' is not a valid tag")
+        }
+        guard messageSize > 0, messageSize <= Int(UInt32.max) else {
+            throw CommandEncodingError(.invalidArgument, "an APPEND needs a message of 1 to 4294967295 bytes, not \(messageSize)")
+        }
+        var writer = Writer(literalMode: literalMode)
+        writer.write(tag + " APPEND ")
+        try writer.string(mailbox.bytes, what: "mailbox name")
+        if !flags.isEmpty {
+            writer.write(" (")
+            for (index, flag) in flags.enumerated() {
+                guard flag.isEncodable, flag != .recent else { throw CommandEncodingError(.invalidFlag, "'\(flag)' cannot be appended") }
+                writer.write((index > 0 ? " " : "") + flag.rawValue)
+            }
+            writer.write(")")
+        }
+        if let internalDate { writer.write(" \"\(internalDate)\"") }
+        let nonSynchronizing: Bool
+        switch literalMode {
+        case .synchronizing: nonSynchronizing = false
+        case .literalMinus: nonSynchronizing = messageSize <= 4096
+        case .literalPlus: nonSynchronizing = true
+        }
+        writer.write(nonSynchronizing ? " {\(messageSize)+}" : " {\(messageSize)}")
+        return EncodedAppend(
+            command: EncodedCommand(tag: tag, parts: writer.finish(), containsCredentials: false),
+            waitsForContinuation: !nonSynchronizing, messageSize: messageSize)
     }
 
     private static func sequenceSet(_ set: UIDSet) throws(CommandEncodingError) -> String {
@@ -214,6 +271,17 @@ public struct CommandEncoder: Sendable {
                 }
                 return "KEYWORD " + flag.rawValue
             }
+        case .header(let field, let value):
+            guard !field.isEmpty, field.utf8.allSatisfy({ $0 > ASCII.space && $0 < 0x7F && $0 != ASCII.colon }) else {
+                throw CommandEncodingError(.invalidArgument, "'\(field)' is not a header field name")
+            }
+            guard !value.utf8.contains(where: { $0 >= 0x80 || $0 == ASCII.cr || $0 == ASCII.lf || $0 == ASCII.nul }) else {
+                throw CommandEncodingError(.unencodableString, "SEARCH HEADER takes a 7-bit value without CR or LF here")
+            }
+            let name = field.utf8.allSatisfy(ASCII.isAStringChar) ? field : Writer.quoted(Array(field.utf8))
+            return "HEADER " + name + " " + Writer.quoted(Array(value.utf8))
+        case .larger(let size): return "LARGER \(size)"
+        case .smaller(let size): return "SMALLER \(size)"
         case .not(let inner): return "NOT " + (try searchKey(inner))
         case .or(let first, let second): return "OR " + (try searchKey(first)) + " " + (try searchKey(second))
         case .and(let keys):

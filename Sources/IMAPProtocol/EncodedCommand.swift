@@ -22,3 +22,17 @@ public struct EncodedCommand: Hashable, Sendable {
         return all
     }
 }
+
+/// The start of an APPEND whose message the caller streams (``CommandEncoder/encodeAppend(to:flags:internalDate:messageSize:tag:)``):
+/// the command up to its literal header, then the message, then ``end``. The message is never
+/// part of the encoded bytes, so a 50 MB attachment can go from its file to the socket in chunks.
+public struct EncodedAppend: Hashable, Sendable {
+    /// The command up to and including the literal header `{n}` or `{n+}` and its CRLF.
+    public let command: EncodedCommand
+    /// Whether the literal is synchronizing: wait for `+` before sending the message.
+    public let waitsForContinuation: Bool
+    /// The literal's size: exactly this many message bytes must follow.
+    public let messageSize: Int
+    /// The CRLF that ends the command after the message.
+    public static let end = ByteBuffer(string: "\r\n")
+}

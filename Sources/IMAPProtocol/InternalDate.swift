@@ -36,6 +36,27 @@ public struct InternalDate: Hashable, Sendable, CustomStringConvertible {
         self.zoneOffsetMinutes = zoneOffsetMinutes
     }
 
+    /// The instant `seconds` after 1970-01-01T00:00:00Z, in UTC (`+0000`); nil outside years
+    /// 1...9999. For APPEND, which sets a message's INTERNALDATE.
+    public init?(secondsSince1970 seconds: Int64) {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = Int(seconds - days * 86_400)
+        // Civil from days (H. Hinnant), the inverse of ``secondsSince1970``.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        guard (1...9999).contains(year) else { return nil }
+        self.init(
+            year: Int(year), month: Int(month), day: Int(day), hour: rest / 3600, minute: rest % 3600 / 60,
+            second: rest % 60, zoneOffsetMinutes: 0)
+    }
+
     /// Parses the contents of the quoted `date-time` (without the quotes). The day may be written
     /// with a leading space (`" 7-Jul-..."`, as RFC 3501 has it), a leading zero, or one digit.
     init?(parsing bytes: [UInt8]) {

@@ -9,6 +9,13 @@ public indirect enum SearchKey: Hashable, Sendable {
     /// Messages with this flag: `SEEN`, `ANSWERED`, `FLAGGED`, `DELETED`, `DRAFT`, `RECENT` for
     /// system flags, `KEYWORD k` for keywords.
     case flag(Flag)
+    /// `HEADER field value`: messages whose header `field` contains `value` (case-insensitive
+    /// substring, RFC 3501). The value must be 7-bit without CR or LF (a Message-ID is).
+    case header(String, String)
+    /// `LARGER n`: messages of more than `n` octets (RFC822.SIZE).
+    case larger(UInt32)
+    /// `SMALLER n`: messages of fewer than `n` octets.
+    case smaller(UInt32)
     /// `NOT key`
     case not(SearchKey)
     /// `OR key1 key2`

@@ -1,4 +1,6 @@
+import IMAPProtocol
 import NIOSSL
+import OAuth2
 import SyncDaemon
 
 /// One `[store.NAME]` table with `provider = "imap"`: where the account is, how to reach it
@@ -23,8 +25,29 @@ public struct IMAPAccount: Sendable {
     public var host: String
     public var port: Int
     public var security: Security
+    /// How the account logs in (`auth`).
+    public enum Auth: String, Sendable, CaseIterable {
+        /// `password`: AUTHENTICATE PLAIN, or LOGIN.
+        case password
+        /// `oauth2`: AUTHENTICATE OAUTHBEARER or XOAUTH2 with an access token, from `password`
+        /// (a token helper) or from syncd's own login (`oauth2` table).
+        case oauth2
+    }
+
+    /// The built-in OAuth2 client of a store (its `oauth2` table).
+    public struct OAuth2Settings: Sendable {
+        public var configuration: OAuth2Configuration
+        public var clientSecret: SecretSource?
+    }
+
     public var user: String
-    public var password: SecretSource
+    public var auth: Auth
+    /// The password, or with `auth = "oauth2"` the access token from a token helper; nil when
+    /// the built-in OAuth2 client gets the tokens.
+    public var password: SecretSource?
+    public var oauth2: OAuth2Settings?
+    /// The OAuth2 SASL mechanism to use; nil: OAUTHBEARER when offered, else XOAUTH2.
+    public var saslMechanism: SASL.OAuthMechanism?
     /// Trust this CA (PEM) instead of the system's roots, e.g. for a company server.
     public var caFile: String?
     public var maildir: String
@@ -40,11 +63,23 @@ public struct IMAPAccount: Sendable {
     /// Scheduled runs (interval, start-up) download headers only; a run asked for on demand
     /// (`syncctl sync`) downloads whole messages, including the bodies of earlier headers.
     public var headersOnly: Bool
+    /// Messages deleted here are expunged on the server (UID EXPUNGE, with UIDPLUS); `false` only
+    /// flags them `\Deleted` there (mbsync's `Expunge None`).
+    public var expunge: Bool
+    /// The safety valve: a run that would delete more than this share (percent) of a folder's
+    /// messages on the server, and at least ``maxDeleteMin`` of them, deletes none there until
+    /// the user confirms (``SyncFlags/allowMassDelete``).
+    public var maxDeleteShare: Int
+    /// See ``maxDeleteShare``.
+    public var maxDeleteMin: Int
 
     static let keys = [
-        "host", "port", "security", "allow_plaintext", "user", "password", "ca_file", "maildir", "layout",
-        "include", "exclude", "fetch_batch", "timeout", "headers_only",
+        "host", "port", "security", "allow_plaintext", "user", "auth", "password", "oauth2", "sasl_mechanism", "ca_file",
+        "maildir", "layout", "include", "exclude", "fetch_batch", "timeout", "headers_only", "expunge", "max_delete_share",
+        "max_delete_min",
     ]
+
+    static let oauth2Keys = ["issuer", "tenant", "client_id", "client_secret", "token_url", "device_authorization_url", "scopes"]
 
     init(options: ConfigSection) throws {
         host = try options.requiredString("host")
@@ -59,8 +94,34 @@ public struct IMAPAccount: Sendable {
             throw options.error("security", "\"none\" sends the password unencrypted; it is allowed for loopback hosts, or with allow_plaintext = true")
         }
         user = try options.requiredString("user")
-        guard let password = try options.secret("password") else { throw options.error("password", "is required") }
-        self.password = password
+        let oauth2Section = try options.section("oauth2")
+        let authName = try options.string("auth", default: oauth2Section == nil ? Auth.password.rawValue : Auth.oauth2.rawValue)
+        guard let auth = Auth(rawValue: authName) else {
+            throw options.error("auth", "expected one of \(Auth.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.auth = auth
+        password = try options.secret("password")
+        if let name = try options.string("sasl_mechanism") {
+            guard let mechanism = SASL.OAuthMechanism(rawValue: name.uppercased()) else {
+                throw options.error("sasl_mechanism", "expected OAUTHBEARER or XOAUTH2")
+            }
+            guard auth == .oauth2 else { throw options.error("sasl_mechanism", "is for auth = \"oauth2\"") }
+            saslMechanism = mechanism
+        }
+        switch (auth, password, oauth2Section) {
+        case (.password, nil, _):
+            throw options.error("password", "is required")
+        case (.password, _, _?):
+            throw options.error("oauth2", "an oauth2 table needs auth = \"oauth2\" (or no auth key)")
+        case (.oauth2, _?, _?):
+            throw options.error("password", "with an oauth2 table syncd gets the tokens itself; remove password (or the oauth2 table, to use a token helper)")
+        case (.oauth2, nil, nil):
+            throw options.error("auth", "oauth2 needs an oauth2 table (syncd's own login) or password = { command = [...] } (a token helper that prints an access token)")
+        case (.oauth2, nil, let section?):
+            oauth2 = try Self.oauth2Settings(section)
+        default:
+            break
+        }
         caFile = try options.string("ca_file")
         if let caFile, !caFile.hasPrefix("/") { throw options.error("ca_file", "expected an absolute path") }
         maildir = try options.requiredString("maildir")
@@ -75,6 +136,55 @@ public struct IMAPAccount: Sendable {
         fetchBatch = try options.int("fetch_batch", default: 200, range: 1...10_000)
         timeout = try options.duration("timeout", default: .seconds(60))
         headersOnly = try options.bool("headers_only", default: false)
+        expunge = try options.bool("expunge", default: true)
+        maxDeleteShare = try options.int("max_delete_share", default: 50, range: 0...100)
+        maxDeleteMin = try options.int("max_delete_min", default: 20, range: 0...1_000_000)
+    }
+
+    /// `[store.NAME.oauth2]`: an issuer preset (`google`, `microsoft` with `tenant`) or the
+    /// endpoints; `client_id`; `client_secret` (a secret); `scopes` replacing the preset's.
+    private static func oauth2Settings(_ section: ConfigSection) throws -> OAuth2Settings {
+        let clientID = try section.requiredString("client_id")
+        guard !clientID.isEmpty else { throw section.error("client_id", "is empty") }
+        let clientSecret = try section.secret("client_secret")
+        let issuer = try section.string("issuer")
+        let tenant = try section.string("tenant")
+        var configuration: OAuth2Configuration
+        switch issuer {
+        case "google"?:
+            configuration = .google(clientID: clientID)
+        case "microsoft"?:
+            let tenant = tenant ?? "common"
+            guard !tenant.isEmpty, tenant.allSatisfy({ $0.isLetter || $0.isNumber || "-.".contains($0) }) else {
+                throw section.error("tenant", "expected common, consumers, organizations, or a tenant id or domain")
+            }
+            configuration = .microsoft(clientID: clientID, tenant: tenant)
+        case nil:
+            configuration = OAuth2Configuration(tokenURL: "", deviceAuthorizationURL: "", clientID: clientID, scopes: [])
+        case let other?:
+            throw section.error("issuer", "unknown issuer '\(other)'; known: google, microsoft (or leave it out and give token_url and device_authorization_url)")
+        }
+        if tenant != nil, issuer != "microsoft" { throw section.error("tenant", "is for issuer = \"microsoft\"") }
+        for (key, keyPath) in [("token_url", \OAuth2Configuration.tokenURL), ("device_authorization_url", \OAuth2Configuration.deviceAuthorizationURL)] {
+            if let url = try section.string(key) {
+                guard OAuth2Configuration.isAcceptable(url) else {
+                    throw section.error(key, "expected an https:// URL (http:// only to a loopback address)")
+                }
+                configuration[keyPath: keyPath] = url
+            } else if issuer == nil {
+                throw section.error(key, "is required without an issuer preset (google, microsoft)")
+            }
+        }
+        if let scopes = try section.stringArray("scopes") {
+            guard !scopes.isEmpty, scopes.allSatisfy({ !$0.isEmpty && !$0.contains(" ") }) else {
+                throw section.error("scopes", "expected scopes such as [\"https://mail.google.com/\"], each without spaces")
+            }
+            configuration.scopes = scopes
+        } else if issuer == nil {
+            throw section.error("scopes", "is required without an issuer preset (google, microsoft)")
+        }
+        try section.finish(expected: oauth2Keys)
+        return OAuth2Settings(configuration: configuration, clientSecret: clientSecret)
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
 import IMAPProtocol
 import NIOCore
 import NIOSSL
@@ -70,6 +74,60 @@ final class IMAPSession {
         return tag
     }
 
+    /// Sends an APPEND of `message` (a file streamed in chunks, never whole in memory); returns its
+    /// tag. A synchronizing literal waits for the server's `+` first — then no other command may
+    /// be in flight, since completions read meanwhile would be lost; with LITERAL+ nothing is
+    /// waited for, so APPENDs can be pipelined.
+    /// - Throws: ``IMAPCommandError/refused(_:_:)`` if the server refuses before the message;
+    ///   ``UploadFileError`` if the file cannot be read or changed size (the connection is then
+    ///   unusable: the literal is incomplete).
+    func sendAppend(to mailbox: MailboxName, flags: [Flag], internalDate: InternalDate?, message: UploadFile) async throws -> String {
+        let fd = try message.openForReading()
+        var streaming = false
+        defer { if !streaming { close(fd) } }
+        let tag = tags.next()
+        let append = try encoder.encodeAppend(to: mailbox, flags: flags, internalDate: internalDate, messageSize: message.wireSize, tag: tag)
+        for (index, part) in append.command.parts.enumerated() {
+            if index > 0 { try await awaitContinuation(tag, "APPEND") }
+            try await connection.write(part)
+        }
+        if append.waitsForContinuation { try await awaitContinuation(tag, "APPEND") }
+        streaming = true
+        do {
+            try await message.stream(from: fd) { try await connection.write($0) }
+        } catch let error as UploadFileError {
+            throw IMAPConnectionError.lost("\(error); the APPEND could not be completed")
+        }
+        try await connection.write(EncodedAppend.end)
+        return tag
+    }
+
+    /// Whether APPENDs can be sent without waiting for the server between them.
+    func appendsPipeline(size: Int) -> Bool {
+        switch encoder.literalMode {
+        case .literalPlus: return true
+        case .literalMinus: return size <= 4096
+        case .synchronizing: return false
+        }
+    }
+
+    /// Waits for `+`; a tagged answer to `tag` instead is a refusal.
+    private func awaitContinuation(_ tag: String, _ name: String) async throws {
+        while true {
+            let event = try await nextEvent()
+            if case .continuation = event { return }
+            if case .tagged(tag, let status) = event { throw IMAPCommandError.refused(name, status) }
+            try noteUntagged(event)
+        }
+    }
+
+    /// Reads until the tagged completion of one of `tags`, returning which one and its status
+    /// whether OK, NO or BAD (an APPEND's OK carries APPENDUID): for pipelined commands, each of
+    /// which may fail on its own.
+    func completion(anyOf tags: Set<String>, untagged: (ResponseEvent) throws -> Void) async throws -> (tag: String, status: StatusResponse) {
+        try await complete(anyOf: tags, name: "", untagged: untagged, refusing: false)
+    }
+
     /// Runs a command to completion, handing every untagged response to `untagged`.
     /// - Throws: ``IMAPCommandError/refused(_:_:)`` for NO or BAD.
     @discardableResult
@@ -92,13 +150,13 @@ final class IMAPSession {
     }
 
     private func complete(
-        anyOf tags: Set<String>, name: String, untagged: (ResponseEvent) throws -> Void
+        anyOf tags: Set<String>, name: String, untagged: (ResponseEvent) throws -> Void, refusing: Bool = true
     ) async throws -> (tag: String, status: StatusResponse) {
         while true {
             let event = try await nextEvent()
             switch event {
             case .tagged(let tag, let status) where tags.contains(tag):
-                guard status.condition == .ok else { throw IMAPCommandError.refused(name, status) }
+                guard status.condition == .ok || !refusing else { throw IMAPCommandError.refused(name, status) }
                 if case .capability(let list)? = status.code { capabilities = Set(list) }
                 return (tag, status)
             case .tagged(let other, _):
@@ -128,6 +186,14 @@ final class IMAPSession {
     /// - Throws: ``IMAPCommandError/authenticationFailed(_:)`` when the server refuses the
     ///   credentials; connection and TLS errors as ``IMAPConnectionError``.
     func open(_ account: IMAPAccount, password: String) async throws {
+        try await prepare(account)
+        try await login(account, password: password)
+        try await finishLogin()
+    }
+
+    /// Reads the greeting and secures the connection as the account asks: what comes before a
+    /// login. Afterwards ``capabilities`` holds what the server offers for logging in.
+    func prepare(_ account: IMAPAccount) async throws {
         let greeting = try await nextEvent()
         guard case .untagged(let status) = greeting else {
             throw IMAPCommandError.protocolViolation("expected a greeting, got \(greeting)")
@@ -145,6 +211,10 @@ final class IMAPSession {
         }
         if capabilities.isEmpty { try await run(.capability) }
         encoder = CommandEncoder(capabilities: capabilities)
+    }
+
+    /// Logs in with a password: AUTHENTICATE PLAIN when offered, else LOGIN.
+    func login(_ account: IMAPAccount, password: String) async throws {
         if capabilities.contains(.loginDisabled), !capabilities.contains(.auth("PLAIN")) {
             throw IMAPCommandError.authenticationFailed("the server allows no login on this connection (LOGINDISABLED)")
         }
@@ -157,6 +227,90 @@ final class IMAPSession {
         } catch IMAPCommandError.refused(_, let status) {
             throw IMAPCommandError.authenticationFailed(status.text)
         }
+    }
+
+    /// The OAuth2 mechanism to log in with: `forced` if the server offers it, else OAUTHBEARER,
+    /// else XOAUTH2.
+    /// - Throws: ``IMAPCommandError/authenticationFailed(_:)`` when the server offers neither.
+    func oauthMechanism(forced: SASL.OAuthMechanism?) throws -> SASL.OAuthMechanism {
+        if let forced {
+            guard capabilities.contains(forced.capability) else {
+                throw IMAPCommandError.authenticationFailed("the server does not offer \(forced.rawValue) (sasl_mechanism)")
+            }
+            return forced
+        }
+        guard let mechanism = SASL.OAuthMechanism.preferred(among: capabilities) else {
+            let offered = capabilities.map(\.rawValue).filter { $0.hasPrefix("AUTH=") }.sorted()
+            throw IMAPCommandError.authenticationFailed(
+                "the server offers no OAuth2 login (neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2; it offers \(offered.isEmpty ? "none" : offered.joined(separator: " ")))")
+        }
+        return mechanism
+    }
+
+    /// Logs in with an OAuth2 access token (RFC 7628 OAUTHBEARER, or XOAUTH2), the token in the
+    /// AUTHENTICATE line when the server has SASL-IR. A server that refuses the token sends its
+    /// reason as BASE64 JSON in a continuation request, which is acknowledged as the mechanism
+    /// says; the tagged NO that follows becomes ``IMAPCommandError/tokenRefused(_:)`` with that
+    /// reason in words.
+    func authenticate(_ mechanism: SASL.OAuthMechanism, account: IMAPAccount, token: String) async throws {
+        let command = Command.authenticate(
+            mechanism: mechanism.rawValue,
+            initialResponse: mechanism.initialResponse(user: account.user, token: token, host: account.host, port: account.port))
+        let tag = try await send(command)
+        var challenge: [UInt8]?
+        var acknowledged = 0
+        while true {
+            let event = try await nextEvent()
+            switch event {
+            case .continuation(let text):
+                acknowledged += 1
+                if acknowledged > 2 {
+                    // A server that keeps asking: cancel the exchange (RFC 3501 §6.2.2).
+                    try await connection.write(ByteBuffer(string: "*\r\n"))
+                    continue
+                }
+                challenge = SASL.decodeChallenge(text) ?? Array(text.utf8)
+                try await connection.write(ByteBuffer(string: Data(mechanism.errorAcknowledgement).base64EncodedString() + "\r\n"))
+            case .tagged(tag, let status):
+                guard status.condition == .ok else {
+                    throw IMAPCommandError.tokenRefused(Self.refusal(status, challenge: challenge))
+                }
+                if case .capability(let list)? = status.code { capabilities = Set(list) }
+                return
+            case .tagged(let other, _):
+                throw IMAPCommandError.protocolViolation("completion for unknown tag \(other)")
+            default:
+                try noteUntagged(event)
+            }
+        }
+    }
+
+    /// Why the server refused a token, in words: its JSON (`{"status":"invalid_token",
+    /// "scope":"..."}`, Gmail's `{"status":"401","schemes":"Bearer","scope":"..."}`) read out,
+    /// and the text of its NO.
+    static func refusal(_ status: StatusResponse, challenge: [UInt8]?) -> String {
+        var parts: [String] = []
+        if let challenge, let json = (try? JSONSerialization.jsonObject(with: Data(challenge))) as? [String: Any] {
+            let code = (json["status"] as? String) ?? (json["status"] as? NSNumber)?.stringValue
+            switch code {
+            case "invalid_token"?, "401"?: parts.append("the access token is invalid or has expired")
+            case "insufficient_scope"?, "403"?: parts.append("the access token lacks a scope the server needs")
+            case "invalid_request"?, "400"?: parts.append("the server did not accept the login request (wrong user for this token?)")
+            case let other?: parts.append("status \(other)")
+            case nil: break
+            }
+            if let scope = json["scope"] as? String, !scope.isEmpty { parts.append("the server wants scope \(scope)") }
+        } else if let challenge, !challenge.isEmpty {
+            parts.append(String(decoding: challenge.prefix(200), as: UTF8.self))
+        }
+        let text = status.text.trimmingCharacters(in: .whitespaces)
+        if !text.isEmpty { parts.append("server: \(status.condition.rawValue) \(text)") }
+        return "the server refused the OAuth2 token: " + (parts.isEmpty ? "no reason given" : parts.joined(separator: "; "))
+    }
+
+    /// After a login: asks for the capabilities if the server did not send them, and enables
+    /// CONDSTORE and QRESYNC when offered.
+    func finishLogin() async throws {
         // Servers often send new capabilities with the OK; ask if they did not.
         if !capabilities.contains(.imap4rev1) { try await run(.capability) }
         encoder = CommandEncoder(capabilities: capabilities)
@@ -175,12 +329,15 @@ final class IMAPSession {
 enum IMAPCommandError: Error, CustomStringConvertible {
     case refused(String, StatusResponse)
     case authenticationFailed(String)
+    /// The server refused an OAuth2 access token; the text says why, read from its answer.
+    case tokenRefused(String)
     case protocolViolation(String)
 
     var description: String {
         switch self {
         case .refused(let name, let status): return "the server refused \(name): \(status.condition.rawValue) \(status.text)"
         case .authenticationFailed(let text): return "login failed: \(text)"
+        case .tokenRefused(let text): return "login failed: \(text)"
         case .protocolViolation(let what): return "protocol error: \(what)"
         }
     }
@@ -188,7 +345,7 @@ enum IMAPCommandError: Error, CustomStringConvertible {
     var status: SyncStatus {
         switch self {
         case .refused: return .failed
-        case .authenticationFailed: return .authFailed
+        case .authenticationFailed, .tokenRefused: return .authFailed
         case .protocolViolation: return .protocolError
         }
     }
@@ -204,6 +361,7 @@ extension Command {
         case .startTLS: return "STARTTLS"
         case .login: return "LOGIN"
         case .authenticatePlain: return "AUTHENTICATE PLAIN"
+        case .authenticate(let mechanism, _): return "AUTHENTICATE \(mechanism)"
         case .enable: return "ENABLE"
         case .list: return "LIST"
         case .status: return "STATUS"

@@ -6,9 +6,10 @@ import SyncProtocol
 
 /// One run of an IMAP store: the folder list, every folder's STATUS in one pipelined round trip,
 /// then each folder that STATUS or a local change shows is not as the last run left it: flags up
-/// (local changes), flags and expunges down (from the QRESYNC SELECT, a CHANGEDSINCE fetch, or a
-/// plain fetch and search), new messages (whole or headers only), then bodies owed to earlier
-/// headers-only runs.
+/// (local changes), local deletions up (behind the mass-delete safety valve), flags and expunges
+/// down (from the QRESYNC SELECT, a CHANGEDSINCE fetch, or a plain fetch and search), new local
+/// messages up (APPEND, see `IMAPSyncRun+Upload.swift`), new messages down (whole or headers
+/// only), then bodies owed to earlier headers-only runs.
 ///
 /// Durable by construction: a message counts as done (and is reported in Progress) only after the
 /// batch that holds it is committed (files fsynced and renamed, UID map committed). A run that
@@ -25,17 +26,25 @@ final class IMAPSyncRun {
     /// Download new messages' headers only (their bodies come with a later run that is not).
     let headersOnly: Bool
 
+    /// Hook for crash tests (``UploadStep``); never set in production.
+    let crashHook: UploadCrashHook?
+
     /// Messages already present or downloaded, against all messages on the server (Progress).
-    private var done = 0
-    private var total = 0
-    private var failedFolders = 0
+    var done = 0
+    var total = 0
+    /// Local messages uploaded (or found on the server and adopted) by this run.
+    var uploaded = 0
+    var failedFolders = 0
+    /// Messages deleted here that this run deleted (or flagged) on the server.
+    var deleted = 0
     /// Folders this run wrote to, and when it last did, in that order.
     private var changedFolders: [(name: FolderName, at: ContinuousClock.Instant)] = []
 
     init(
         account: IMAPAccount, session: IMAPSession, store: MaildirStore, localFolders: LocalFolders,
-        callback: SyncCallback, flags: SyncFlags, headersOnly: Bool
+        callback: SyncCallback, flags: SyncFlags, headersOnly: Bool, crashHook: UploadCrashHook? = nil
     ) {
+        self.crashHook = crashHook
         self.account = account
         self.session = session
         self.store = store
@@ -96,7 +105,7 @@ final class IMAPSyncRun {
         }
     }
 
-    private func checkCancelled() throws {
+    func checkCancelled() throws {
         if callback.isCancelled || Task.isCancelled { throw CancellationError() }
     }
 
@@ -192,21 +201,30 @@ final class IMAPSyncRun {
 
     private func sync(_ folder: RemoteFolder) async throws {
         let local: MaildirFolder
-        var localChanges: [LocalChanges.FlagChange]
+        var localChanges: LocalChanges
         if let prepared = try localFolders.take(folder.name) {
-            (local, localChanges) = (prepared.folder, prepared.flagChanges)
+            (local, localChanges) = (prepared.folder, prepared.changes)
         } else {
             try store.createFolder(folder.name)
             local = try store.openFolder(folder.name)
-            localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges().flagChanges : []
+            localChanges = flags.contains(.uploadContents) ? try local.scanLocalChanges() : LocalChanges()
         }
         defer {
             if local.changedSinceOpen { changedFolders.append((folder.name, .now)) }
             local.close()
         }
+        let upload = flags.contains(.uploadContents)
         let download = flags.contains(.downloadContents)
         let bodiesWanted = download && !headersOnly && local.map.entries.values.contains { $0.isHeadersOnly }
-        if localChanges.isEmpty, !bodiesWanted, !download || isUnchanged(folder, since: local) {
+        // New local messages to append, or uploads an earlier run left open (resolved whatever the
+        // flags, so that a download never fetches back what was appended).
+        let uploads = (upload && !local.newLocalMessages(localChanges).isEmpty) || !local.pendingUploads.isEmpty
+        // Messages deleted here (the map knows every message it delivered: a mapped UID without
+        // its file is a deletion, never a message not yet seen).
+        var deletions = upload ? pendingDeletions(local, localChanges.vanished) : []
+        if localChanges.flagChanges.isEmpty, !uploads, deletions.isEmpty, !bodiesWanted,
+            !download || isUnchanged(folder, since: local)
+        {
             done += local.map.count
             report(folder, inFolder: local.map.count)
             return
@@ -215,7 +233,7 @@ final class IMAPSyncRun {
         let parameter: Command.SelectParameter? = if session.capabilities.contains(.qresync), local.map.count > 0,
             let uidValidity = local.uidValidity, let modSeq = local.highestModSeq
         {
-            .qresync(uidValidity: uidValidity, modSeq: modSeq, knownUIDs: UIDSet(1...local.highestUID))
+            .qresync(uidValidity: uidValidity, modSeq: modSeq, knownUIDs: UIDSet(1...knownUpTo(local)))
         } else if session.capabilities.contains(.condstore) {
             .condstore
         } else {
@@ -231,11 +249,19 @@ final class IMAPSyncRun {
             if let quarantine = report.quarantine {
                 callback.error(.warning, "\(folder.name): the server renumbered the folder (UIDVALIDITY changed); \(report.movedMessages) old copies moved to \(quarantine), downloading again")
             }
-            localChanges = []  // they were about the old UIDs, now quarantined
+            // They were about the old UIDs, now quarantined; the user's own files stay.
+            localChanges.flagChanges = []
+            localChanges.vanished = []
+            deletions = []
         }
-        if !localChanges.isEmpty { try await uploadFlags(localChanges, local, &view) }
+        if !localChanges.flagChanges.isEmpty { try await uploadFlags(localChanges.flagChanges, local, &view) }
+        let serverCount = Int(view.exists)
+        let restored = try await uploadDeletions(folder, local, deletions, serverCount: serverCount) { view.handle($0) }
+        if download { try await restore(restored, folder, local) }
+        if download { try await applyServerChanges(folder, local, &view) }
+        // Before any download: what was appended must be in the map, or it would come back.
+        if uploads { try await uploadMessages(folder, local, localChanges, uploadNew: upload) { view.handle($0) } }
         if download {
-            try await applyServerChanges(folder, local, &view)
             try await downloadNew(folder, local, view)
             // Every flag change up to SELECT's HIGHESTMODSEQ is applied: the next run asks only for
             // later ones. Usually recorded already, with the flags or the last new messages.
@@ -244,6 +270,12 @@ final class IMAPSyncRun {
             }
             if bodiesWanted { try await downloadBodies(folder, local) }
         }
+    }
+
+    /// The highest UID the map knows: the highest downloaded, or an upload adopted above it (its
+    /// UID is not taken as "everything below downloaded").
+    func knownUpTo(_ local: MaildirFolder) -> UInt32 {
+        max(local.highestUID, local.map.entries.keys.max() ?? 0)
     }
 
     /// Whether STATUS shows the folder exactly as the last run left it: same UIDVALIDITY, no UID
@@ -299,7 +331,7 @@ final class IMAPSyncRun {
 
     /// Applies the server's flag changes and expunges to messages already here.
     private func applyServerChanges(_ folder: RemoteFolder, _ local: MaildirFolder, _ view: inout ServerView) async throws {
-        let highest = local.highestUID
+        let highest = knownUpTo(local)
         guard highest > 0 else { return }
         let known = UIDSet(1...highest)
         if !view.qresync {
@@ -341,18 +373,22 @@ final class IMAPSyncRun {
             // `UID n:*` always matches the highest UID even when it is below n: filter.
             if case .search(let uids, _) = event { newUIDs += uids.filter { $0 > after } }
         }
-        guard !newUIDs.isEmpty else {
+        newUIDs.sort()
+        // Uploads adopted above the highest UID are here already.
+        let wanted = newUIDs.filter { !local.contains($0) }
+        guard let last = wanted.last else {
+            if let highest = newUIDs.last { _ = try local.beginBatch().commit(highestUID: highest, highestModSeq: view.highestModSeq) }
             report(folder, inFolder: local.map.count)
             return
         }
-        newUIDs.sort()
         var inFolder = local.map.count
         let items: [FetchItem] = [.uid, .flags, .body(headersOnly ? .header : .complete, peek: true)]
-        try await fetchPipelined(newUIDs, items, into: local, as: headersOnly ? .headersOnly : .whole) { batch, uids in
+        try await fetchPipelined(wanted, items, into: local, as: headersOnly ? .headersOnly : .whole) { batch, uids in
             // The last batch also records the mod-sequence (one map write fewer): the older
             // messages' flag changes are applied by now, and these came with their flags.
-            let last = uids.last == newUIDs.last
-            let durable = try batch.commit(highestUID: uids.last, highestModSeq: last ? view.highestModSeq : nil)
+            let isLast = uids.last == last
+            let durable = try batch.commit(
+                highestUID: isLast ? newUIDs.last : uids.last, highestModSeq: isLast ? view.highestModSeq : nil)
             done += durable.count
             inFolder += durable.count
             report(folder, inFolder: inFolder)

@@ -10,7 +10,8 @@ import Maildir
 final class LocalFolders: @unchecked Sendable {
     struct Prepared {
         var folder: MaildirFolder
-        var flagChanges: [LocalChanges.FlagChange]
+        /// The local changes (flags, deletions, new messages), if asked to scan.
+        var changes: LocalChanges
     }
 
     private var prepared: [FolderName: Result<Prepared, any Error>] = [:]
@@ -22,8 +23,8 @@ final class LocalFolders: @unchecked Sendable {
         for name in try store.listFolders() where account.wants(name.description) {
             prepared[name] = Result {
                 let folder = try store.openFolder(name)
-                let changes = scanLocalChanges ? try folder.scanLocalChanges().flagChanges : []
-                return Prepared(folder: folder, flagChanges: changes)
+                let changes = scanLocalChanges ? try folder.scanLocalChanges() : LocalChanges()
+                return Prepared(folder: folder, changes: changes)
             }
         }
     }

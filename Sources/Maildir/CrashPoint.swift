@@ -9,6 +9,8 @@ enum CrashPoint: String, CaseIterable, Sendable {
     case flagsIntentCommitted, flagsFirstRenamed, flagsDirectoriesSynced
     // MaildirFolder.expunge
     case expungeIntentCommitted, expungeFirstUnlinked, expungeDirectoriesSynced
+    // MaildirFolder.adoptUploads
+    case uploadFirstRenamed, uploadDirectoriesSynced
     // MaildirFolder.resetFolder
     case resetFirstMoved, resetDirectoriesSynced
 }

@@ -87,6 +87,19 @@ public final class DeliveryBatch {
         return try makeWriter(uid: uid, flags: [], kind: .body, internalDate: nil)
     }
 
+    /// Starts writing message `uid` again: it is in the map, but its file is gone (deleted here
+    /// while the server changed it, so the change wins and the message comes back). At commit the
+    /// new file takes the entry, with the flags agreed so far, as for ``openBody(uid:sizeHint:)``.
+    /// - Throws: ``MaildirError/Code/duplicateUID`` if `uid` is not in the map, or is already in
+    ///   this batch; ``MaildirError/Code/batchClosed``; ``MaildirError/Code/io``.
+    public func openRestore(uid: UInt32, sizeHint: Int? = nil) throws -> MessageWriter {
+        try checkOpen(uid)
+        guard folder.map.entries[uid] != nil, !uids.contains(uid) else {
+            throw MaildirError(.duplicateUID, "UID \(uid) of \(folder.name) is not in the map (or is already in this batch)")
+        }
+        return try makeWriter(uid: uid, flags: [], kind: .restore, internalDate: nil)
+    }
+
     private func checkOpen(_ uid: UInt32) throws {
         guard !isClosed else { throw MaildirError(.batchClosed, "the batch was already committed or aborted") }
         try folder.checkUsable()
@@ -135,7 +148,11 @@ public final class DeliveryBatch {
         }
         var ready: [MessageWriter] = []
         for writer in writers {
-            let wanted = writer.kind == .body ? folder.map.entries[writer.uid]?.isHeadersOnly == true : !folder.contains(writer.uid)
+            let wanted = switch writer.kind {
+            case .body: folder.map.entries[writer.uid]?.isHeadersOnly == true
+            case .restore: folder.contains(writer.uid)
+            case .whole, .headersOnly: !folder.contains(writer.uid)
+            }
             if writer.isFinished, wanted {
                 ready.append(writer)
             } else {
@@ -174,6 +191,8 @@ public final class MessageWriter {
         case headersOnly
         /// The whole message, replacing its headers-only file.
         case body
+        /// The whole message again, for a mapped UID whose file is gone.
+        case restore
     }
     let kind: Kind
     let unique: String

@@ -144,9 +144,9 @@ public final class MaildirFolder {
             var replacedHeaders: [String] = []
             // A mail client may have renamed a header file (the user changed its flags) since we
             // last looked: find them again, so the whole message takes the current flags.
-            if writers.contains(where: { $0.kind == .body }) { try ensureLocations() }
+            if writers.contains(where: { $0.kind == .body || $0.kind == .restore }) { try ensureLocations() }
             let stale = writers.contains { writer in
-                guard writer.kind == .body, let location = locations[writer.uid] else { return false }
+                guard writer.kind == .body || writer.kind == .restore, let location = locations[writer.uid] else { return false }
                 return access((location.inNew ? newPath : curPath) + "/" + location.name, F_OK) != 0
             }
             if stale { try refreshLocations() }
@@ -156,7 +156,7 @@ public final class MaildirFolder {
                     headersOnly: writer.kind == .headersOnly)
                 let fileName: String
                 let toNew: Bool
-                if writer.kind == .body, let old = next.entries[writer.uid] {
+                if writer.kind == .body || writer.kind == .restore, let old = next.entries[writer.uid] {
                     // The header file's name holds the local flags (maybe changed since the last
                     // upload); the map keeps the ones agreed with the server.
                     let location = locations[writer.uid]

@@ -23,7 +23,9 @@ extension MaildirFolder {
     ///    was fsynced before the rename); otherwise they are quarantined. Two exceptions finish a
     ///    headers-only message's replacement: a whole message (size matching) for a UID mapped as
     ///    headers only takes the entry over, and the header file goes after the map commit; a header
-    ///    file (`H=1`) for a UID mapped to its whole message is deleted.
+    ///    file (`H=1`) for a UID mapped to its whole message is deleted. A file whose name starts with
+///    the unique part of an upload in flight (``PendingUpload``) is that upload: adopted under its
+///    UID with the flags it was appended with, without raising the highest UID.
     /// 5. Flag changes recorded as pending are applied to files still carrying the old flags.
     /// 6. Touched directories are fsynced, then the map is committed if it changed.
     func recover() throws -> RecoveryReport {
@@ -110,6 +112,18 @@ extension MaildirFolder {
                 continue
             }
             let uid = parsed.uid!
+            if parsed.uidValidity == next.uidValidity, next.entries[uid] == nil,
+                let upload = next.uploads.values.first(where: { parsed.base.hasPrefix($0.unique + ",") }),
+                UIDMap.isStorable(baseName: parsed.base)
+            {
+                // An upload renamed into place before its map commit: adopt it under its UID, but
+                // leave the highest UID alone (messages below it may not be downloaded yet).
+                next.entries[uid] = UIDMap.Entry(baseName: parsed.base, flags: upload.flags)
+                next.uploads[upload.unique] = nil
+                found[uid] = Location(inNew: file.inNew, name: file.name)
+                report.adopted.append(uid)
+                continue
+            }
             let size = try Posix.status(path + "/" + file.relativePath).map { Int($0.st_size) }
             if parsed.uidValidity == next.uidValidity, let entry = next.entries[uid] {
                 if parsed.headersOnly, !entry.isHeadersOnly {
@@ -119,12 +133,14 @@ extension MaildirFolder {
                     touched.insert(file.inNew ? newPath : curPath)
                     continue
                 }
-                if !parsed.headersOnly, entry.isHeadersOnly, parsed.size != nil, size == parsed.size,
+                if !parsed.headersOnly, entry.isHeadersOnly || found[uid] == nil, parsed.size != nil, size == parsed.size,
                     UIDMap.isStorable(baseName: parsed.base)
                 {
-                    // The whole message for a headers-only entry, renamed in before its map commit:
-                    // finish the replacement (the header file goes once the map says so).
+                    // The whole message for a headers-only entry (or for one whose file is gone,
+                    // downloaded again), renamed in before its map commit: finish the replacement
+                    // (a header file goes once the map says so).
                     if let header = found[uid] { replacedHeaders.append(header) }
+                    report.vanished.removeAll { $0 == uid }
                     next.entries[uid]!.baseName = parsed.base
                     found[uid] = Location(inNew: file.inNew, name: file.name)
                     report.adopted.append(uid)

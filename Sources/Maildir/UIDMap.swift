@@ -18,7 +18,11 @@
 /// `folder`, `uidvalidity` and `highestmodseq` lines are omitted when unknown. Each message line is
 /// `<uid> <flags or -> <base name>` and, while a two-phase change is in flight, a fourth field: `x`
 /// (being expunged) or `=<flags>` (being renamed to those flags); recovery completes either. Lines are
-/// sorted by UID. A file that does not end in `end` after exactly `messages` lines is corrupt.
+/// sorted by UID. Between the last message line and `end`, uploads in flight (see
+/// ``PendingUpload``) each have a line
+/// `upload <unique> <flags or -> <size> <date or -> <local base name, %-escaped>`, sorted by unique
+/// part; a map without uploads in flight has none (and reads as before uploads existed). A file
+/// that does not end in `end` after exactly `messages` message lines and any upload lines is corrupt.
 public struct UIDMap: Sendable, Equatable {
     /// One downloaded message.
     public struct Entry: Sendable, Hashable {
@@ -54,6 +58,9 @@ public struct UIDMap: Sendable, Equatable {
     var folderID: UInt32?
     /// The downloaded messages by UID.
     public internal(set) var entries: [UInt32: Entry] = [:]
+    /// Local messages being appended to the server, by ``PendingUpload/unique``: recorded before
+    /// the APPEND, replaced by an entry once the server's UID for it is known.
+    public internal(set) var uploads: [String: PendingUpload] = [:]
 
     /// An empty map: no UIDVALIDITY, no messages.
     public init() {}
@@ -103,6 +110,15 @@ public struct UIDMap: Sendable, Equatable {
                 text(target.maildirLetters)
             }
             out.append(UInt8(ascii: "\n"))
+        }
+        for (unique, upload) in uploads.sorted(by: { $0.key < $1.key }) {
+            text("upload " + unique + " ")
+            flags(upload.flags)
+            text(" ")
+            number(UInt64(upload.wireSize))
+            text(" ")
+            if let date = upload.internalDate { text(String(date)) } else { text("-") }
+            text(" " + PendingUpload.escape(upload.localBase) + "\n")
         }
         text("end\n")
         return out
@@ -204,7 +220,24 @@ public struct UIDMap: Sendable, Equatable {
                 let entry = Entry(baseName: String(decoding: parts[2], as: UTF8.self), flags: agreed, pending: pending)
                 guard entries.updateValue(entry, forKey: uid) == nil else { throw corrupt("UID \(uid) twice") }
             }
-            guard let end = nextLine(), end.elementsEqual("end".utf8) else { throw corrupt("missing \"end\"") }
+            while true {
+                guard let line = nextLine() else { throw corrupt("missing \"end\"") }
+                if line.elementsEqual("end".utf8) { break }
+                let parts = fields(line)
+                guard parts.count == 6, parts[0].elementsEqual("upload".utf8) else { throw corrupt("missing \"end\"") }
+                let unique = String(decoding: parts[1], as: UTF8.self)
+                guard UIDMap.isStorable(baseName: unique), !unique.contains(","), let uploaded = flags(parts[2]),
+                    let size = decimal(parts[3], Int.self), size > 0,
+                    let localBase = PendingUpload.unescape(String(decoding: parts[5], as: UTF8.self)), !localBase.isEmpty
+                else { throw corrupt("malformed upload line") }
+                var date: Int64?
+                if !(parts[4].count == 1 && parts[4].first == UInt8(ascii: "-")) {
+                    guard let value = decimal(parts[4], Int64.self) else { throw corrupt("bad upload date") }
+                    date = value
+                }
+                let upload = PendingUpload(unique: unique, localBase: localBase, flags: uploaded, wireSize: size, internalDate: date)
+                guard uploads.updateValue(upload, forKey: unique) == nil else { throw corrupt("upload \(unique) twice") }
+            }
             guard position == buffer.count else { throw corrupt("data after \"end\"") }
         }
     }

@@ -72,6 +72,14 @@ public actor Daemon: ControlHandler {
         var stalled = false
     }
 
+    struct ActiveLogin {
+        let id: Int
+        let instructions: String
+        let task: Task<Void, Never>
+        /// Whether the store waited for a login before this one began (restored if it fails).
+        let wasAuthRequired: Bool
+    }
+
     /// Longest error text kept in the durable history (bytes).
     static let maxRecordedMessage = 2048
     /// Largest error-history answer (bytes, about): older entries beyond it are left out and counted.
@@ -98,6 +106,9 @@ public actor Daemon: ControlHandler {
     private let notifier = SystemdNotifier()
     private let logger: Logger
     private var runs: [String: ActiveRun] = [:]
+    /// Logins waiting for their user (`syncctl login`), by store.
+    private var logins: [String: ActiveLogin] = [:]
+    private var nextLoginID = 1
     /// The places in the line of waiting runs that viewers were last told.
     private var queuePlaces: [String: UInt32] = [:]
     /// Stores removed by a reload whose run is still winding down.
@@ -129,7 +140,8 @@ public actor Daemon: ControlHandler {
         for store in config.stores.values {
             scheduler.configure(
                 store.name, interval: store.interval, flags: store.flags, runAtStartup: store.runAtStartup,
-                paused: state.stores[store.name]?.paused ?? false, now: now)
+                paused: state.stores[store.name]?.paused ?? false, authRequired: state.stores[store.name]?.authRequired ?? false,
+                now: now)
         }
         // Sequence numbers continue past anything a viewer may have seen: after a clean stop that
         // is state.nextSeq exactly; after a crash, the end of the last durably reserved block.
@@ -219,6 +231,7 @@ public actor Daemon: ControlHandler {
     }
 
     private func shutDown() async {
+        for login in logins.values { login.task.cancel() }
         for name in runs.keys { cancel(name, reason: .shutdown) }
         let deadline = ContinuousClock.now + Self.cancelGrace
         while !runs.isEmpty, ContinuousClock.now < deadline {
@@ -306,7 +319,8 @@ public actor Daemon: ControlHandler {
         let callback = SyncCallback(reporter: server.reporter(store: store.name, run: id), logger: runLogger)
         callback.reporter.started(flags: flags, trigger: trigger)
         runLogger.info("run started", metadata: ["flags": "\(flags)", "trigger": "\(trigger)"])
-        let request = SyncRequest(store: store.name, run: id, flags: flags, trigger: trigger)
+        let request = SyncRequest(
+            store: store.name, run: id, flags: flags, trigger: trigger, stateDirectory: config.settings.stateDirectory)
         let provider = store.provider
         let name = store.name
         let task = Task.detached { [weak self] in
@@ -354,6 +368,10 @@ public actor Daemon: ControlHandler {
         }
         callback.done(result, logging: outcome)
         let published = callback.reporter.result ?? result
+        if published == .authRequired {
+            state.stores[name, default: DurableState.Store()].authRequired = true
+            callback.logger.notice("waiting for a login: run syncctl login \(name)")
+        }
         record(name, run: run, result: published, counts: callback.errorCounts)
         scheduler.finished(name, result: published, now: .now, jitter: Double.random(in: 0.8...1.2))
         if leaving.remove(name) != nil {
@@ -475,6 +493,7 @@ public actor Daemon: ControlHandler {
         let retry = scheduler.retry(name)
         let info = StoreInfo(
             provider: store.providerName, paused: paused, stalled: runs[name]?.stalled ?? false,
+            authRequired: scheduler.entries[name]?.authRequired ?? false,
             lastResult: saved?.lastResult.map(SyncStatus.init(rawValue:)),
             lastRunEnded: saved?.lastRunEnded.map(Timestamp.init(rawValue:)),
             lastSuccess: saved?.lastSuccess.map(Timestamp.init(rawValue:)), nextRun: nextRun,
@@ -501,6 +520,8 @@ public actor Daemon: ControlHandler {
             switch scheduler.requestNow(name, flags: flags) {
             case .unknown: return unknownStore(name)
             case .paused: return ControlResult(.paused, "'\(name)' is paused; resume it first (syncctl resume \(name))")
+            case .authRequired:
+                return ControlResult(.authRequired, "'\(name)' needs a login first: run syncctl login \(name)")
             case .busy: return ControlResult(.busy, "'\(name)' is already syncing (run \(runs[name]?.id ?? 0))")
             case .alreadyQueued: return ControlResult(.ok, "a sync of '\(name)' is already queued")
             case .queued:
@@ -530,6 +551,8 @@ public actor Daemon: ControlHandler {
             return ControlResult(.ok, "resumed '\(name)'")
         case .reload:
             return await reload()
+        case .login(let name):
+            return await beginLogin(name, by: peer?.uid)
         case .errors(let names):
             if let unknown = names.first(where: { config.stores[$0] == nil && state.stores[$0] == nil }) {
                 return unknownStore(unknown)
@@ -548,6 +571,85 @@ public actor Daemon: ControlHandler {
         case .subscribe, .status, .ping:
             return ControlResult(.unexpectedMessage, "\(command.name) is not a control request")
         }
+    }
+
+    // MARK: Logins
+
+    /// Starts the store's interactive login and answers with what the user is to do. The store
+    /// waits for the login meanwhile (auth-required); its outcome is published: StoreChanged with
+    /// the bit clear and a run soon after on success, a store-level Error on failure.
+    private func beginLogin(_ name: String, by uid: uid_t?) async -> ControlResult {
+        guard let store = config.stores[name] else { return unknownStore(name) }
+        guard let provider = store.provider as? any LoginProvider else {
+            return ControlResult(.invalidArgument, "'\(name)' has no interactive login (an imap store with an oauth2 table has)")
+        }
+        if let pending = logins[name] {
+            return ControlResult(.ok, "a login of '\(name)' is already waiting: \(pending.instructions)")
+        }
+        var loginLogger = logger
+        loginLogger[metadataKey: "store"] = "\(name)"
+        let pending: PendingLogin
+        do {
+            pending = try await provider.beginLogin(
+                LoginContext(store: name, stateDirectory: config.settings.stateDirectory, logger: loginLogger))
+        } catch let error as LoginError {
+            return ControlResult(error.status, "cannot start the login of '\(name)': \(error)")
+        } catch {
+            return ControlResult(.failed, "cannot start the login of '\(name)': \(error)")
+        }
+        // While awaiting, another login of the store may have begun, or the store gone.
+        if let other = logins[name] { return ControlResult(.ok, "a login of '\(name)' is already waiting: \(other.instructions)") }
+        guard config.stores[name] != nil else { return unknownStore(name) }
+        let id = nextLoginID
+        nextLoginID += 1
+        let wasAuthRequired = scheduler.entries[name]?.authRequired ?? false
+        let task = Task { [weak self, completion = pending.completion] in
+            let outcome: LoginError?
+            do {
+                try await completion()
+                outcome = nil
+            } catch let error as LoginError {
+                outcome = error
+            } catch is CancellationError {
+                outcome = LoginError(.cancelled, "cancelled")
+            } catch {
+                outcome = LoginError(.failed, "\(error)")
+            }
+            await self?.loginFinished(name, id: id, failure: outcome)
+        }
+        logins[name] = ActiveLogin(id: id, instructions: pending.instructions, task: task, wasAuthRequired: wasAuthRequired)
+        setAuthRequired(name, true)
+        loginLogger.notice("login started\(uid.map { " by uid \($0)" } ?? ""): \(pending.instructions)")
+        return ControlResult(.ok, pending.instructions)
+    }
+
+    private func loginFinished(_ name: String, id: Int, failure: LoginError?) {
+        guard let login = logins[name], login.id == id else { return }
+        logins[name] = nil
+        guard config.stores[name] != nil else { return }
+        var loginLogger = logger
+        loginLogger[metadataKey: "store"] = "\(name)"
+        if let failure {
+            loginLogger.warning("login failed: \(failure)", metadata: ["code": "\(failure.status.name)"])
+            if !stopping {
+                server.publisher.publish(store: name, run: 0, .error(code: failure.status, message: "login failed: \(failure)"))
+            }
+            setAuthRequired(name, login.wasAuthRequired)
+        } else {
+            loginLogger.notice("logged in")
+            setAuthRequired(name, false)
+            startDueRuns()
+        }
+    }
+
+    /// Records whether the store waits for a login, durably, and tells viewers.
+    private func setAuthRequired(_ name: String, _ required: Bool) {
+        scheduler.setAuthRequired(name, required, now: .now)
+        if state.stores[name, default: DurableState.Store()].authRequired != required {
+            state.stores[name, default: DurableState.Store()].authRequired = required
+            do { try saveState() } catch { storageFailed(error) }
+        }
+        publishInfo(name)
     }
 
     /// The durable error history of these stores, oldest first.
@@ -627,6 +729,8 @@ public actor Daemon: ControlHandler {
         }
         await server.setAccess(Self.access(next.settings, owner: getuid()))
         for name in removed.sorted() {
+            logins.removeValue(forKey: name)?.task.cancel()
+            state.stores[name]?.authRequired = false
             scheduler.remove(name)
             if runs[name] != nil {
                 leaving.insert(name)
@@ -639,7 +743,13 @@ public actor Daemon: ControlHandler {
         for store in next.stores.values where added.contains(store.name) || changed.contains(where: { $0.name == store.name }) {
             scheduler.configure(
                 store.name, interval: store.interval, flags: store.flags, runAtStartup: store.runAtStartup,
-                paused: state.stores[store.name]?.paused ?? false, now: now)
+                paused: state.stores[store.name]?.paused ?? false, authRequired: state.stores[store.name]?.authRequired ?? false,
+                now: now)
+            // A changed store (another client, or a token helper instead) may log in now: it gets a
+            // run to find out, unless a login is under way.
+            if changed.contains(where: { $0.name == store.name }), logins[store.name] == nil {
+                setAuthRequired(store.name, false)
+            }
             publishInfo(store.name)
         }
         startDueRuns()

@@ -28,6 +28,7 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let errors = MessageType(rawValue: 0x0047)
     public static let ping = MessageType(rawValue: 0x0048)
     public static let runs = MessageType(rawValue: 0x0049)
+    public static let login = MessageType(rawValue: 0x004A)
 
     public static let reply = MessageType(rawValue: 0x0050)
     public static let subscribed = MessageType(rawValue: 0x0051)
@@ -103,7 +104,7 @@ public enum Message: Hashable, Sendable {
         case .runStarted, .progress, .error, .done, .storeChanged, .storeRemoved:
             return .event(try SyncEvent.read(type, from: &buffer))
         case .snapshot: return .snapshot(try Snapshot.read(from: &buffer))
-        case .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .errors, .runs, .ping:
+        case .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .errors, .runs, .ping, .login:
             return .request(try Request.read(type, from: &buffer))
         case .reply: return .reply(try Reply.read(from: &buffer))
         case .subscribed: return .subscribed(try Subscribed.read(from: &buffer))

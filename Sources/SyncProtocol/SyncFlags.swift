@@ -13,6 +13,10 @@ public struct SyncFlags: OptionSet, Hashable, Sendable, CustomStringConvertible 
     public static let downloadContents = SyncFlags(rawValue: 0x0000_0080)
     /// `SYNC_OUTGOING_MAIL`: send what waits in the outbox.
     public static let outgoingMail = SyncFlags(rawValue: 0x0000_0200)
+    /// Not MAPI's: the user confirms deletions the safety valve refuses (a run that would delete
+    /// more than a share of a folder's messages on the server, such as after the local copy was
+    /// emptied); `syncctl sync STORE --allow-mass-delete`.
+    public static let allowMassDelete = SyncFlags(rawValue: 0x0000_0800)
     /// `SYNC_GLOBAL_HEADERS`: headers only; bodies come with a later full run.
     public static let headersOnly = SyncFlags(rawValue: 0x0200_0000)
     /// `SYNC_ON_DEMAND`: a person asked for this run; it goes before scheduled ones.
@@ -30,6 +34,7 @@ public struct SyncFlags: OptionSet, Hashable, Sendable, CustomStringConvertible 
         (.uploadContents, "upload-contents"),
         (.downloadContents, "download-contents"),
         (.outgoingMail, "outgoing-mail"),
+        (.allowMassDelete, "allow-mass-delete"),
         (.headersOnly, "headers-only"),
         (.onDemand, "on-demand"),
     ]

@@ -90,6 +90,9 @@ extension SyncStatus {
     public static let paused = SyncStatus(0x8004_0A04)
     /// The daemon is shutting down.
     public static let shuttingDown = SyncStatus(0x8004_0A05)
+    /// The store needs a person to log in again (`syncctl login STORE`): its OAuth2 refresh
+    /// token was refused, or it never logged in. It is not retried until then.
+    public static let authRequired = SyncStatus(0x8004_0A06)
     /// A frame could not be decoded.
     public static let malformedFrame = SyncStatus(0x8004_0A10)
     /// A frame exceeded the size limit.
@@ -124,6 +127,7 @@ extension SyncStatus {
         providerFailed.rawValue: ("provider-failed", "the provider ended without a result"),
         paused.rawValue: ("paused", "the store is paused"),
         shuttingDown.rawValue: ("shutting-down", "the daemon is shutting down"),
+        authRequired.rawValue: ("auth-required", "a login is required"),
         malformedFrame.rawValue: ("malformed-frame", "malformed frame"),
         frameTooLarge.rawValue: ("frame-too-large", "frame too large"),
         handshakeTimeout.rawValue: ("handshake-timeout", "handshake not completed in time"),

@@ -92,11 +92,15 @@ enum Bar {
         return view
     }
 
-    /// A store's state for the bar: ``Format/state(_:)``, with a refused login as auth-required
-    /// (a retry cannot fix a password: someone has to act).
+    /// A store's state for the bar: ``Format/state(_:)``, with a store that waits for a login
+    /// (``StoreInfo/authRequired``) or whose last login was refused as auth-required: someone
+    /// has to act, a retry will not help.
     static func state(of store: StoreStatus) -> String {
         let state = Format.state(store)
-        if store.run == nil, !store.info.paused, store.info.lastResult == .authFailed { return "auth-required" }
+        if store.run == nil, !store.info.paused,
+           store.info.authRequired || store.info.lastResult == .authFailed || store.info.lastResult == .authRequired {
+            return "auth-required"
+        }
         return state == "retrying" ? "error" : state
     }
 
@@ -139,6 +143,8 @@ enum Bar {
         }
         if info.paused {
             // A paused store has no next run.
+        } else if info.authRequired {
+            parts.append("needs a login: syncctl login \(store.name)")
         } else if info.queuePlace > 0 {
             parts.append("queued, \(Format.ordinal(info.queuePlace)) in line")
         } else if info.retry > 0 {

@@ -111,7 +111,7 @@ func userVerb(_ command: Request.Command) -> String {
 /// The store a control request names, nil for reload.
 func storeName(_ command: Request.Command) -> String? {
     switch command {
-    case .syncNow(let store, _), .cancel(let store), .pause(let store), .resume(let store): return store
+    case .syncNow(let store, _), .cancel(let store), .pause(let store), .resume(let store), .login(let store): return store
     default: return nil
     }
 }

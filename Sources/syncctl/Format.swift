@@ -34,9 +34,10 @@ enum Format {
         return "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m"
     }
 
-    /// idle / syncing / stalled / paused / queued / retrying / error.
+    /// idle / syncing / stalled / paused / login-required / queued / retrying / error.
     static func state(_ store: StoreStatus) -> String {
         if store.info.paused { return "paused" }
+        if store.info.authRequired, store.run == nil { return "login-required" }
         if store.run != nil { return store.info.stalled ? "stalled" : "syncing" }
         if store.info.queuePlace > 0 { return "queued" }
         if store.info.retry > 0 { return "retrying" }
@@ -57,6 +58,7 @@ enum Format {
     /// "paused", "-" (on demand only).
     static func next(_ info: StoreInfo, now: Timestamp = .now()) -> String {
         if info.paused { return "paused" }
+        if info.authRequired { return "after a login" }
         if info.queuePlace > 0 { return "queued, \(ordinal(info.queuePlace)) in line" }
         if info.retry > 0 { return "retry \(info.retry) \(until(info.nextRun, now: now))" }
         return until(info.nextRun, now: now)

@@ -35,6 +35,7 @@ enum JSONOutput {
         var state: String
         var paused: Bool
         var stalled: Bool
+        var auth_required: Bool
         var run: Run?
         var last_result: Result?
         var last_run_ended: String?
@@ -47,7 +48,7 @@ enum JSONOutput {
         var flags: [String]
 
         enum CodingKeys: CodingKey {
-            case name, provider, state, paused, stalled, run, last_result, last_run_ended, last_success, next_run
+            case name, provider, state, paused, stalled, auth_required, run, last_result, last_run_ended, last_success, next_run
             case queue_place, retry, retry_reason, interval, flags
         }
 
@@ -60,6 +61,7 @@ enum JSONOutput {
             try container.encode(state, forKey: .state)
             try container.encode(paused, forKey: .paused)
             try container.encode(stalled, forKey: .stalled)
+            try container.encode(auth_required, forKey: .auth_required)
             try container.encode(run, forKey: .run)
             try container.encode(last_result, forKey: .last_result)
             try container.encode(last_run_ended, forKey: .last_run_ended)
@@ -85,7 +87,7 @@ enum JSONOutput {
     static func store(_ store: StoreStatus) -> Store {
         Store(
             name: store.name, provider: store.info.provider, state: Format.state(store), paused: store.info.paused,
-            stalled: store.info.stalled,
+            stalled: store.info.stalled, auth_required: store.info.authRequired,
             run: store.run.map { run in
                 Run(id: run.id, flags: flags(run.flags), trigger: run.trigger.description, started: Format.iso(run.started),
                     step: run.step, index: run.index, max: run.max,
@@ -130,6 +132,7 @@ enum JSONOutput {
             object["provider"] = info.provider
             object["paused"] = info.paused
             object["stalled"] = info.stalled
+            object["auth_required"] = info.authRequired
             object["queue_place"] = info.queuePlace
             object["retry"] = info.retry
             object["retry_reason"] = info.retryReason ?? NSNull()

@@ -236,6 +236,10 @@ final class LiveView {
         case .storeChanged(let info):
             if before == nil { return "\(event.store): added (\(info.provider))" }
             if before?.info.paused != info.paused { return "\(event.store): \(info.paused ? "paused" : "resumed")" }
+            if info.authRequired, before?.info.authRequired != true {
+                return "\(event.store): needs a login: run syncctl login \(event.store)"
+            }
+            if !info.authRequired, before?.info.authRequired == true { return "\(event.store): logged in" }
             if info.stalled, before?.info.stalled != true { return "\(event.store): stalled: no progress reported for a while" }
             // pkcon's "Waiting in queue": a run that cannot start yet says so, once.
             if info.queuePlace > 0, before?.info.queuePlace == 0 {
@@ -258,7 +262,9 @@ final class LiveView {
         if let result = store.info.lastResult {
             parts.append("last \(result.name) \(Format.age(store.info.lastRunEnded))")
         }
-        if store.info.queuePlace > 0 || store.info.retry > 0 {
+        if store.info.authRequired {
+            parts.append("run syncctl login \(store.name)")
+        } else if store.info.queuePlace > 0 || store.info.retry > 0 {
             parts.append(Format.next(store.info))
         } else if !store.info.paused, store.info.nextRun != nil {
             parts.append("next \(Format.until(store.info.nextRun))")

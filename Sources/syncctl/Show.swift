@@ -62,6 +62,7 @@ extension Syncctl {
                 field("Last run:", "never")
             }
             field("Next run:", Format.next(info) + (info.retry > 0 ? " after: \(info.retryReason ?? "a failure")" : ""))
+            if info.authRequired { field("Login:", "required: run syncctl login \(store.name)") }
             out += "\nRecent runs:\n"
             if runs.isEmpty { out += "  none yet\n" }
             for run in runs.reversed() {

@@ -18,7 +18,7 @@ struct Syncctl: AsyncParsableCommand {
             \(Exit.help)
             """,
         version: version,
-        subcommands: [Status.self, Show.self, Watch.self, Wait.self, Sync.self, Cancel.self, Pause.self, Resume.self, Errors.self, Reload.self],
+        subcommands: [Status.self, Show.self, Watch.self, Wait.self, Sync.self, Cancel.self, Pause.self, Resume.self, Login.self, Errors.self, Reload.self],
         defaultSubcommand: Status.self)
 
     static func main() async {
@@ -60,7 +60,7 @@ extension Syncctl {
             discussion: """
                 A run waiting for a free slot (max_concurrent_runs) shows as queued with its place in line; a store whose last run failed shows which retry comes when, and why, below the table.
 
-                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, queued, retrying, error), "paused", "stalled", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run", "queue_place" (0: not waiting), "retry" (0: none), "retry_reason", "interval" (seconds, 0: on demand only), "flags"}]}. Times are ISO 8601 UTC or null.
+                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, login-required, queued, retrying, error), "paused", "stalled", "auth_required", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run", "queue_place" (0: not waiting), "retry" (0: none), "retry_reason", "interval" (seconds, 0: on demand only), "flags"}]}. Times are ISO 8601 UTC or null.
                 """)
 
         @OptionGroup var socket: SocketOption
@@ -83,7 +83,10 @@ extension Syncctl {
                  Format.result(store.info.lastResult), Format.age(store.info.lastSuccess), Format.next(store.info)]
             }
             printTable(header: ["STORE", "PROVIDER", "STATE", "PROGRESS", "LAST RESULT", "LAST SUCCESS", "NEXT RUN"], rows: rows)
-            // Why a store retries does not fit a column.
+            // What to do about a store waiting for a login, and why a store retries, do not fit a column.
+            for store in snapshot.stores where store.info.authRequired {
+                Output.line("\(store.name): needs a login: run syncctl login \(store.name)")
+            }
             for store in snapshot.stores where store.info.retry > 0 && store.run == nil {
                 Output.line("\(store.name): retry \(store.info.retry) \(Format.until(store.info.nextRun)) after: \(store.info.retryReason ?? Format.result(store.info.lastResult))")
             }
@@ -150,6 +153,8 @@ extension Syncctl {
         @Flag(name: .customLong("download-only"), help: "Only download (hierarchy and contents).") var downloadOnly = false
         @Flag(name: .customLong("upload-only"), help: "Only upload (hierarchy, contents, outgoing mail).") var uploadOnly = false
         @Flag(help: "Print JSON: the replies, or with --wait one object per event.") var json = false
+        @Flag(name: .customLong("allow-mass-delete"), help: "Confirm deletions a store refused as too many (e.g. after the local copy was emptied).")
+        var allowMassDelete = false
 
         func validate() throws {
             guard !stores.isEmpty || all else { throw ValidationError("name at least one store to sync, or --all") }
@@ -162,6 +167,7 @@ extension Syncctl {
             if downloadOnly { flags = [.downloadHierarchy, .downloadContents] }
             if uploadOnly { flags = [.uploadHierarchy, .uploadContents, .outgoingMail] }
             if headersOnly { flags.formUnion(flags.isEmpty ? SyncFlags.full.union(.headersOnly) : .headersOnly) }
+            if allowMassDelete { flags.formUnion(flags.isEmpty ? SyncFlags.full.union(.allowMassDelete) : .allowMassDelete) }
             return flags
         }
 

@@ -197,6 +197,47 @@ final class CommandEncoderTests: XCTestCase {
         assertThrows(.uidSearch([.and([])]), .invalidArgument)
     }
 
+    func testUIDSearch_headerAndSize() throws {
+        XCTAssertEqual(
+            try text(.uidSearch([.header("Message-ID", "<a\"b@example.org>"), .larger(99), .smaller(101)])),
+            "A0001 UID SEARCH HEADER Message-ID \"<a\\\"b@example.org>\" LARGER 99 SMALLER 101\r\n")
+        assertThrows(.uidSearch([.header("Message-ID", "<ä@x>")]), .unencodableString)
+        assertThrows(.uidSearch([.header("Bad:Name", "x")]), .invalidArgument)
+    }
+
+    func testAppend_synchronizing_waitsBeforeTheMessage() throws {
+        let date = try XCTUnwrap(InternalDate(year: 2026, month: 11, day: 5, hour: 9, minute: 3, second: 7, zoneOffsetMinutes: 60))
+        let append = try plain.encodeAppend(to: MailboxName("Sent"), flags: [.seen, .flagged], internalDate: date, messageSize: 52_428_800, tag: "A7")
+        XCTAssertEqual(append.command.parts.map { String(buffer: $0) }, ["A7 APPEND \"Sent\" (\\Seen \\Flagged) \"05-Nov-2026 09:03:07 +0100\" {52428800}\r\n"])
+        XCTAssertTrue(append.waitsForContinuation)
+        XCTAssertEqual(append.messageSize, 52_428_800)
+        XCTAssertEqual(String(buffer: EncodedAppend.end), "\r\n")
+        XCTAssertFalse(append.command.containsCredentials)
+    }
+
+    func testAppend_literalPlus_andLiteralMinus() throws {
+        let plus = try CommandEncoder(literalMode: .literalPlus).encodeAppend(to: MailboxName("INBOX"), messageSize: 52_428_800, tag: "A1")
+        XCTAssertEqual(String(buffer: plus.command.bytes), "A1 APPEND \"INBOX\" {52428800+}\r\n")
+        XCTAssertFalse(plus.waitsForContinuation)
+        let minus = CommandEncoder(literalMode: .literalMinus)
+        XCTAssertFalse(try minus.encodeAppend(to: MailboxName("INBOX"), messageSize: 4096, tag: "A1").waitsForContinuation)
+        let large = try minus.encodeAppend(to: MailboxName("INBOX"), messageSize: 4097, tag: "A1")
+        XCTAssertTrue(large.waitsForContinuation)
+        XCTAssertEqual(String(buffer: large.command.bytes), "A1 APPEND \"INBOX\" {4097}\r\n")
+    }
+
+    func testAppend_refusesEmptyMessagesRecentAndBadTags() throws {
+        XCTAssertThrowsError(try plain.encodeAppend(to: MailboxName("INBOX"), messageSize: 0, tag: "A1")) {
+            XCTAssertEqual(($0 as? CommandEncodingError)?.code, .invalidArgument)
+        }
+        XCTAssertThrowsError(try plain.encodeAppend(to: MailboxName("INBOX"), flags: [.recent], messageSize: 3, tag: "A1")) {
+            XCTAssertEqual(($0 as? CommandEncodingError)?.code, .invalidFlag)
+        }
+        XCTAssertThrowsError(try plain.encodeAppend(to: MailboxName("INBOX"), messageSize: 3, tag: "A 1")) {
+            XCTAssertEqual(($0 as? CommandEncodingError)?.code, .invalidTag)
+        }
+    }
+
     func testUIDExpunge() throws {
         XCTAssertEqual(try text(.uidExpunge(try UIDSet(parsing: "3:5"))), "A0001 UID EXPUNGE 3:5\r\n")
     }

@@ -42,6 +42,17 @@ final class ValueTypeTests: XCTestCase {
         XCTAssertEqual(InternalDate(parsing: Array("29-Feb-2000 12:00:00 +0000".utf8))?.month, 2)
     }
 
+    func testInternalDate_fromSeconds_inUTC_roundTrips() throws {
+        XCTAssertEqual(InternalDate(secondsSince1970: 837_596_665)?.description, "17-Jul-1996 09:44:25 +0000")
+        XCTAssertEqual(InternalDate(secondsSince1970: 0)?.description, "01-Jan-1970 00:00:00 +0000")
+        XCTAssertEqual(InternalDate(secondsSince1970: 951_825_600)?.description, "29-Feb-2000 12:00:00 +0000")
+        XCTAssertEqual(InternalDate(secondsSince1970: -1)?.description, "31-Dec-1969 23:59:59 +0000")
+        for seconds in stride(from: Int64(-2_000_000_000), to: 4_000_000_000, by: 86_399 * 37) {
+            XCTAssertEqual(InternalDate(secondsSince1970: seconds)?.secondsSince1970, seconds)
+        }
+        XCTAssertNil(InternalDate(secondsSince1970: 400_000_000_000))
+    }
+
     func testInternalDate_invalid() {
         for text in [
             "", "17-Jul-1996", "32-Jul-1996 02:44:25 -0700", "29-Feb-1900 00:00:00 +0000", "17-Jux-1996 02:44:25 -0700",

@@ -14,15 +14,20 @@ final class Dovecot {
     let tlsPort: Int
     /// What Dovecot announces after login, if not its own list (see tests/dovecot/dovecot.sh).
     let capability: String?
+    /// With an introspection URL, Dovecot also offers XOAUTH2 and OAUTHBEARER and asks that URL
+    /// whether a token is good (its oauth2 passdb; see tests/dovecot/dovecot.sh).
+    let oauth2Introspection: String?
     /// Messages generated so far: the next ones get new indexes (and Message-IDs).
     private var generated: Int
     /// The server's own Maildir of user alice: the truth a sync is checked against.
     var mailbox: String { directory + "/mail/alice" }
     var caFile: String { directory + "/tls/ca.pem" }
 
-    init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil) throws {
+    init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil,
+         oauth2Introspection: String? = nil) throws {
         self.generated = 0
         self.capability = capability
+        self.oauth2Introspection = oauth2Introspection
         // scripts/test names its run in SYNCD_TEST_RUN and looks for it in what is left running
         // afterwards; Dovecot drops its environment, but its command line names the directory.
         let run = ProcessInfo.processInfo.environment["SYNCD_TEST_RUN"].map { $0 + "-" } ?? ""
@@ -44,7 +49,12 @@ final class Dovecot {
     }
 
     private func start() throws {
-        try run(Self.repository.path + "/tests/dovecot/dovecot.sh", ["start", directory, "\(plainPort)", "\(tlsPort)"] + (capability.map { [$0] } ?? []))
+        let arguments = ["start", directory, "\(plainPort)", "\(tlsPort)"] + (capability.map { [$0] } ?? [])
+        if let oauth2Introspection {
+            try run("/usr/bin/env", ["DOVECOT_OAUTH2_INTROSPECTION_URL=\(oauth2Introspection)", Self.repository.path + "/tests/dovecot/dovecot.sh"] + arguments)
+        } else {
+            try run(Self.repository.path + "/tests/dovecot/dovecot.sh", arguments)
+        }
     }
 
     /// Stops Dovecot, lets `change` edit its files at rest, and starts it again on the same ports.
@@ -137,16 +147,22 @@ final class Dovecot {
     /// The imap processes of the Dovecot in `directory`: dovecot.sh starts its master under
     /// setsid and records its pid, so they are the processes named imap in the session it leads.
     private static func killIMAPProcesses(of directory: String) {
-        guard let text = try? String(contentsOfFile: directory + "/dovecot.pid", encoding: .utf8),
+        killProcesses(named: "imap", inSessionOf: directory + "/dovecot.pid")
+    }
+
+    /// SIGKILLs the processes named `command` in the session led by the process whose pid is in
+    /// `pidFile` (a server's master, started under setsid), never the master itself.
+    static func killProcesses(named command: String, inSessionOf pidFile: String) {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
               let master = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), master > 1 else { return }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(entry), pid != master,
                   let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
                   let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
             // "pid (comm) state ppid pgrp session ...": comm may hold spaces, hence the last ")".
-            let command = stat[stat.index(after: open)..<close]
+            let name = stat[stat.index(after: open)..<close]
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard command == "imap", fields.count > 3, pid_t(fields[3]) == master else { continue }
+            guard name == command, fields.count > 3, pid_t(fields[3]) == master else { continue }
             kill(pid, SIGKILL)
         }
     }

@@ -10,9 +10,11 @@ import XCTest
 @testable import IMAPProvider
 @testable import SyncDaemon
 
-/// The imap provider against a real Dovecot: every sync is checked message by message against
-/// the server's own Maildir.
-final class IMAPProviderTests: XCTestCase {
+/// What the imap provider's end-to-end tests share: a viewer server, one store's provider, runs,
+/// and the comparison of the Maildir with what a real IMAP server has. The tests themselves are
+/// in ``IMAPProviderTests`` (Dovecot) and ``CyrusIMAPProviderTests``; the bodies both run are in
+/// IMAPProviderScenarios.swift.
+class IMAPProviderTestCase: XCTestCase {
     var server: SyncServer!
     var local: String!
     var run: RunID = 0
@@ -30,9 +32,8 @@ final class IMAPProviderTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: local)
     }
 
-    func provider(_ dovecot: Dovecot, security: String = "none", password: String = "secret", extra: String = "") throws -> IMAPProvider {
-        try provider(
-            port: security == "tls" ? dovecot.tlsPort : dovecot.plainPort, security: security, password: password, extra: extra)
+    func provider(_ mail: any IMAPTestServer, security: String = "none", password: String = "secret", extra: String = "") throws -> IMAPProvider {
+        try provider(port: mail.port(security: security), security: security, password: password, extra: extra)
     }
 
     func provider(port: Int, security: String = "none", password: String = "secret", extra: String = "") throws -> IMAPProvider {
@@ -71,121 +72,22 @@ final class IMAPProviderTests: XCTestCase {
         return (result, callback.errorCounts.records)
     }
 
-    func serverContents(_ dovecot: Dovecot) throws -> MailboxContents {
-        try MailboxContents(maildirPlusPlus: dovecot.mailbox) { (try? MailboxName.decode($0)) ?? $0 }
+    func serverContents(_ mail: any IMAPTestServer) throws -> MailboxContents {
+        try mail.contents()
     }
 
     func localContents() throws -> MailboxContents {
         try MailboxContents(maildirPlusPlus: local)
     }
 
-    func assertInSync(_ dovecot: Dovecot, file: StaticString = #filePath, line: UInt = #line) throws {
-        let server = try serverContents(dovecot)
+    func assertInSync(_ mail: any IMAPTestServer, file: StaticString = #filePath, line: UInt = #line) throws {
+        let server = try serverContents(mail)
         let mine = try localContents()
         XCTAssertEqual(mine.folders.keys.sorted(), server.folders.keys.sorted(), file: file, line: line)
         for (folder, messages) in server.folders {
             XCTAssertEqual(mine.folders[folder], messages, "folder \(folder)", file: file, line: line)
             XCTAssertEqual(mine.files[folder], messages.count, "\(folder): every message exactly once", file: file, line: line)
         }
-    }
-
-    // MARK: Tests
-
-    func testFirstSync_matchesTheServerMessageByMessage_andASecondFindsNothingNew() async throws {
-        let dovecot = try Dovecot(messages: 240)
-        let imap = try provider(dovecot)
-        let (result, errors) = try await sync(imap)
-        XCTAssertEqual(result, .ok, "\(errors)")
-        try assertInSync(dovecot)
-        XCTAssertEqual(try localContents().count, 240)
-        XCTAssertNotNil(try localContents().folders["Entwürfe"], "non-ASCII folder names arrive decoded")
-
-        let (again, _) = try await sync(imap)
-        XCTAssertEqual(again, .ok)
-        try assertInSync(dovecot)
-    }
-
-    func testIncremental_withQRESYNC() async throws {
-        try await incrementalSyncs(capability: nil)  // Dovecot's own list: CONDSTORE and QRESYNC
-    }
-
-    func testIncremental_withCONDSTOREOnly() async throws {
-        try await incrementalSyncs(capability: "IMAP4rev1 LITERAL+ ENABLE UIDPLUS CONDSTORE")
-    }
-
-    func testIncremental_withPlainIMAP4rev1() async throws {
-        try await incrementalSyncs(capability: "IMAP4rev1 LITERAL+ UIDPLUS")
-    }
-
-    /// New mail, server flag changes and expunges; then a flag change alone (same message count
-    /// and UIDNEXT, so only the mod-sequence or a flag fetch shows it); then one message changed on
-    /// both sides, which must end with both changes.
-    func incrementalSyncs(capability: String?, file: StaticString = #filePath, line: UInt = #line) async throws {
-        let dovecot = try Dovecot(messages: 100, folders: "INBOX,Sent", capability: capability)
-        let imap = try provider(dovecot)
-        try await IMAPScript.run(port: dovecot.plainPort, [
-            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE 10 -FLAGS (\\Seen \\Flagged)", "d LOGOUT",
-        ])
-        _ = try await sync(imap)
-
-        try dovecot.generate(messages: 20, folders: "INBOX,Sent", seed: 99)
-        try await IMAPScript.run(port: dovecot.plainPort, [
-            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE 1:5 +FLAGS (\\Flagged \\Seen)",
-            "d UID STORE 6 -FLAGS (\\Seen)", "e UID STORE 7:8 +FLAGS (\\Deleted)", "f EXPUNGE", "g LOGOUT",
-        ])
-        var (result, errors) = try await sync(imap)
-        XCTAssertEqual(result, .ok, "\(errors)", file: file, line: line)
-        try assertInSync(dovecot, file: file, line: line)
-
-        try await IMAPScript.run(port: dovecot.plainPort, [
-            "a LOGIN alice secret", "b SELECT Sent", "c UID STORE 3 +FLAGS (\\Answered)", "d LOGOUT",
-        ])
-        (result, errors) = try await sync(imap)
-        XCTAssertEqual(result, .ok, "\(errors)", file: file, line: line)
-        try assertInSync(dovecot, file: file, line: line)
-
-        // UID 10 of INBOX: read here, flagged on the server before the next sync.
-        let cur = local + "/cur"
-        let name = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cur).first { $0.contains(",U=10:2,") })
-        XCTAssertFalse(name.hasSuffix("S"), name, file: file, line: line)
-        try FileManager.default.moveItem(atPath: "\(cur)/\(name)", toPath: "\(cur)/\(name)S")
-        try await IMAPScript.run(port: dovecot.plainPort, [
-            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE 10 +FLAGS (\\Flagged)", "d LOGOUT",
-        ])
-        (result, errors) = try await sync(imap)
-        XCTAssertEqual(result, .ok, "\(errors)", file: file, line: line)
-        let merged = try FileManager.default.contentsOfDirectory(atPath: cur).filter { $0.contains(",U=10:2,") }
-        XCTAssertEqual(merged.map { $0.split(separator: ",").last! }, ["FS"], "both changes kept", file: file, line: line)
-        try assertInSync(dovecot, file: file, line: line)
-    }
-
-    func testHeadersOnly_scheduledRunsFetchHeaders_andAnOnDemandRunTheBodies() async throws {
-        let dovecot = try Dovecot(messages: 60, folders: "INBOX,Sent")
-        let imap = try provider(dovecot, extra: "headers_only = true")
-        var (result, errors) = try await sync(imap, trigger: .schedule)
-        XCTAssertEqual(result, .ok, "\(errors)")
-        let server = try headers(under: dovecot.mailbox)
-        let local = try headers(under: local)
-        XCTAssertEqual(local.count, 60)
-        XCTAssertEqual(local, server, "each message's header")
-        let files = try FileManager.default.subpathsOfDirectory(atPath: self.local).filter { $0.contains(",U=") && !$0.hasPrefix("tmp") && !$0.contains("/tmp/") }
-        XCTAssertEqual(files.count, 60)
-        for file in files {
-            XCTAssertTrue(file.contains(",H=1:2,"), file)
-            let text = try String(contentsOfFile: self.local + "/" + file, encoding: .utf8)
-            XCTAssertTrue(text.hasSuffix("\n\n") && text.components(separatedBy: "\n\n").count == 2, "nothing after the header: \(file)")
-        }
-
-        // Meanwhile on the server: a flag changes and a message arrives.
-        try dovecot.generate(messages: 4, folders: "INBOX,Sent", seed: 7)
-        try await IMAPScript.run(port: dovecot.plainPort, [
-            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE 2 +FLAGS (\\Flagged)", "d LOGOUT",
-        ])
-        (result, errors) = try await sync(imap, trigger: .onDemand)
-        XCTAssertEqual(result, .ok, "\(errors)")
-        try assertInSync(dovecot)
-        let left = try FileManager.default.subpathsOfDirectory(atPath: self.local).filter { $0.contains(",H=1") }
-        XCTAssertEqual(left, [], "every header file was replaced by its whole message")
     }
 
     /// Message-ID → header (up to the blank line, line ends normalised) of every message file below `root`.
@@ -201,32 +103,41 @@ final class IMAPProviderTests: XCTestCase {
         }
         return found
     }
+}
+
+/// The imap provider against a real Dovecot: every sync is checked message by message against
+/// the server's own Maildir.
+final class IMAPProviderTests: IMAPProviderTestCase {
+    static func dovecot(capability: String? = nil) -> MakeIMAPServer {
+        { messages, folders in try Dovecot(messages: messages, folders: folders, capability: capability) }
+    }
+
+    func testFirstSync_matchesTheServerMessageByMessage_andASecondFindsNothingNew() async throws {
+        try await firstSyncMatchesTheServer(Self.dovecot())
+    }
+
+    func testIncremental_withQRESYNC() async throws {
+        try await incrementalSyncs(Self.dovecot())  // Dovecot's own list: CONDSTORE and QRESYNC
+    }
+
+    func testIncremental_withCONDSTOREOnly() async throws {
+        try await incrementalSyncs(Self.dovecot(capability: "IMAP4rev1 LITERAL+ ENABLE UIDPLUS CONDSTORE"))
+    }
+
+    func testIncremental_withPlainIMAP4rev1() async throws {
+        try await incrementalSyncs(Self.dovecot(capability: "IMAP4rev1 LITERAL+ UIDPLUS"))
+    }
+
+    func testHeadersOnly_scheduledRunsFetchHeaders_andAnOnDemandRunTheBodies() async throws {
+        try await headersOnlyThenBodies(Self.dovecot())
+    }
 
     func testLocalFlagChanges_areUploaded() async throws {
-        let dovecot = try Dovecot(messages: 20, folders: "INBOX")
-        let imap = try provider(dovecot)
-        _ = try await sync(imap)
-        // The user reads everything in their mail client: ":2," gains "S".
-        let cur = local + "/cur"
-        for file in try FileManager.default.contentsOfDirectory(atPath: cur) where !file.hasSuffix("S") {
-            let parts = file.split(separator: ":", maxSplits: 1)
-            let flags = String((parts[1].dropFirst(2) + "S").sorted())
-            try FileManager.default.moveItem(atPath: "\(cur)/\(file)", toPath: "\(cur)/\(parts[0]):2,\(flags)")
-        }
-        let (result, errors) = try await sync(imap)
-        XCTAssertEqual(result, .ok, "\(errors)")
-        let server = try serverContents(dovecot)
-        XCTAssertTrue(server.folders["INBOX"]!.values.allSatisfy { $0.flags.contains("S") }, "\(server.folders["INBOX"]!.values.map(\.flags))")
-        try assertInSync(dovecot)
+        try await localFlagChangesAreUploaded(Self.dovecot())
     }
 
     func testWrongPassword_isOneAuthFailedError() async throws {
-        let dovecot = try Dovecot(messages: 5)
-        let (result, errors) = try await sync(try provider(dovecot, password: "wrong"))
-        XCTAssertEqual(result, .authFailed)
-        XCTAssertEqual(errors.count, 1)
-        XCTAssertEqual(errors.first?.code, SyncStatus.authFailed.rawValue)
-        XCTAssertTrue(errors.first?.message.contains("login failed") ?? false, "\(errors)")
+        try await wrongPasswordIsOneAuthFailedError(Self.dovecot())
     }
 
     func testTLS_verifiesTheServerAgainstTheGivenCA() async throws {
@@ -253,18 +164,7 @@ final class IMAPProviderTests: XCTestCase {
     }
 
     func testConnectionCutMidFetch_thenRerun_deliversEveryMessageOnce() async throws {
-        let dovecot = try Dovecot(messages: 600, folders: "INBOX")
-        let imap = try provider(dovecot, extra: "fetch_batch = 20")
-        let cutter = Task {
-            try await Task.sleep(for: .milliseconds(150))
-            Dovecot.killIMAPProcesses()
-        }
-        let (first, _) = try await sync(imap)
-        _ = try await cutter.value
-        XCTAssertTrue([.network, .ok].contains(first), "\(first)")
-        let (second, errors) = try await sync(imap)
-        XCTAssertEqual(second, .ok, "\(errors)")
-        try assertInSync(dovecot)
+        try await connectionCutMidFetchThenRerun(Self.dovecot())
     }
 
     func testCancelMidSync_stopsQuickly_andARerunCompletesExactlyOnce() async throws {
@@ -280,60 +180,15 @@ final class IMAPProviderTests: XCTestCase {
     }
 
     func testUIDValidityChange_resyncsWithoutDuplicates() async throws {
-        let dovecot = try Dovecot(messages: 30, folders: "INBOX")
-        let imap = try provider(dovecot)
-        _ = try await sync(imap)
-        // Make Dovecot renumber INBOX: drop its UID list and indexes. (UIDVALIDITY is a time in
-        // seconds: wait so the new one differs.)
-        try await Task.sleep(for: .milliseconds(1100))
-        try dovecot.restart {
-            for file in try FileManager.default.contentsOfDirectory(atPath: dovecot.mailbox) where file.hasPrefix("dovecot") {
-                try FileManager.default.removeItem(atPath: dovecot.mailbox + "/" + file)
-            }
-        }
-        let (result, errors) = try await sync(imap)
-        XCTAssertEqual(result, .ok, "\(errors)")
-        XCTAssertTrue(errors.contains { $0.message.contains("UIDVALIDITY changed") }, "\(errors)")
-        try assertInSync(dovecot)
+        try await uidValidityChangeResyncs(Self.dovecot())
     }
 
     func testFolderDeletedOnServer_goesLocallyToo_andAFailingFolderDoesNotStopTheOthers() async throws {
-        let dovecot = try Dovecot(messages: 60, folders: "INBOX,Sent,Old")
-        let imap = try provider(dovecot)
-        _ = try await sync(imap)
-        XCTAssertNotNil(try localContents().folders["Old"])
-        try dovecot.run("/bin/rm", ["-rf", dovecot.mailbox + "/.Old"])
-        // Sent becomes unreadable for Dovecot: SELECT fails, the rest goes on.
-        try dovecot.run("/bin/chmod", ["000", dovecot.mailbox + "/.Sent/cur"])
-        try dovecot.generate(messages: 10, folders: "INBOX", seed: 7)
-        let (result, errors) = try await sync(imap)
-        try dovecot.run("/bin/chmod", ["755", dovecot.mailbox + "/.Sent/cur"])
-        XCTAssertNil(try localContents().folders["Old"], "deleted on the server, deleted here")
-        XCTAssertEqual(try localContents().folders["INBOX"]?.count, try serverContents(dovecot).folders["INBOX"]?.count)
-        if result == .partial {
-            XCTAssertTrue(errors.contains { $0.message.hasPrefix("Sent:") }, "\(errors)")
-        } else {
-            XCTAssertEqual(result, .ok, "root ignores the permission bits; nothing failed: \(errors)")
-        }
+        try await folderDeletedOnServerGoesLocallyToo(Self.dovecot())
     }
 
     func testNestedLayout_withExcludedFolders() async throws {
-        let dovecot = try Dovecot(messages: 80, folders: "INBOX,Sent,Archiv/2024,Entwürfe")
-        let imap = try provider(dovecot, extra: """
-            layout = "nested"
-            exclude = ["Archiv*"]
-            """)
-        let (result, errors) = try await sync(imap)
-        XCTAssertEqual(result, .ok, "\(errors)")
-        let server = try serverContents(dovecot)
-        func messages(_ directory: String) throws -> Int {
-            try ["cur", "new"].reduce(0) { $0 + (try FileManager.default.contentsOfDirectory(atPath: "\(local!)/\(directory)/\($1)").count) }
-        }
-        XCTAssertEqual(try messages("INBOX"), server.folders["INBOX"]?.count)
-        XCTAssertEqual(try messages("Sent"), server.folders["Sent"]?.count)
-        XCTAssertEqual(try messages("Entwürfe"), server.folders["Entwürfe"]?.count, "non-ASCII names as directory names")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: local + "/Archiv"), "excluded folders are not synced")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: local + "/.Sent"), "no Maildir++ directories")
+        try await nestedLayoutWithExcludedFolders(Self.dovecot())
     }
 
     /// A server that accepts the connection and then says nothing: the run ends with a network

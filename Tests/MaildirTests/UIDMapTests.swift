@@ -34,6 +34,26 @@ final class UIDMapTests: XCTestCase {
         XCTAssertTrue(text.hasSuffix("\nend\n"))
     }
 
+    func testEncoding_uploadsInFlight_roundTrip_andBadOnesAreCorrupt() throws {
+        var map = sample(count: 2)
+        map.uploads["1780000000.M1P2Q3R00c0ffee.host"] = PendingUpload(
+            unique: "1780000000.M1P2Q3R00c0ffee.host", localBase: "mutt 100%.ä", flags: [.seen, .replied], wireSize: 512,
+            internalDate: 1_780_000_000)
+        map.uploads["1780000000.M2P2Q4R00c0ffee.host"] = PendingUpload(
+            unique: "1780000000.M2P2Q4R00c0ffee.host", localBase: "plain", flags: [], wireSize: 1, internalDate: nil)
+        let text = String(decoding: map.encoded(), as: UTF8.self)
+        XCTAssertTrue(text.hasSuffix(
+            "U=2\nupload 1780000000.M1P2Q3R00c0ffee.host RS 512 1780000000 mutt%20100%25.%C3%A4\n"
+                + "upload 1780000000.M2P2Q4R00c0ffee.host - 1 - plain\nend\n"), text)
+        XCTAssertEqual(try UIDMap(decoding: map.encoded(), path: "m"), map)
+        for bad in ["upload x - 0 - plain", "upload x - 5 - %zz", "upload x,y - 5 - plain", "upload x - 5 -", "uploads"] {
+            let broken = Array(text.replacingOccurrences(of: "upload 1780000000.M2P2Q4R00c0ffee.host - 1 - plain", with: bad).utf8)
+            XCTAssertThrowsError(try UIDMap(decoding: broken, path: "m"), bad) {
+                XCTAssertEqual(($0 as? MaildirError)?.code, .corruptMap, bad)
+            }
+        }
+    }
+
     func testEncoding_emptyMapOmitsUnknownFields() throws {
         let map = UIDMap()
         XCTAssertEqual(String(decoding: map.encoded(), as: UTF8.self), "syncd-uidmap 1\nhighestuid 0\nmessages 0\nend\n")

@@ -71,7 +71,7 @@ final class PythonViewerTests: XCTestCase {
         let vectors = Self.repository.appendingPathComponent("docs/vectors")
         let files = try FileManager.default.contentsOfDirectory(atPath: vectors.path)
             .filter { $0.hasSuffix(".hex") }.sorted().map { vectors.appendingPathComponent($0).path }
-        XCTAssertGreaterThanOrEqual(files.count, 31)
+        XCTAssertGreaterThanOrEqual(files.count, 32)
         let (status, output) = try await viewer(["--decode"] + files)
         XCTAssertEqual(status, 0)
         let lines = Set(output)
@@ -91,6 +91,7 @@ final class PythonViewerTests: XCTestCase {
             "request id=11 ping",
             "reply id=11 status=0x00000000 (ok) message=\"pong\"",
             "request id=10 runs stores=[\"mail\"]",
+            "request id=12 login store=\"mail\"",
             "  run store=\"mail\" run=7 flags=0x20000082 trigger=on-demand seconds=12 result=0x00040680 (partial) warnings=0 errors=1",
         ] {
             XCTAssertTrue(lines.contains(expected), "missing: \(expected)")

@@ -82,6 +82,7 @@ enum GoldenVectors {
         ("pause", .request(Request(id: 6, command: .pause(store: "mail")))),
         ("resume", .request(Request(id: 7, command: .resume(store: "mail")))),
         ("reload", .request(Request(id: 8, command: .reload))),
+        ("login", .request(Request(id: 12, command: .login(store: "mail")))),
         // Dropped as too slow after event 45, the viewer reconnects and asks for what followed.
         ("goodbye", .goodbye(Goodbye(code: .tooSlow, message: "too slow"))),
         ("subscribe-since", .request(Request(id: 2, command: .subscribe(stores: ["mail"], since: 45)))),

@@ -108,6 +108,29 @@ final class StatusBarTests: XCTestCase {
         XCTAssertEqual(bar.stderr, "")
     }
 
+    /// A refused login is not one more error: someone has to log in, so the class says so.
+    func testARefusedLogin_isAuthRequired() async throws {
+        let daemon = try DaemonProcess(config: """
+            [store.mail]
+            provider = "synthetic"
+            steps = 5
+            rate = 100
+            result = "auth-failed"
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        let bar = try BarProcess(["watch", "--format", "waybar"], daemon: daemon)
+        defer { bar.stop() }
+        let at = try await bar.next("idle") { Self.waybar($0)?["class"] as? String == "idle" }
+        _ = try await ctl(["sync", "mail"], daemon)
+        let refused = try await bar.next(after: at, "auth-required") { Self.waybar($0)?["class"] as? String == "auth-required" }
+        let object = try XCTUnwrap(Self.waybar(bar.lines[refused]))
+        XCTAssertEqual(object["text"] as? String, "✗ mail: log in")
+        XCTAssertEqual(object["alt"] as? String, "auth-required")
+        XCTAssertTrue((object["tooltip"] as? String)?.hasPrefix("mail: auth-required, last authentication failed [auth-failed] at ") == true, "\(object)")
+        for line in bar.lines { try Self.checkWaybar(line) }
+    }
+
     // MARK: i3bar
 
     func testI3bar_aHeaderThenAnEndlessArray_parsedIncrementally() async throws {

@@ -10,6 +10,8 @@
 # (ca.pem is what a client should trust). Needs dovecot-imapd; never touches /etc/dovecot or
 # /run/dovecot, and is stopped by the PID it recorded. CAPABILITY replaces what Dovecot announces
 # after login (e.g. "IMAP4rev1 LITERAL+ ENABLE UIDPLUS" for a server without CONDSTORE/QRESYNC).
+# Opt-in: with DOVECOT_OAUTH2_INTROSPECTION_URL set, Dovecot also offers XOAUTH2 and OAUTHBEARER,
+# validating each token by POSTing it to that URL (RFC 7662; tests/oauth2/server.py).
 set -euo pipefail
 command=${1:?start or stop}
 dir=$(realpath -m "${2:?directory}")
@@ -27,6 +29,17 @@ start)
         cp "$dir/tls/cert.pem" "$dir/tls/ca.pem"
     fi
     printf 'alice:{PLAIN}secret::::::\nbob:{PLAIN}secret::::::\n' > "$dir/passwd"
+    oauth2_mechanisms="" oauth2_passdb=""
+    if [ -n "${DOVECOT_OAUTH2_INTROSPECTION_URL:-}" ]; then
+        printf 'introspection_mode = post\nintrospection_url = %s\nforce_introspection = yes\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n' \
+            "$DOVECOT_OAUTH2_INTROSPECTION_URL" > "$dir/dovecot-oauth2.conf.ext"
+        oauth2_mechanisms=" xoauth2 oauthbearer"
+        oauth2_passdb="passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/dovecot-oauth2.conf.ext
+}"
+    fi
     # As root, Dovecot's own unprivileged users run the login processes and mail belongs to
     # nobody (65534); as anyone else, everything runs as that user.
     if [ "$(id -u)" -eq 0 ]; then
@@ -48,7 +61,7 @@ ssl = yes
 ssl_cert = <$dir/tls/cert.pem
 ssl_key = <$dir/tls/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login$oauth2_mechanisms
 first_valid_uid = 1
 mail_location = maildir:$dir/mail/%u
 imap_logout_format = in=%i out=%o
@@ -59,6 +72,7 @@ namespace inbox {
   inbox = yes
   separator = /
 }
+$oauth2_passdb
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $dir/passwd

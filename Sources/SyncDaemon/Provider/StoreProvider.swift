@@ -9,12 +9,16 @@ public struct SyncRequest: Sendable {
     /// Which directions and parts to synchronise (MAPI's `ulFlags`).
     public var flags: SyncFlags
     public var trigger: RunTrigger
+    /// The daemon's state directory, where a provider may keep what it must remember of the
+    /// store between runs (an OAuth2 refresh token), in files named after the store.
+    public var stateDirectory: String
 
-    public init(store: String, run: RunID, flags: SyncFlags, trigger: RunTrigger) {
+    public init(store: String, run: RunID, flags: SyncFlags, trigger: RunTrigger, stateDirectory: String = "") {
         self.store = store
         self.run = run
         self.flags = flags
         self.trigger = trigger
+        self.stateDirectory = stateDirectory
     }
 }
 
@@ -51,4 +55,55 @@ public protocol ProviderFactory: Sendable {
     /// Reads and checks the store's options through `options`, whose accessors turn every
     /// mistake into an error naming file, line and key.
     func makeProvider(for store: String, options: ConfigSection) throws -> any StoreProvider
+}
+
+/// A provider whose store logs in with a person's help (OAuth2's device authorization grant):
+/// `syncctl login STORE` asks the daemon, which calls ``beginLogin(_:)``.
+///
+/// A run of such a store that finds it cannot log in without a person (the refresh token was
+/// refused, or there is none) returns ``SyncProtocol/SyncStatus/authRequired``: the daemon then
+/// stops scheduling the store until a login completes.
+public protocol LoginProvider: StoreProvider {
+    /// Starts a login: asks the authorization server for the codes and returns what the user is
+    /// to do, with the wait for them to do it.
+    /// - Throws: ``LoginError``.
+    func beginLogin(_ context: LoginContext) async throws -> PendingLogin
+}
+
+/// Where a login keeps what it obtains.
+public struct LoginContext: Sendable {
+    public var store: String
+    public var stateDirectory: String
+    public var logger: Logger
+
+    public init(store: String, stateDirectory: String, logger: Logger) {
+        self.store = store
+        self.stateDirectory = stateDirectory
+        self.logger = logger
+    }
+}
+
+/// A login waiting for the user.
+public struct PendingLogin: Sendable {
+    /// What to tell the user: "open https://example.org/device and enter ABCD-EFGH".
+    public var instructions: String
+    /// Waits until the user approved the login and keeps what it obtained; throws
+    /// ``LoginError`` when they declined, the code expired, or the server refused.
+    public var completion: @Sendable () async throws -> Void
+
+    public init(instructions: String, completion: @escaping @Sendable () async throws -> Void) {
+        self.instructions = instructions
+        self.completion = completion
+    }
+}
+
+/// Why a login did not start or did not complete; the message never holds a secret.
+public struct LoginError: Error, Sendable, CustomStringConvertible {
+    public var status: SyncStatus
+    public var description: String
+
+    public init(_ status: SyncStatus, _ description: String) {
+        self.status = status
+        self.description = description
+    }
 }

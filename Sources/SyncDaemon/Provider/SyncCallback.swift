@@ -61,6 +61,14 @@ public final class SyncCallback: Sendable {
 
     static let shortestRedacted = 4
 
+    /// Treats `value` as a secret of this run from now on, as if read by ``secret(_:)``: for
+    /// secrets the provider obtains itself (an OAuth2 access token it refreshed).
+    public func keepSecret(_ value: String) {
+        if value.count >= Self.shortestRedacted {
+            secrets.withLock { $0.append(value) }
+        }
+    }
+
     /// `text` with every secret read in this run replaced by `[secret]`.
     public func redact(_ text: String) -> String {
         let values = secrets.withLock { $0 }

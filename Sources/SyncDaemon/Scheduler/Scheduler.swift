@@ -12,6 +12,8 @@ struct Scheduler {
         var interval: Duration?
         var flags: SyncFlags
         var paused = false
+        /// Waiting for a login: not scheduled, not startable on demand, until ``authorized(_:now:)``.
+        var authRequired = false
         var running = false
         /// When the next scheduled (or retry) run is due; nil when none is planned.
         var due: Instant?
@@ -34,6 +36,7 @@ struct Scheduler {
         case alreadyQueued
         case busy
         case paused
+        case authRequired
         case unknown
     }
 
@@ -51,7 +54,10 @@ struct Scheduler {
     var runningCount: Int { entries.values.filter(\.running).count }
 
     /// Adds a store, or updates one (a change takes effect from its next run).
-    mutating func configure(_ store: String, interval: Duration?, flags: SyncFlags, runAtStartup: Bool, paused: Bool, now: Instant) {
+    mutating func configure(
+        _ store: String, interval: Duration?, flags: SyncFlags, runAtStartup: Bool, paused: Bool, authRequired: Bool = false,
+        now: Instant
+    ) {
         if var entry = entries[store] {
             if entry.interval != interval, !entry.running, entry.failures == 0 {
                 entry.due = interval.map { now + $0 }
@@ -61,7 +67,7 @@ struct Scheduler {
             entries[store] = entry
             return
         }
-        var entry = Entry(interval: interval, flags: flags, paused: paused)
+        var entry = Entry(interval: interval, flags: flags, paused: paused, authRequired: authRequired)
         if runAtStartup {
             entry.due = now
             entry.dueTrigger = .startup
@@ -80,6 +86,7 @@ struct Scheduler {
         guard var entry = entries[store] else { return .unknown }
         if entry.paused { return .paused }
         if entry.running { return .busy }
+        if entry.authRequired { return .authRequired }
         if entry.demand != nil { return .alreadyQueued }
         entry.demand = (flags.isEmpty ? entry.flags : flags).union(.onDemand)
         entries[store] = entry
@@ -104,6 +111,22 @@ struct Scheduler {
         entry.paused = false
         entries[store] = entry
         return true
+    }
+
+    /// Sets whether the store waits for a login. While it does, nothing is scheduled; once it
+    /// no longer does (a login completed), it runs soon.
+    mutating func setAuthRequired(_ store: String, _ required: Bool, now: Instant) {
+        guard var entry = entries[store], entry.authRequired != required else { return }
+        entry.authRequired = required
+        entry.demand = nil
+        if required {
+            entry.due = nil
+        } else {
+            entry.failures = 0
+            entry.due = now
+            entry.dueTrigger = .schedule
+        }
+        entries[store] = entry
     }
 
     /// The runs to start now, on-demand first, within the concurrency cap. They count as running
@@ -142,7 +165,12 @@ struct Scheduler {
         } else if !result.isFailure {
             entry.failures = 0
         }
-        if failed, ![.authFailed, .config].contains(result) {
+        if result == .authRequired {
+            // Nothing but a person logging in helps: no run until then, however long.
+            entry.authRequired = true
+            entry.due = nil
+            entry.demand = nil
+        } else if failed, ![.authFailed, .config].contains(result) {
             if let interval = entry.interval {
                 let exponent = min(entry.failures - 1, 30)
                 let backoff = min(maxBackoff, retryAfter * Double(1 << exponent))
@@ -158,7 +186,7 @@ struct Scheduler {
     /// The stores waiting for a free slot, in the order they will start: each is due (or asked
     /// for) but the concurrency cap holds it back.
     func waitingLine(now: Instant) -> [String] {
-        let idle = entries.filter { !$0.value.running && !$0.value.paused }
+        let idle = entries.filter { !$0.value.running && !$0.value.paused && !$0.value.authRequired }
         let demanded = idle.filter { $0.value.demand != nil }.keys.sorted()
         let scheduled = idle.filter { $0.value.demand == nil && ($0.value.due.map { $0 <= now } ?? false) }
             .sorted { ($0.value.due!, $0.key) < ($1.value.due!, $1.key) }.map(\.key)
@@ -173,11 +201,11 @@ struct Scheduler {
 
     /// When something is next due (for the daemon's sleep), nil if nothing is planned.
     func nextDue() -> Instant? {
-        entries.values.filter { !$0.paused && !$0.running }.compactMap(\.due).min()
+        entries.values.filter { !$0.paused && !$0.running && !$0.authRequired }.compactMap(\.due).min()
     }
 
     func due(_ store: String) -> Instant? {
-        guard let entry = entries[store], !entry.paused, !entry.running else { return nil }
+        guard let entry = entries[store], !entry.paused, !entry.running, !entry.authRequired else { return nil }
         return entry.demand != nil ? .now : entry.due
     }
 }

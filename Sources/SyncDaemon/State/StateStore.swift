@@ -33,6 +33,8 @@ public struct DurableState: Codable, Sendable, Equatable {
         public var runs: Int = 0
         public var failedRuns: Int = 0
         public var paused: Bool = false
+        /// Waiting for a person to log in (`syncctl login`): not scheduled until then.
+        public var authRequired: Bool = false
         /// The most recent errors and warnings, oldest first.
         public var errors: [ErrorRecord] = []
         /// The most recent finished runs, oldest first (at most ``recentRunsKept``).
@@ -61,6 +63,7 @@ public struct DurableState: Codable, Sendable, Equatable {
             runs = try c.decodeIfPresent(Int.self, forKey: .runs) ?? 0
             failedRuns = try c.decodeIfPresent(Int.self, forKey: .failedRuns) ?? 0
             paused = try c.decodeIfPresent(Bool.self, forKey: .paused) ?? false
+            authRequired = try c.decodeIfPresent(Bool.self, forKey: .authRequired) ?? false
             errors = try c.decodeIfPresent([ErrorRecord].self, forKey: .errors) ?? []
             recentRuns = try c.decodeIfPresent([RunRecord].self, forKey: .recentRuns) ?? []
         }

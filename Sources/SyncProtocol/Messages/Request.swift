@@ -38,12 +38,17 @@ public struct Request: Hashable, Sendable {
         case runs(stores: [String])
         /// Are you there? Answered at once with a ``Reply`` `ok`: an idle viewer's heartbeat.
         case ping
+        /// Log the store in again: the daemon starts an interactive login (OAuth2's device
+        /// authorization grant) and answers with a ``Reply`` saying what the user is to do
+        /// ("open https://… and enter ABCD-EFGH"). The outcome follows as events: StoreChanged
+        /// with the auth-required bit clear on success, a store-level Error on failure.
+        case login(store: String)
 
         /// Whether the command changes anything, and so needs ``AccessLevel/control``.
         public var needsControl: Bool {
             switch self {
             case .subscribe, .status, .errors, .runs, .ping: return false
-            case .syncNow, .cancel, .pause, .resume, .reload: return true
+            case .syncNow, .cancel, .pause, .resume, .reload, .login: return true
             }
         }
 
@@ -60,6 +65,7 @@ public struct Request: Hashable, Sendable {
             case .errors: return "errors"
             case .runs: return "runs"
             case .ping: return "ping"
+            case .login: return "login"
             }
         }
     }
@@ -76,6 +82,7 @@ public struct Request: Hashable, Sendable {
         case .errors: return .errors
         case .runs: return .runs
         case .ping: return .ping
+        case .login: return .login
         }
     }
 
@@ -91,7 +98,7 @@ public struct Request: Hashable, Sendable {
         case .syncNow(let store, let flags):
             buffer.writeWireString(store)
             buffer.writeInteger(flags.rawValue)
-        case .cancel(let store), .pause(let store), .resume(let store):
+        case .cancel(let store), .pause(let store), .resume(let store), .login(let store):
             buffer.writeWireString(store)
         case .reload, .ping:
             break
@@ -126,6 +133,8 @@ public struct Request: Hashable, Sendable {
             command = .runs(stores: try buffer.readWireStringList(atMost: Request.maxStoreNames))
         case .ping:
             command = .ping
+        case .login:
+            command = .login(store: try buffer.readWireString())
         default:
             throw .invalidField("message type \(type) is not a request")
         }

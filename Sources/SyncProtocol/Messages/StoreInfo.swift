@@ -8,6 +8,10 @@ public struct StoreInfo: Hashable, Sendable {
     public var paused: Bool
     /// The current run reported nothing for longer than the stall limit.
     public var stalled: Bool
+    /// The store waits for a person to log in (`syncctl login STORE`) and is not scheduled
+    /// meanwhile: its login was refused for good (an OAuth2 refresh token revoked), it never
+    /// logged in, or a login it was asked for is under way.
+    public var authRequired: Bool
     /// Result of the last finished run, nil if it never ran.
     public var lastResult: SyncStatus?
     /// When the last run finished.
@@ -30,7 +34,7 @@ public struct StoreInfo: Hashable, Sendable {
     public var flags: SyncFlags
 
     public init(
-        provider: String, paused: Bool = false, stalled: Bool = false, lastResult: SyncStatus? = nil,
+        provider: String, paused: Bool = false, stalled: Bool = false, authRequired: Bool = false, lastResult: SyncStatus? = nil,
         lastRunEnded: Timestamp? = nil, lastSuccess: Timestamp? = nil, nextRun: Timestamp? = nil,
         queuePlace: UInt32 = 0, retry: UInt32 = 0, retryReason: String? = nil, interval: UInt32 = 0,
         flags: SyncFlags = []
@@ -38,6 +42,7 @@ public struct StoreInfo: Hashable, Sendable {
         self.provider = provider
         self.paused = paused
         self.stalled = stalled
+        self.authRequired = authRequired
         self.lastResult = lastResult
         self.lastRunEnded = lastRunEnded
         self.lastSuccess = lastSuccess
@@ -53,6 +58,7 @@ public struct StoreInfo: Hashable, Sendable {
         static let paused: UInt8 = 0x01
         static let stalled: UInt8 = 0x02
         static let hasLastResult: UInt8 = 0x04
+        static let authRequired: UInt8 = 0x08
     }
 
     /// The fields of protocol 1.0, whose layout inside a snapshot record is fixed.
@@ -62,6 +68,7 @@ public struct StoreInfo: Hashable, Sendable {
         if paused { bits |= Bits.paused }
         if stalled { bits |= Bits.stalled }
         if lastResult != nil { bits |= Bits.hasLastResult }
+        if authRequired { bits |= Bits.authRequired }
         buffer.writeInteger(bits)
         buffer.writeInteger(lastResult?.rawValue ?? 0)
         buffer.writeTimestamp(lastRunEnded)
@@ -77,6 +84,7 @@ public struct StoreInfo: Hashable, Sendable {
             provider: provider,
             paused: bits & Bits.paused != 0,
             stalled: bits & Bits.stalled != 0,
+            authRequired: bits & Bits.authRequired != 0,
             lastResult: bits & Bits.hasLastResult != 0 ? result : nil,
             lastRunEnded: try buffer.readOptionalTimestamp(),
             lastSuccess: try buffer.readOptionalTimestamp(),
