@@ -18,7 +18,7 @@ struct Syncctl: AsyncParsableCommand {
             \(Exit.help)
             """,
         version: version,
-        subcommands: [Status.self, Show.self, Watch.self, Sync.self, Cancel.self, Pause.self, Resume.self, Login.self, Errors.self, Reload.self],
+        subcommands: [Status.self, Show.self, Watch.self, Wait.self, Sync.self, Cancel.self, Pause.self, Resume.self, Login.self, Errors.self, Reload.self],
         defaultSubcommand: Status.self)
 
     static func main() async {
@@ -98,23 +98,40 @@ extension Syncctl {
             abstract: "Show syncs live: a bar per store, errors and warnings as they arrive.",
             discussion: """
                 Attaching mid-run shows the current state at once. If syncd restarts, watch reconnects and says so, and replays what it missed. Not on a terminal, it prints plain lines; --json prints one JSON object per line: {"type", "store", "run", "seq", "time", ...the event's fields} with type run-started, progress, warning, error, done, store-changed, store-removed, snapshot or notice.
+
+                --format prints one update per change for a status bar, at most 4 a second and only when it differs from the last: waybar (a custom module with "return-type": "json": {"text", "alt", "tooltip", "class", "percentage"} per line; class and alt are syncing, error, auth-required, paused, idle or disconnected), i3bar (the i3bar protocol, for i3bar's or swaybar's status_command), i3blocks (a block with interval=persist and format=json: {"full_text", "short_text", "color", "name", "instance"} per line) or line (a plain line). While syncd is down it shows "syncd down" (class disconnected) and keeps reconnecting; it ends quietly when the bar goes away.
                 """)
 
         @OptionGroup var socket: SocketOption
         @Argument(help: "Stores to watch (default: all).", completion: Completion.stores) var stores: [String] = []
         @Flag(help: "One JSON object per event.") var json = false
+        @Option(help: "One update per change for a status bar: waybar, i3bar, i3blocks or line.") var format: BarFormat?
         @Flag(name: .customLong("until-done"), help: "Exit once no watched store is syncing.") var untilDone = false
         @Option(help: "Seconds without a frame after which watch pings syncd; no answer within as long means it hangs, and watch says so and reconnects.")
         var heartbeat: Double = 10
 
+        func validate() throws {
+            if json, format != nil { throw ValidationError("--json and --format exclude each other") }
+        }
+
         func run() async throws {
+            let heartbeat = Duration.milliseconds(Int64(max(0.1, heartbeat) * 1000))
+            if let format {
+                // A bar may start before syncd: no probe that fails, only one that catches a
+                // misspelled store while syncd is there to say so.
+                if let probe = try? await SyncClient.connect(to: socket.path, clientName: "syncctl") {
+                    _ = await request { try await probe.status(stores: stores) }
+                    await probe.close()
+                }
+                let status = await BarSession(socket: socket.path, stores: stores, format: format, untilDone: untilDone, heartbeat: heartbeat).run()
+                throw ExitCode(status)
+            }
             // Fail fast, with a reason, when syncd is not there or a store is misspelled.
             let probe = try await socket.connect()
             _ = await request { try await probe.status(stores: stores) }
             await probe.close()
             let status = await WatchSession(
-                socket: socket.path, stores: stores, json: json, untilDone: untilDone,
-                heartbeat: .milliseconds(Int64(max(0.1, heartbeat) * 1000))).run()
+                socket: socket.path, stores: stores, json: json, untilDone: untilDone, heartbeat: heartbeat).run()
             throw ExitCode(status)
         }
     }
