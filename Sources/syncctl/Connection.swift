@@ -28,9 +28,9 @@ enum Exit {
     static let help = """
         Exit status: 0 success (for `sync --wait`: every run completed cleanly, without warnings or errors); \
         1 the daemon refused a request (unknown store, busy, ...); \
-        2 `sync --wait`: a run finished with warnings or errors (result partial, or ok with errors or warnings reported on the way); \
+        2 `sync --wait` / `wait --until done`: a run finished with warnings or errors (result partial, or ok with errors or warnings reported on the way); \
         3 a run failed; 4 a run was cancelled (with several stores, the worst of them); \
-        64 usage error; 69 syncd cannot be reached; 77 permission denied.
+        64 usage error; 69 syncd cannot be reached; 77 permission denied; 124 `wait --timeout` ran out.
         """
 
     /// The status for a finished run's result.
