@@ -465,7 +465,7 @@ final class SyncctlTests: XCTestCase {
         }
         let top = try help(["--help"])
         XCTAssertEqual(top.components(separatedBy: "Exit status:").count - 1, 1, top)
-        XCTAssertTrue(top.contains("2 `sync --wait`: a run finished with warnings or errors"), top)
+        XCTAssertTrue(top.contains("2 `sync --wait` / `wait --until done`: a run finished with warnings or errors"), top)
         XCTAssertTrue(top.contains("status (default)"), top)
         for subcommand in ["status", "watch", "sync", "cancel", "pause", "resume", "errors", "reload"] {
             let text = try help([subcommand, "--help"])

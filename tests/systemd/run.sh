@@ -188,7 +188,7 @@ for stub in mbsync rclone; do printf '#!/bin/sh\nexit 0\n' >"$root/usr/local/lib
 sed 's/^#\([a-z_[]\)/\1/' "$root/etc/syncd/syncd.toml" >"$root/usr/local/lib/syncd-test/all-keys.toml"
 out=$(inside env PATH=/usr/local/lib/syncd-test/bin:/usr/local/bin:/usr/bin:/bin timeout 10 \
     setpriv --reuid=syncd --regid=syncd --init-groups /usr/local/bin/syncd --check --config /usr/local/lib/syncd-test/all-keys.toml 2>&1); status=$?
-check "the example with every setting uncommented is valid too ($out)" eval '[ $status -eq 0 ] && [[ $out == *": OK: 3 stores (documents, mail, mbsync)" ]]'
+check "the example with every setting uncommented is valid too ($out)" eval '[ $status -eq 0 ] && [[ $out == *": OK: 4 stores (documents, mail, mbsync, work)" ]]'
 # The rest runs on the demo configuration, a synthetic store and an exec store (no server needed).
 cp "$root/usr/lib/syncd/examples/demo.toml" "$root/etc/syncd/syncd.toml"
 out=$(as_syncd /usr/local/bin/syncd --check --config /etc/syncd/syncd.toml 2>&1); status=$?
