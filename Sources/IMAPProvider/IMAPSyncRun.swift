@@ -37,6 +37,11 @@ final class IMAPSyncRun {
     var failedFolders = 0
     /// Messages deleted here that this run deleted (or flagged) on the server.
     var deleted = 0
+    /// Messages moved here from each folder whose move is still open (see `IMAPSyncRun+Moves.swift`):
+    /// not deletions there.
+    var movingAway: [FolderName: Set<UInt32>] = [:]
+    /// Messages moved between folders on the server by this run.
+    var moved = 0
     /// Folders this run wrote to, and when it last did, in that order.
     private var changedFolders: [(name: FolderName, at: ContinuousClock.Instant)] = []
 
@@ -72,6 +77,8 @@ final class IMAPSyncRun {
         try await readStatus(&folders)
         total = folders.reduce(0) { $0 + $1.messages }
         let local = localFolders.names  // the folders here when the run began (read once, by LocalFolders)
+        // Before any folder's deletions: a message moved here is moved there, never deleted.
+        if flags.contains(.uploadContents) { try await uploadMoves(folders) }
         for folder in folders {
             try checkCancelled()
             // Not synced here, and hierarchy download not asked for.
