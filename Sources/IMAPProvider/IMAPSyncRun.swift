@@ -72,6 +72,9 @@ final class IMAPSyncRun {
     /// - Throws: connection and protocol errors that end the whole run; ``CancellationError``.
     func run() async throws -> SyncStatus {
         var folders = try await listFolders()
+        // Before the mirror, which would remove a folder made here as gone on the server.
+        folders = (folders + (try await createServerFolders(folders))).sorted { $0.name < $1.name }
+        folders = try await deleteServerFolders(folders)
         if flags.contains(.downloadHierarchy) { try mirrorHierarchy(folders) }
         folders = folders.filter(\.selectable)
         try await readStatus(&folders)
@@ -95,6 +98,11 @@ final class IMAPSyncRun {
             }
         }
         relistChangedFolders()
+        // What a later run tells a folder removed here by (IMAPSyncRun+Folders.swift).
+        if flags.contains(.uploadHierarchy) || flags.contains(.downloadHierarchy) {
+            let listed = Set(folders.map(\.name))
+            try? store.recordSyncedFolders(Set(try store.listFolders()).filter { listed.contains($0) })
+        }
         return failedFolders > 0 ? .partial : .ok
     }
 
