@@ -33,6 +33,8 @@ public enum Command: Hashable, Sendable {
     case examine(MailboxName, SelectParameter? = nil)
     /// `CREATE mailbox`.
     case create(MailboxName)
+    /// `DELETE mailbox`.
+    case delete(MailboxName)
     /// `UID FETCH uids (items) [(CHANGEDSINCE modseq [VANISHED])]` (RFC 7162 for the modifier;
     /// VANISHED needs QRESYNC enabled and CHANGEDSINCE).
     case uidFetch(UIDSet, [FetchItem], changedSince: UInt64? = nil, vanished: Bool = false)
@@ -43,6 +45,11 @@ public enum Command: Hashable, Sendable {
     case uidSearch([SearchKey], returning: [SearchKey.ReturnOption] = [])
     /// `UID EXPUNGE uids` (RFC 4315 UIDPLUS): expunge only these `\Deleted` messages.
     case uidExpunge(UIDSet)
+    /// `UID COPY uids mailbox`; with UIDPLUS the tagged OK carries COPYUID.
+    case uidCopy(UIDSet, MailboxName)
+    /// `UID MOVE uids mailbox` (RFC 6851); with UIDPLUS an untagged OK before the completion
+    /// carries COPYUID.
+    case uidMove(UIDSet, MailboxName)
     /// `IDLE` (RFC 2177): after the server's `+`, updates stream in until the client sends
     /// ``CommandEncoder/idleDone``; then the tagged OK ends it.
     case idle

@@ -117,6 +117,9 @@ public struct CommandEncoder: Sendable {
         case .create(let mailbox):
             writer.write("CREATE ")
             try writer.string(mailbox.bytes, what: "mailbox name")
+        case .delete(let mailbox):
+            writer.write("DELETE ")
+            try writer.string(mailbox.bytes, what: "mailbox name")
         case .uidFetch(let uids, let items, let changedSince, let vanished):
             guard !items.isEmpty else { throw CommandEncodingError(.invalidArgument, "UID FETCH needs an item") }
             writer.write("UID FETCH " + (try Self.sequenceSet(uids)) + " (")
@@ -149,6 +152,12 @@ public struct CommandEncoder: Sendable {
             writer.write(keys.isEmpty ? "ALL" : try keys.map(Self.searchKey).joined(separator: " "))
         case .uidExpunge(let uids):
             writer.write("UID EXPUNGE " + (try Self.sequenceSet(uids)))
+        case .uidCopy(let uids, let mailbox):
+            writer.write("UID COPY " + (try Self.sequenceSet(uids)) + " ")
+            try writer.string(mailbox.bytes, what: "mailbox name")
+        case .uidMove(let uids, let mailbox):
+            writer.write("UID MOVE " + (try Self.sequenceSet(uids)) + " ")
+            try writer.string(mailbox.bytes, what: "mailbox name")
         }
         return EncodedCommand(tag: tag, parts: writer.finish(), containsCredentials: credentials)
     }

@@ -372,6 +372,9 @@ extension Command {
         case .uidStore: return "UID STORE"
         case .uidSearch: return "UID SEARCH"
         case .uidExpunge: return "UID EXPUNGE"
+        case .uidCopy: return "UID COPY"
+        case .uidMove: return "UID MOVE"
+        case .delete: return "DELETE"
         case .idle: return "IDLE"
         }
     }

@@ -15,6 +15,17 @@ enum UploadStep: String, CaseIterable, Sendable {
     case deletionFlagged
     /// Local deletions are expunged on the server; still in the map.
     case deletionExpunged
+    /// Moves between local folders are recorded in the destination's map; nothing sent yet.
+    case moveIntentRecorded
+    /// Without MOVE: the messages are copied to the destination; the source's are not flagged yet.
+    case copied
+    /// The server has moved them (MOVE, or COPY and expunge); nothing adopted yet.
+    case moved
+    /// The destination's files are adopted; the source's map still has the old entries.
+    case moveAdopted
+
+    /// The steps of appends and deletions (not of moves).
+    static let appendAndDeletionSteps: [UploadStep] = [.intentRecorded, .appended, .adopted, .deletionFlagged, .deletionExpunged]
 }
 
 typealias UploadCrashHook = @Sendable (UploadStep) throws -> Void
@@ -49,7 +60,7 @@ extension IMAPSyncRun {
         untagged: (ResponseEvent) -> Void
     ) async throws {
         var retries: [Outgoing] = []
-        let open = local.pendingUploads
+        let open = local.pendingUploads.filter { $0.moveSource == nil }  // moves: IMAPSyncRun+Moves.swift
         if !open.isEmpty {
             var files: [String: Outgoing] = [:]
             for upload in open {
@@ -204,7 +215,7 @@ extension IMAPSyncRun {
     /// Retrying, a same-Message-ID message we do not have is taken even if its size differs (a
     /// server may rewrite what it stores); for a new file only an exact copy is adopted, and any
     /// other message with its Message-ID is reported as ``ServerCopy/elsewhere(_:)``.
-    private func findOnServer(
+    func findOnServer(
         _ items: [(upload: PendingUpload, messageID: String?)], _ local: MaildirFolder, retrying: Bool, claimed: inout Set<UInt32>
     ) async throws -> [String: ServerCopy] {
         var results: [[UInt32]] = Array(repeating: [], count: items.count)
@@ -282,7 +293,8 @@ extension IMAPSyncRun {
 extension PendingUpload {
     /// The same upload, agreed with the server on `flags`.
     func agreeing(_ flags: MessageFlags) -> PendingUpload {
-        PendingUpload(unique: unique, localBase: localBase, flags: flags, wireSize: wireSize, internalDate: internalDate)
+        PendingUpload(
+            unique: unique, localBase: localBase, flags: flags, wireSize: wireSize, internalDate: internalDate, moveSource: moveSource)
     }
 }
 
@@ -297,8 +309,9 @@ extension IMAPSyncRun {
     /// The messages deleted here that still need something on the server: mapped, file gone, and
     /// not already flagged `\Deleted` there by an earlier run that could not expunge them.
     func pendingDeletions(_ local: MaildirFolder, _ vanished: [UInt32]) -> [UInt32] {
-        vanished.filter { uid in
-            guard let entry = local.map[uid] else { return false }
+        let moving = movingAway[local.name] ?? []
+        return vanished.filter { uid in
+            guard let entry = local.map[uid], !moving.contains(uid) else { return false }
             return expungesDeletions || !entry.flags.contains(.trashed)
         }
     }

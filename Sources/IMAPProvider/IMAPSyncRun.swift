@@ -37,6 +37,11 @@ final class IMAPSyncRun {
     var failedFolders = 0
     /// Messages deleted here that this run deleted (or flagged) on the server.
     var deleted = 0
+    /// Messages moved here from each folder whose move is still open (see `IMAPSyncRun+Moves.swift`):
+    /// not deletions there.
+    var movingAway: [FolderName: Set<UInt32>] = [:]
+    /// Messages moved between folders on the server by this run.
+    var moved = 0
     /// Folders this run wrote to, and when it last did, in that order.
     private var changedFolders: [(name: FolderName, at: ContinuousClock.Instant)] = []
 
@@ -67,11 +72,16 @@ final class IMAPSyncRun {
     /// - Throws: connection and protocol errors that end the whole run; ``CancellationError``.
     func run() async throws -> SyncStatus {
         var folders = try await listFolders()
+        // Before the mirror, which would remove a folder made here as gone on the server.
+        folders = (folders + (try await createServerFolders(folders))).sorted { $0.name < $1.name }
+        folders = try await deleteServerFolders(folders)
         if flags.contains(.downloadHierarchy) { try mirrorHierarchy(folders) }
         folders = folders.filter(\.selectable)
         try await readStatus(&folders)
         total = folders.reduce(0) { $0 + $1.messages }
         let local = localFolders.names  // the folders here when the run began (read once, by LocalFolders)
+        // Before any folder's deletions: a message moved here is moved there, never deleted.
+        if flags.contains(.uploadContents) { try await uploadMoves(folders) }
         for folder in folders {
             try checkCancelled()
             // Not synced here, and hierarchy download not asked for.
@@ -88,6 +98,11 @@ final class IMAPSyncRun {
             }
         }
         relistChangedFolders()
+        // What a later run tells a folder removed here by (IMAPSyncRun+Folders.swift).
+        if flags.contains(.uploadHierarchy) || flags.contains(.downloadHierarchy) {
+            let listed = Set(folders.map(\.name))
+            try? store.recordSyncedFolders(Set(try store.listFolders()).filter { listed.contains($0) })
+        }
         return failedFolders > 0 ? .partial : .ok
     }
 

@@ -39,6 +39,12 @@ final class LocalFolders: @unchecked Sendable {
         return try result.get()
     }
 
+    /// `name`'s prepared folder, left for ``take(_:)``: `nil` if not prepared or it failed to open.
+    func peek(_ name: FolderName) -> Prepared? {
+        guard case .success(let prepared)? = prepared[name] else { return nil }
+        return prepared
+    }
+
     /// Closes `name` if prepared (before deleting it, which needs it closed).
     func close(_ name: FolderName) {
         if case .success(let folder)? = prepared.removeValue(forKey: name) { folder.folder.close() }

@@ -21,7 +21,8 @@
 /// sorted by UID. Between the last message line and `end`, uploads in flight (see
 /// ``PendingUpload``) each have a line
 /// `upload <unique> <flags or -> <size> <date or -> <local base name, %-escaped>`, sorted by unique
-/// part; a map without uploads in flight has none (and reads as before uploads existed). A file
+/// part, and for a move into this folder a seventh field `from:<uidvalidity>:<uid>:<source folder,
+/// %-escaped>` (see ``MoveSource``); a map without uploads in flight has none (and reads as before uploads existed). A file
 /// that does not end in `end` after exactly `messages` message lines and any upload lines is corrupt.
 public struct UIDMap: Sendable, Equatable {
     /// One downloaded message.
@@ -118,7 +119,9 @@ public struct UIDMap: Sendable, Equatable {
             number(UInt64(upload.wireSize))
             text(" ")
             if let date = upload.internalDate { text(String(date)) } else { text("-") }
-            text(" " + PendingUpload.escape(upload.localBase) + "\n")
+            text(" " + PendingUpload.escape(upload.localBase))
+            if let source = upload.moveSource { text(" " + source.encoded) }
+            text("\n")
         }
         text("end\n")
         return out
@@ -224,7 +227,7 @@ public struct UIDMap: Sendable, Equatable {
                 guard let line = nextLine() else { throw corrupt("missing \"end\"") }
                 if line.elementsEqual("end".utf8) { break }
                 let parts = fields(line)
-                guard parts.count == 6, parts[0].elementsEqual("upload".utf8) else { throw corrupt("missing \"end\"") }
+                guard parts.count == 6 || parts.count == 7, parts[0].elementsEqual("upload".utf8) else { throw corrupt("missing \"end\"") }
                 let unique = String(decoding: parts[1], as: UTF8.self)
                 guard UIDMap.isStorable(baseName: unique), !unique.contains(","), let uploaded = flags(parts[2]),
                     let size = decimal(parts[3], Int.self), size > 0,
@@ -235,7 +238,13 @@ public struct UIDMap: Sendable, Equatable {
                     guard let value = decimal(parts[4], Int64.self) else { throw corrupt("bad upload date") }
                     date = value
                 }
-                let upload = PendingUpload(unique: unique, localBase: localBase, flags: uploaded, wireSize: size, internalDate: date)
+                var source: MoveSource?
+                if parts.count == 7 {
+                    guard let value = MoveSource(encoded: String(decoding: parts[6], as: UTF8.self)) else { throw corrupt("bad move source") }
+                    source = value
+                }
+                let upload = PendingUpload(
+                    unique: unique, localBase: localBase, flags: uploaded, wireSize: size, internalDate: date, moveSource: source)
                 guard uploads.updateValue(upload, forKey: unique) == nil else { throw corrupt("upload \(unique) twice") }
             }
             guard position == buffer.count else { throw corrupt("data after \"end\"") }

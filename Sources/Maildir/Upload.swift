@@ -33,12 +33,24 @@ public struct PendingUpload: Sendable, Hashable {
     /// The INTERNALDATE sent with the APPEND, in seconds since 1970, if one was.
     public let internalDate: Int64?
 
-    public init(unique: String, localBase: String, flags: MessageFlags, wireSize: Int, internalDate: Int64?) {
+    /// For a message the user moved here from another folder: where it is on the server, to be
+    /// moved (UID MOVE, or COPY and expunge) rather than appended. See ``MoveSource``.
+    public let moveSource: MoveSource?
+
+    public init(
+        unique: String, localBase: String, flags: MessageFlags, wireSize: Int, internalDate: Int64?, moveSource: MoveSource? = nil
+    ) {
         self.unique = unique
         self.localBase = localBase
         self.flags = flags
         self.wireSize = wireSize
         self.internalDate = internalDate
+        self.moveSource = moveSource
+    }
+
+    /// The same upload without its move source: a plain upload (APPEND) from now on.
+    public var withoutMoveSource: PendingUpload {
+        PendingUpload(unique: unique, localBase: localBase, flags: flags, wireSize: wireSize, internalDate: internalDate)
     }
 
     /// `%XX` for `%` and every byte outside printable ASCII or a space: a map line holds any name.
@@ -72,6 +84,35 @@ public struct PendingUpload: Sendable, Hashable {
     }
 }
 
+/// Where a message moved here locally is on the server: the folder it left (its name as
+/// ``FolderName/description`` gives it), that folder's UIDVALIDITY and the message's UID there.
+/// Recorded in the destination's UID map before the server is asked to move it, so that a run
+/// stopped anywhere is finished by the next: arrived in the destination (found by Message-ID)?
+/// Then adopted, and whatever is left in the source expunged; still in the source? Moved again;
+/// in neither? Appended.
+public struct MoveSource: Sendable, Hashable {
+    public let folder: String
+    public let uidValidity: UInt32
+    public let uid: UInt32
+
+    public init(folder: String, uidValidity: UInt32, uid: UInt32) {
+        self.folder = folder
+        self.uidValidity = uidValidity
+        self.uid = uid
+    }
+
+    /// `from:<uidvalidity>:<uid>:<folder, %-escaped>`, a map line's seventh field.
+    var encoded: String { "from:\(uidValidity):\(uid):" + PendingUpload.escape(folder) }
+
+    init?(encoded: String) {
+        let parts = encoded.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "from", let validity = UInt32(parts[1]), let uid = UInt32(parts[2]), uid > 0,
+            let folder = PendingUpload.unescape(String(parts[3])), !folder.isEmpty
+        else { return nil }
+        self.init(folder: folder, uidValidity: validity, uid: uid)
+    }
+}
+
 /// A message file of the user's (no markers of this folder) that the UID map does not know: a
 /// candidate for upload.
 public struct LocalMessageFile: Sendable, Hashable {
@@ -86,8 +127,12 @@ public struct LocalMessageFile: Sendable, Hashable {
 }
 
 extension MaildirFolder {
-    /// Uploads recorded and not yet resolved (see ``PendingUpload``), by unique part.
+    /// Uploads recorded and not yet resolved (see ``PendingUpload``), by unique part; moves
+    /// (``PendingUpload/moveSource``) included.
     public var pendingUploads: [PendingUpload] { map.uploads.values.sorted { $0.unique < $1.unique } }
+
+    /// Moves into this folder recorded and not yet resolved, by unique part.
+    public var pendingMoves: [PendingUpload] { pendingUploads.filter { $0.moveSource != nil } }
 
     /// The user's files that are new to the map: the scan's ``LocalChanges/unknownFiles``, without
     /// duplicates of mapped messages (same base name) and without files an upload in flight
