@@ -5,9 +5,13 @@
 #
 # Times each tool's syncs: the first (full) download, a re-sync with nothing new, and a re-sync
 # after 100 new messages, each with the page cache dropped first (when run as root); then a
-# re-sync with nothing new right after another (warm cache: a daemon's usual case). Reports wall
-# time (for syncd: `syncctl sync --wait` against the running daemon, client start-up included),
-# CPU time (user+sys of the syncing process) and max RSS, and syncd's ratio to mbsync.
+# re-sync with nothing new right after another (warm cache: a daemon's usual case). Then the
+# upload direction, as a mail client leaves the Maildir: 1 000 new local messages, 1 000 local
+# flag changes, 500 messages moved between two folders, 500 deleted (each tool's own changes,
+# measured; the other tool then takes them in, unmeasured). Reports wall time (for syncd:
+# `syncctl sync --wait` against the running daemon, client start-up included), CPU time
+# (user+sys of the syncing process), max RSS, the bytes the server received (Dovecot's
+# `in=` per logout), and syncd's ratio to mbsync.
 # Needs root or sudo for apt (dovecot-imapd, isync).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,7 +79,8 @@ Channel bench
 Far :remote:
 Near :local:
 Patterns *
-Create Near
+Create Both
+Expunge Both
 SyncState *
 RC
 # wall seconds, CPU seconds (to the microsecond, from wait4's rusage), max RSS in KiB. /usr/bin/time
@@ -124,33 +129,84 @@ syncd_run() {
         'BEGIN {printf "%.4f %.4f %d\n", b - a, (c1 - c0) / 1e9, rss}'
 }
 
+# Bytes the server received from a run: the sum of Dovecot's in= over the sessions that ended since.
+log=$work/dovecot/log/dovecot.log
+mark() { wc -l <"$log"; }
+received() { tail -n +"$(( $1 + 1 ))" "$log" | grep -o ' in=[0-9]*' | awk -F= '{s += $2} END {print s + 0}'; }
+measure() {  # tool: "wall cpu rss received"
+    local before line
+    before=$(mark)
+    if [ "$1" = syncd ]; then line=$(syncd_run); else line=$(mbsync_run); fi
+    sleep 0.2  # the logout line
+    echo "$line $(received "$before")"
+}
+
+# A mail client's changes to one tool's Maildir: INBOX and Archiv/2024 in each tool's layout.
+change() {
+    local inbox archive
+    if [ "$1" = syncd ]; then inbox=$work/syncd-mail archive=$work/syncd-mail/.Archiv.2024
+    else inbox=$work/mbsync/INBOX archive=$work/mbsync/Archiv/2024; fi
+    python3 - "$2" "$1" "$inbox" "$archive" <<'PY'
+import os, sys, time
+phase, tool, inbox, archive = sys.argv[1:]
+cur = os.path.join(inbox, "cur")
+names = sorted(n for n in os.listdir(cur) if not n.startswith("."))
+if phase == "new1000":
+    for i in range(1000):
+        body = (f"From: Bench <bench@example.org>\nTo: alice@example.org\nSubject: local {tool} {i}\n"
+                f"Message-ID: <local.{tool}.{i}@example.org>\nDate: Tue, 24 Nov 2025 16:00:00 +0000\n\n"
+                + "A message saved by a mail client.\n" * 40)
+        name = f"{int(time.time())}.bench{tool}{i}.local:2,S"
+        with open(os.path.join(inbox, "tmp", name), "w") as f: f.write(body)
+        os.rename(os.path.join(inbox, "tmp", name), os.path.join(cur, name))
+elif phase == "flags1000":
+    for n in names[:1000]:
+        base, _, flags = n.partition(":2,")
+        os.rename(os.path.join(cur, n), os.path.join(cur, base + ":2," + "".join(sorted(set(flags) | {"F"}))))
+elif phase == "move500":
+    for n in names[:500]: os.rename(os.path.join(cur, n), os.path.join(archive, "cur", n))
+elif phase == "delete500":
+    for n in names[-500:]: os.unlink(os.path.join(cur, n))
+PY
+}
+
 declare -A results
 phases="full nothing new100 nothing-warm"
 for phase in $phases; do
     if [ "$phase" = new100 ]; then generate 100 "$messages"; fi
     if [ "$phase" = nothing-warm ]; then
         mbsync_run >/dev/null
-        results[mbsync-$phase]=$(mbsync_run)
+        results[mbsync-$phase]=$(measure mbsync)
         syncd_run >/dev/null
-        results[syncd-$phase]=$(syncd_run)
+        results[syncd-$phase]=$(measure syncd)
         continue
     fi
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-    results[mbsync-$phase]=$(mbsync_run)
+    results[mbsync-$phase]=$(measure mbsync)
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-    results[syncd-$phase]=$(syncd_run)
+    results[syncd-$phase]=$(measure syncd)
 done
+upload_phases="new1000 flags1000 move500 delete500"
+for phase in $upload_phases; do
+    change syncd "$phase"
+    results[syncd-$phase]=$(measure syncd)
+    mbsync_run >/dev/null  # takes syncd's changes in
+    change mbsync "$phase"
+    results[mbsync-$phase]=$(measure mbsync)
+    syncd_run >/dev/null  # takes mbsync's changes in
+done
+phases="$phases $upload_phases"
 
 count() { find "$1" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l; }
 echo "# Benchmarks/imap-vs-mbsync.sh $messages — Dovecot on loopback, $(du -sh "$work/dovecot/mail/alice" | cut -f1) mailbox, both fsync"
 [ ! -s "$work/mbsync.log" ] || { echo "# mbsync said:"; sed "s/^/#   /" "$work/mbsync.log" | sort -u | head -5; }
 echo "# messages on disk after the runs: syncd $(count "$work/syncd-mail"), mbsync $(count "$work/mbsync")"
-echo "| sync | syncd wall | mbsync wall | ratio | syncd CPU | mbsync CPU | ratio | syncd max RSS | mbsync max RSS |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| sync | syncd wall | mbsync wall | ratio | syncd CPU | mbsync CPU | ratio | syncd max RSS | mbsync max RSS | syncd sent | mbsync sent |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for phase in $phases; do
-    read -r sw sc sr <<< "${results[syncd-$phase]}"
-    read -r mw mc mr <<< "${results[mbsync-$phase]}"
-    awk -v p="$phase" -v sw="$sw" -v mw="$mw" -v sc="$sc" -v mc="$mc" -v sr="$sr" -v mr="$mr" 'BEGIN {
-        printf "| %s | %.3f s | %.3f s | %.2f× | %.3f s | %.3f s | %.2f× | %.1f MiB | %.1f MiB |\n",
-            p, sw, mw, sw / (mw > 0 ? mw : 0.01), sc, mc, sc / (mc > 0 ? mc : 0.01), sr / 1024, mr / 1024 }'
+    read -r sw sc sr sb <<< "${results[syncd-$phase]}"
+    read -r mw mc mr mb <<< "${results[mbsync-$phase]}"
+    awk -v p="$phase" -v sw="$sw" -v mw="$mw" -v sc="$sc" -v mc="$mc" -v sr="$sr" -v mr="$mr" -v sb="$sb" -v mb="$mb" 'BEGIN {
+        printf "| %s | %.3f s | %.3f s | %.2f× | %.3f s | %.3f s | %.2f× | %.1f MiB | %.1f MiB | %.1f KiB | %.1f KiB |\n",
+            p, sw, mw, sw / (mw > 0 ? mw : 0.01), sc, mc, sc / (mc > 0 ? mc : 0.01), sr / 1024, mr / 1024, sb / 1024, mb / 1024 }'
 done

@@ -219,11 +219,25 @@ extension IMAPSyncRun {
         _ items: [(upload: PendingUpload, messageID: String?)], _ local: MaildirFolder, retrying: Bool, claimed: inout Set<UInt32>
     ) async throws -> [String: ServerCopy] {
         var results: [[UInt32]] = Array(repeating: [], count: items.count)
+        // A new file can only have an unmapped server copy among the messages the server got
+        // after our last download (every older one is mapped here): one cheap search for those,
+        // and none of the header searches, which read every message, when there are none.
+        var scope: [SearchKey] = []
+        if !retrying, items.contains(where: { $0.messageID != nil }) {
+            let highest = local.highestUID
+            var newer: [UInt32] = []
+            try await session.run(.uidSearch([.uid(.from(highest + 1))])) { event in
+                // `UID n:*` always matches the highest UID even when it is below n: filter.
+                if case .search(let uids, _) = event { newer += uids.filter { $0 > highest } }
+            }
+            guard !newer.isEmpty else { return [:] }
+            scope = [.uid(UIDSet(newer))]
+        }
         var searches: [(index: Int, keys: [SearchKey])] = []
         for (index, item) in items.enumerated() {
             let size = UInt32(clamping: item.upload.wireSize)
             if let id = item.messageID {
-                searches.append((index, [.header("Message-ID", id)]))
+                searches.append((index, scope + [.header("Message-ID", id)]))
             } else if retrying {
                 searches.append((index, [.uid(.from(local.highestUID + 1)), .larger(size - 1), .smaller(size &+ 1)]))
             }
