@@ -3,6 +3,7 @@
 indexes names that carry ,S= and ,W= without reading the files).
 
     make-mailbox.py MAILDIR [--messages N] [--first I] [--seed S] [--folders "INBOX,Sent,Archiv/2024,Entwürfe"]
+                    [--max-size BYTES]
 
 Sizes follow a realistic mix (most a few KB, some hundreds of KB, a few MB; ~17 KB on average,
 so 10 000 messages make ~170 MB). Flags are spread over Seen/Flagged/Replied. Prints a JSON
@@ -70,6 +71,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--first", type=int, default=0, help="index of the first message (to add more later)")
     parser.add_argument("--folders", default="INBOX,Sent,Archiv/2024,Entwürfe")
+    parser.add_argument("--max-size", type=int, default=0, help="cap each message at this many bytes (0: no cap)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     folders = args.folders.split(",")
@@ -83,7 +85,8 @@ def main():
             os.makedirs(os.path.join(directory, sub), exist_ok=True)
         if folder != "INBOX":
             open(os.path.join(directory, "maildirfolder"), "a").close()
-        data = message(rng, folder, index, size_for(rng))
+        size = size_for(rng)
+        data = message(rng, folder, index, min(size, args.max_size) if args.max_size else size)
         flags = "".join(f for f, p in (("F", 0.05), ("R", 0.2), ("S", 0.6)) if rng.random() < p)
         wsize = len(data)  # already CRLF
         name = f"{1700000000 + index}.M{index}P1.{host},S={len(data)},W={wsize}:2,{flags}"
