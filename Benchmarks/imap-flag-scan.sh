@@ -12,7 +12,7 @@
 # Needs dovecot-imapd (scripts/test installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build --build-tests >/dev/null
+swift build --build-tests >/dev/null 2>&1 || { echo "build failed: swift build --build-tests" >&2; exit 1; }
 SYNCD_FLAG_SCAN_100K=1 SYNCD_FLAG_SCAN_MESSAGES=${1:-100000} \
     swift test --skip-build --filter 'FlagScanTests/testPlainPath_100000Messages_memoryStaysFlat' 2>&1 \
     | tee /tmp/imap-flag-scan.$$.log | grep -E '^flag-scan:|error|failed' || true

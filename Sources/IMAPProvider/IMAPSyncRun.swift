@@ -395,9 +395,10 @@ final class IMAPSyncRun {
     /// The flag scan of a server without mod-sequences (`UID FETCH a:b (UID FLAGS)` over every
     /// message we hold), bounded: `1...highest` in windows of ``IMAPAccount/flagScanWindow``
     /// messages, two fetches in flight, each window's changes applied as soon as its fetch
-    /// completes. Only the answers of the windows in flight are held, never a whole folder's
-    /// (a 100 000-message folder on Outlook or Yahoo is fetched 5 000 at a time); besides them,
-    /// the scan keeps the map's UIDs sorted (4 bytes a message).
+    /// completes (changes found are applied whenever a window's worth has gathered, and at the
+    /// end: each apply rewrites the UID map). Only the answers of the windows in flight are held,
+    /// never a whole folder's (a 100 000-message folder on Outlook or Yahoo is fetched 5 000 at a
+    /// time); besides them, the scan keeps the map's UIDs sorted (4 bytes a message).
     ///
     /// A message we hold that its window's answers leave out is no longer on the server (a UID
     /// FETCH answers for every message in its range that exists): expunged here, window by window,
@@ -426,6 +427,15 @@ final class IMAPSyncRun {
             }
             return nil
         }
+        // Changes and expunges found and not yet applied: at most about a window's worth.
+        var changed: [UInt32: MessageFlags] = [:]
+        var gone: [UInt32] = []
+        func apply() throws {
+            if !changed.isEmpty { try local.setFlags(changed) }
+            if !gone.isEmpty { try local.expunge(gone) }
+            changed = [:]
+            gone = []
+        }
         var fetching: (uid: UInt32?, flags: MessageFlags?) = (nil, nil)
         try await sendNext()
         try await sendNext()
@@ -448,8 +458,6 @@ final class IMAPSyncRun {
             let index = inFlight.removeValue(forKey: tag)!
             let server = answers.removeValue(forKey: index)!
             try await sendNext()  // the server works on the next window while this one is applied
-            var changed: [UInt32: MessageFlags] = [:]
-            var gone: [UInt32] = []
             for uid in known[windows[index].known] {
                 guard let entry = local.map.entries[uid] else { continue }
                 if let flags = server[uid] {
@@ -458,10 +466,12 @@ final class IMAPSyncRun {
                     gone.append(uid)
                 }
             }
-            if !changed.isEmpty { try local.setFlags(changed) }
-            if !gone.isEmpty { try local.expunge(gone) }
+            // Each apply rewrites the folder's UID map: batched up to a window's worth of changes,
+            // so that changes spread over every window cost a few rewrites, not one per window.
+            if changed.count + gone.count >= account.flagScanWindow { try apply() }
             try checkCancelled()
         }
+        try apply()
     }
 
     /// Downloads messages newer than the last one committed, in pipelined batches; each batch is

@@ -30,7 +30,8 @@ final class Dovecot {
     var rawlogDirectory: String { directory + "/rawlog" }
 
     init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil,
-         oauth2Introspection: String? = nil, compress: Bool = false, rawlog: Bool = false, maxMessageSize: Int? = nil) throws {
+         oauth2Introspection: String? = nil, compress: Bool = false, rawlog: Bool = false, maxMessageSize: Int? = nil,
+         mixedBodies: Bool = false) throws {
         self.generated = 0
         self.compress = compress
         self.rawlog = rawlog
@@ -47,7 +48,7 @@ final class Dovecot {
         }
         try start()
         Self.running.insert(directory)
-        if messages > 0 { try generate(messages: messages, folders: folders, seed: seed, maxSize: maxMessageSize) }
+        if messages > 0 { try generate(messages: messages, folders: folders, seed: seed, maxSize: maxMessageSize, mixedBodies: mixedBodies) }
     }
 
     deinit {
@@ -100,11 +101,13 @@ final class Dovecot {
         try generate(messages: messages, folders: folders, seed: seed, maxSize: nil)
     }
 
-    /// As ``generate(messages:folders:seed:)``, each message at most `maxSize` bytes.
-    func generate(messages: Int, folders: String, seed: Int, maxSize: Int?) throws {
+    /// As ``generate(messages:folders:seed:)``, each message at most `maxSize` bytes; with
+    /// `mixedBodies`, text of random words and base64 attachments of random bytes (which compress
+    /// as real mail does) instead of one repeated line.
+    func generate(messages: Int, folders: String, seed: Int, maxSize: Int?, mixedBodies: Bool = false) throws {
         try run("/usr/bin/env", ["python3", Self.repository.path + "/tests/dovecot/make-mailbox.py", mailbox,
                                  "--messages", "\(messages)", "--first", "\(generated)", "--folders", folders, "--seed", "\(seed)"]
-                + (maxSize.map { ["--max-size", "\($0)"] } ?? []))
+                + (maxSize.map { ["--max-size", "\($0)"] } ?? []) + (mixedBodies ? ["--body", "mixed"] : []))
         generated += messages
         if getuid() == 0 { try run("/bin/chown", ["-R", "65534:65534", directory + "/mail"]) }
     }
