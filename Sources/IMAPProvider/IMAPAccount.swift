@@ -58,6 +58,10 @@ public struct IMAPAccount: Sendable {
     public var exclude: [String]
     /// UIDs per pipelined `UID FETCH`.
     public var fetchBatch: Int
+    /// Messages per `UID FETCH a:b (FLAGS)` of the flag scan on servers without CONDSTORE.
+    public var flagScanWindow: Int
+    /// COMPRESS=DEFLATE (RFC 4978) when the server offers it.
+    public var compress: Bool
     /// The longest wait for any server answer.
     public var timeout: Duration
     /// Scheduled runs (interval, start-up) download headers only; a run asked for on demand
@@ -75,7 +79,7 @@ public struct IMAPAccount: Sendable {
 
     static let keys = [
         "host", "port", "security", "allow_plaintext", "user", "auth", "password", "oauth2", "sasl_mechanism", "ca_file",
-        "maildir", "layout", "include", "exclude", "fetch_batch", "timeout", "headers_only", "expunge", "max_delete_share",
+        "maildir", "layout", "include", "exclude", "fetch_batch", "flag_scan_window", "compress", "timeout", "headers_only", "expunge", "max_delete_share",
         "max_delete_min",
     ]
 
@@ -134,6 +138,8 @@ public struct IMAPAccount: Sendable {
         include = try options.stringArray("include") ?? ["*"]
         exclude = try options.stringArray("exclude") ?? []
         fetchBatch = try options.int("fetch_batch", default: 200, range: 1...10_000)
+        flagScanWindow = try options.int("flag_scan_window", default: 5_000, range: 1...1_000_000)
+        compress = try options.bool("compress", default: true)
         timeout = try options.duration("timeout", default: .seconds(60))
         headersOnly = try options.bool("headers_only", default: false)
         expunge = try options.bool("expunge", default: true)

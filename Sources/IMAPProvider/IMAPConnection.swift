@@ -43,6 +43,7 @@ final class IMAPConnection {
                 .channelOption(.socketOption(.so_keepalive), value: 1)
                 .connect(host: account.host, port: account.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(WireCountingHandler())
                         if let tls {
                             try channel.pipeline.syncOperations.addHandler(
                                 try NIOSSLClientHandler(context: tls, serverHostname: IMAPConnection.sniName(host)))
@@ -92,8 +93,25 @@ final class IMAPConnection {
         let channel = self.channel
         let name = Self.sniName(host)
         try await channel.eventLoop.submit {
+            let counter = try channel.pipeline.syncOperations.handler(type: WireCountingHandler.self)
             try channel.pipeline.syncOperations.addHandler(
-                NIOSSLClientHandler(context: context, serverHostname: name), position: .first)
+                NIOSSLClientHandler(context: context, serverHostname: name), position: .after(counter))
+        }.get()
+    }
+
+    /// Starts COMPRESS=DEFLATE (RFC 4978) on the connection, after the server's OK to
+    /// `COMPRESS DEFLATE`: everything from then on is compressed both ways, below the IMAP
+    /// conversation and above TLS. The server sends nothing between its OK and our next command,
+    /// so no compressed byte can have been read as plain.
+    func startCompression() async throws {
+        let channel = self.channel
+        try await channel.eventLoop.submit {
+            let below: ChannelHandler = if let tls = try? channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self) {
+                tls
+            } else {
+                try channel.pipeline.syncOperations.handler(type: WireCountingHandler.self)
+            }
+            try channel.pipeline.syncOperations.addHandler(try DeflateHandler(), position: .after(below))
         }.get()
     }
 

@@ -131,7 +131,7 @@ public struct IMAPProvider: StoreProvider, LoginProvider {
                 let session = IMAPSession(connection)
                 try await session.prepare(account)
                 try await logIn(session, credential, callback: callback)
-                try await session.finishLogin()
+                try await session.finishLogin(compress: account.compress)
                 let localFolders = try await preparing.value
                 let headersOnly = request.flags.contains(.headersOnly) || (account.headersOnly && request.trigger != .onDemand)
                 let run = IMAPSyncRun(

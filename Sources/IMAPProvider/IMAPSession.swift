@@ -188,7 +188,7 @@ final class IMAPSession {
     func open(_ account: IMAPAccount, password: String) async throws {
         try await prepare(account)
         try await login(account, password: password)
-        try await finishLogin()
+        try await finishLogin(compress: account.compress)
     }
 
     /// Reads the greeting and secures the connection as the account asks: what comes before a
@@ -308,16 +308,41 @@ final class IMAPSession {
         return "the server refused the OAuth2 token: " + (parts.isEmpty ? "no reason given" : parts.joined(separator: "; "))
     }
 
-    /// After a login: asks for the capabilities if the server did not send them, and enables
-    /// CONDSTORE and QRESYNC when offered.
-    func finishLogin() async throws {
+    /// After a login: asks for the capabilities if the server did not send them, turns on
+    /// COMPRESS=DEFLATE when offered and `compress`, and enables CONDSTORE and QRESYNC when offered.
+    func finishLogin(compress: Bool = false) async throws {
         // Servers often send new capabilities with the OK; ask if they did not.
         if !capabilities.contains(.imap4rev1) { try await run(.capability) }
         encoder = CommandEncoder(capabilities: capabilities)
+        if compress, capabilities.contains(Self.compressDeflate) { try await startCompression() }
         var wanted: [Capability] = []
         if capabilities.contains(.condstore) { wanted.append(.condstore) }
         if capabilities.contains(.qresync) { wanted.append(.qresync) }
         if !wanted.isEmpty, capabilities.contains(.enable) { try await run(.enable(wanted)) }
+    }
+
+    static let compressDeflate = Capability("COMPRESS=DEFLATE")
+
+    /// Whether COMPRESS=DEFLATE is on for this connection.
+    private(set) var compressed = false
+
+    /// `COMPRESS DEFLATE` (RFC 4978), then the deflate handlers right after the tagged OK. A
+    /// server that refuses (NO: already compressed, or BAD) leaves the connection as it was. The
+    /// command has no arguments and no place in the encoder's grammar: sent as its line.
+    private func startCompression() async throws {
+        let tag = tags.next()
+        try await connection.write(ByteBuffer(string: "\(tag) COMPRESS DEFLATE\r\n"))
+        do {
+            try await complete(tag, name: "COMPRESS") { _ in }
+        } catch IMAPCommandError.refused {
+            return
+        }
+        // Nothing after the OK is read yet: the server waits for our next command.
+        guard inbox.readableBytes == 0 else {
+            throw IMAPCommandError.protocolViolation("the server sent data after its OK to COMPRESS")
+        }
+        try await connection.startCompression()
+        compressed = true
     }
 
     func logout() async {

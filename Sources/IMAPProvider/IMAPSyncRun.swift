@@ -348,34 +348,145 @@ final class IMAPSyncRun {
     private func applyServerChanges(_ folder: RemoteFolder, _ local: MaildirFolder, _ view: inout ServerView) async throws {
         let highest = knownUpTo(local)
         guard highest > 0 else { return }
-        let known = UIDSet(1...highest)
-        if !view.qresync {
-            // Flags: only what changed since the last run when the server keeps mod-sequences.
-            var since: UInt64?
-            if let modSeq = local.highestModSeq, view.highestModSeq != nil { since = modSeq }
-            if since == nil || since != view.highestModSeq {
+        // Flags: only what changed since the last run when the server keeps mod-sequences.
+        var since: UInt64?
+        if let modSeq = local.highestModSeq, view.highestModSeq != nil { since = modSeq }
+        if !view.qresync, since == nil {
+            // No mod-sequences (Outlook, Yahoo), or none recorded yet: every message's flags, in
+            // windows, expunges found on the way.
+            try await scanFlags(local, &view, upTo: highest)
+        } else {
+            let known = UIDSet(1...highest)
+            if !view.qresync, since != view.highestModSeq {
                 try await session.run(.uidFetch(known, [.uid, .flags], changedSince: since)) { view.handle($0) }
             }
-        }
-        let changed = view.flags.filter { uid, flags in local.map.entries[uid].map { $0.flags != flags } ?? false }
-        if !changed.isEmpty { try local.setFlags(changed, highestModSeq: view.highestModSeq) }
-        // Expunges: whatever we have that the server no longer does. QRESYNC listed them in
-        // VANISHED; a server holding exactly our UIDs needs no search.
-        var gone: [UInt32]
-        if view.qresync {
-            gone = local.map.entries.keys.filter { view.vanished.contains($0) }
-        } else if holdsExactlyOurs(uidNext: view.uidNext, messages: view.exists, local) {
-            gone = []
-        } else {
-            var present = UIDSet()
-            try await session.run(.uidSearch([.uid(known)])) { event in
-                if case .search(let uids, _) = event { present.formUnion(UIDSet(uids)) }
+            let changed = view.flags.filter { uid, flags in local.map.entries[uid].map { $0.flags != flags } ?? false }
+            if !changed.isEmpty { try local.setFlags(changed, highestModSeq: view.highestModSeq) }
+            // Expunges: whatever we have that the server no longer does. QRESYNC listed them in
+            // VANISHED; a server holding exactly our UIDs needs no search.
+            var gone: [UInt32]
+            if view.qresync {
+                gone = local.map.entries.keys.filter { view.vanished.contains($0) }
+            } else if holdsExactlyOurs(uidNext: view.uidNext, messages: view.exists, local) {
+                gone = []
+            } else {
+                var present = UIDSet()
+                try await session.run(.uidSearch([.uid(known)])) { event in
+                    if case .search(let uids, _) = event { present.formUnion(UIDSet(uids)) }
+                }
+                gone = local.map.entries.keys.filter { !present.contains($0) }
             }
-            gone = local.map.entries.keys.filter { !present.contains($0) }
+            if !gone.isEmpty { try local.expunge(gone) }
         }
-        if !gone.isEmpty { try local.expunge(gone) }
         done += local.map.count
         report(folder, inFolder: local.map.count)
+    }
+
+    /// One window of the flag scan: the UIDs `range` asks the server for, and which of the
+    /// known UIDs (sorted, see ``scanFlags(_:_:upTo:)``) fall into it.
+    struct FlagScanWindow: Equatable {
+        var range: ClosedRange<UInt32>
+        var known: Range<Int>
+    }
+
+    /// Splits `1...highest` into contiguous UID ranges holding at most `size` of the `known` UIDs
+    /// (sorted) each: windows by messages, not by UID numbers, so that a folder whose UIDs are
+    /// sparse (millions, for thousands of messages) needs no more windows than a dense one.
+    static func flagScanWindows(known: [UInt32], upTo highest: UInt32, size: Int) -> [FlagScanWindow] {
+        var windows: [FlagScanWindow] = []
+        var start = 0
+        var first: UInt32 = 1
+        while start < known.count || windows.isEmpty {
+            let end = min(start + size, known.count)
+            let last = end == known.count ? highest : known[end - 1]
+            windows.append(FlagScanWindow(range: first...max(first, last), known: start..<end))
+            if last >= highest { break }
+            first = last + 1
+            start = end
+        }
+        return windows
+    }
+
+    /// The flag scan of a server without mod-sequences (`UID FETCH a:b (UID FLAGS)` over every
+    /// message we hold), bounded: `1...highest` in windows of ``IMAPAccount/flagScanWindow``
+    /// messages, two fetches in flight, each window's changes applied as soon as its fetch
+    /// completes (changes found are applied whenever a window's worth has gathered, and at the
+    /// end: each apply rewrites the UID map). Only the answers of the windows in flight are held,
+    /// never a whole folder's (a 100 000-message folder on Outlook or Yahoo is fetched 5 000 at a
+    /// time); besides them, the scan keeps the map's UIDs sorted (4 bytes a message).
+    ///
+    /// A message we hold that its window's answers leave out is no longer on the server (a UID
+    /// FETCH answers for every message in its range that exists): expunged here, window by window,
+    /// unless SELECT showed the server holds exactly our UIDs.
+    private func scanFlags(_ local: MaildirFolder, _ view: inout ServerView, upTo highest: UInt32) async throws {
+        let known = local.map.entries.keys.sorted()
+        let windows = Self.flagScanWindows(known: known, upTo: highest, size: account.flagScanWindow)
+        let exact = holdsExactlyOurs(uidNext: view.uidNext, messages: view.exists, local)
+        var answers: [Int: [UInt32: MessageFlags]] = [:]  // window in flight → the server's flags
+        var inFlight: [String: Int] = [:]  // tag → window
+        var sent = 0
+        func sendNext() async throws {
+            guard sent < windows.count else { return }
+            answers[sent] = [:]
+            inFlight[try await session.send(.uidFetch(UIDSet(windows[sent].range), [.uid, .flags]))] = sent
+            sent += 1
+        }
+        /// The window `uid` falls into (they are contiguous and sorted).
+        func window(of uid: UInt32) -> Int? {
+            var low = 0, high = windows.count - 1
+            while low <= high {
+                let middle = (low + high) / 2
+                if uid < windows[middle].range.lowerBound { high = middle - 1 }
+                else if uid > windows[middle].range.upperBound { low = middle + 1 }
+                else { return middle }
+            }
+            return nil
+        }
+        // Changes and expunges found and not yet applied: at most about a window's worth.
+        var changed: [UInt32: MessageFlags] = [:]
+        var gone: [UInt32] = []
+        func apply() throws {
+            if !changed.isEmpty { try local.setFlags(changed) }
+            if !gone.isEmpty { try local.expunge(gone) }
+            changed = [:]
+            gone = []
+        }
+        var fetching: (uid: UInt32?, flags: MessageFlags?) = (nil, nil)
+        try await sendNext()
+        try await sendNext()
+        while !inFlight.isEmpty {
+            let tag = try await session.complete(anyOf: Set(inFlight.keys), name: "UID FETCH") { event in
+                switch event {
+                case .fetchStart: fetching = (nil, nil)
+                case .fetchAttribute(.uid(let uid)): fetching.uid = uid
+                case .fetchAttribute(.flags(let value)): fetching.flags = MessageFlags(imap: value)
+                case .fetchEnd:
+                    // Answers to both windows in flight, and unsolicited ones: kept by UID, for
+                    // the windows in flight only (a later window asks again).
+                    if let uid = fetching.uid, let flags = fetching.flags, let index = window(of: uid), answers[index] != nil {
+                        answers[index]![uid] = flags
+                    }
+                case .fetchAttribute: break
+                default: view.handle(event)
+                }
+            }
+            let index = inFlight.removeValue(forKey: tag)!
+            let server = answers.removeValue(forKey: index)!
+            try await sendNext()  // the server works on the next window while this one is applied
+            for uid in known[windows[index].known] {
+                guard let entry = local.map.entries[uid] else { continue }
+                if let flags = server[uid] {
+                    if entry.flags != flags { changed[uid] = flags }
+                } else if !exact {
+                    gone.append(uid)
+                }
+            }
+            // Each apply rewrites the folder's UID map: batched up to a window's worth of changes,
+            // so that changes spread over every window cost a few rewrites, not one per window.
+            if changed.count + gone.count >= account.flagScanWindow { try apply() }
+            try checkCancelled()
+        }
+        try apply()
     }
 
     /// Downloads messages newer than the last one committed, in pipelined batches; each batch is

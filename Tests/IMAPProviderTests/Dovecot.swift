@@ -23,9 +23,18 @@ final class Dovecot {
     var mailbox: String { directory + "/mail/alice" }
     var caFile: String { directory + "/tls/ca.pem" }
 
+    /// Dovecot offers COMPRESS=DEFLATE (its imap_zlib plugin).
+    let compress: Bool
+    /// Dovecot writes each session's traffic to ``rawlogDirectory``.
+    let rawlog: Bool
+    var rawlogDirectory: String { directory + "/rawlog" }
+
     init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil,
-         oauth2Introspection: String? = nil) throws {
+         oauth2Introspection: String? = nil, compress: Bool = false, rawlog: Bool = false, maxMessageSize: Int? = nil,
+         mixedBodies: Bool = false) throws {
         self.generated = 0
+        self.compress = compress
+        self.rawlog = rawlog
         self.capability = capability
         self.oauth2Introspection = oauth2Introspection
         // scripts/test names its run in SYNCD_TEST_RUN and looks for it in what is left running
@@ -39,7 +48,7 @@ final class Dovecot {
         }
         try start()
         Self.running.insert(directory)
-        if messages > 0 { try generate(messages: messages, folders: folders, seed: seed) }
+        if messages > 0 { try generate(messages: messages, folders: folders, seed: seed, maxSize: maxMessageSize, mixedBodies: mixedBodies) }
     }
 
     deinit {
@@ -50,11 +59,11 @@ final class Dovecot {
 
     private func start() throws {
         let arguments = ["start", directory, "\(plainPort)", "\(tlsPort)"] + (capability.map { [$0] } ?? [])
-        if let oauth2Introspection {
-            try run("/usr/bin/env", ["DOVECOT_OAUTH2_INTROSPECTION_URL=\(oauth2Introspection)", Self.repository.path + "/tests/dovecot/dovecot.sh"] + arguments)
-        } else {
-            try run(Self.repository.path + "/tests/dovecot/dovecot.sh", arguments)
-        }
+        var environment: [String] = []
+        if let oauth2Introspection { environment.append("DOVECOT_OAUTH2_INTROSPECTION_URL=\(oauth2Introspection)") }
+        if compress { environment.append("DOVECOT_COMPRESS=1") }
+        if rawlog { environment.append("DOVECOT_RAWLOG=1") }
+        try run("/usr/bin/env", environment + [Self.repository.path + "/tests/dovecot/dovecot.sh"] + arguments)
     }
 
     /// Stops Dovecot, lets `change` edit its files at rest, and starts it again on the same ports.
@@ -89,8 +98,16 @@ final class Dovecot {
 
     /// Adds generated messages to the server's mailbox (Dovecot notices them on the next SELECT).
     func generate(messages: Int, folders: String, seed: Int) throws {
+        try generate(messages: messages, folders: folders, seed: seed, maxSize: nil)
+    }
+
+    /// As ``generate(messages:folders:seed:)``, each message at most `maxSize` bytes; with
+    /// `mixedBodies`, text of random words and base64 attachments of random bytes (which compress
+    /// as real mail does) instead of one repeated line.
+    func generate(messages: Int, folders: String, seed: Int, maxSize: Int?, mixedBodies: Bool = false) throws {
         try run("/usr/bin/env", ["python3", Self.repository.path + "/tests/dovecot/make-mailbox.py", mailbox,
-                                 "--messages", "\(messages)", "--first", "\(generated)", "--folders", folders, "--seed", "\(seed)"])
+                                 "--messages", "\(messages)", "--first", "\(generated)", "--folders", folders, "--seed", "\(seed)"]
+                + (maxSize.map { ["--max-size", "\($0)"] } ?? []) + (mixedBodies ? ["--body", "mixed"] : []))
         generated += messages
         if getuid() == 0 { try run("/bin/chown", ["-R", "65534:65534", directory + "/mail"]) }
     }

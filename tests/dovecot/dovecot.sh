@@ -12,6 +12,10 @@
 # after login (e.g. "IMAP4rev1 LITERAL+ ENABLE UIDPLUS" for a server without CONDSTORE/QRESYNC).
 # Opt-in: with DOVECOT_OAUTH2_INTROSPECTION_URL set, Dovecot also offers XOAUTH2 and OAUTHBEARER,
 # validating each token by POSTing it to that URL (RFC 7662; tests/oauth2/server.py).
+# Opt-in: with DOVECOT_COMPRESS=1, Dovecot offers COMPRESS=DEFLATE (RFC 4978, its imap_zlib plugin).
+# Opt-in: with DOVECOT_RAWLOG=1, Dovecot writes each imap session's traffic to DIR/rawlog
+# (*.in what the client sent, *.out what Dovecot answered; as on the wire, so compressed after
+# COMPRESS).
 set -euo pipefail
 command=${1:?start or stop}
 dir=$(realpath -m "${2:?directory}")
@@ -40,11 +44,15 @@ start)
   args = $dir/dovecot-oauth2.conf.ext
 }"
     fi
+    imap_plugins="" rawlog=""
+    if [ -n "${DOVECOT_COMPRESS:-}" ]; then imap_plugins="mail_plugins = \$mail_plugins imap_zlib"; fi
+    if [ -n "${DOVECOT_RAWLOG:-}" ]; then mkdir -p "$dir/rawlog"; rawlog="rawlog_dir = $dir/rawlog"; fi
     # As root, Dovecot's own unprivileged users run the login processes and mail belongs to
     # nobody (65534); as anyone else, everything runs as that user.
     if [ "$(id -u)" -eq 0 ]; then
         login_user=dovenull internal_user=dovecot internal_group=dovecot mail_uid=65534 mail_gid=65534
         chown -R 65534:65534 "$dir/mail"
+        if [ -n "$rawlog" ]; then chown 65534:65534 "$dir/rawlog"; fi
         chmod 755 "$dir"
     else
         login_user=$(id -un) internal_user=$(id -un) internal_group=$(id -gn) mail_uid=$(id -u) mail_gid=$(id -g)
@@ -95,6 +103,8 @@ service imap-login {
 protocol imap {
   mail_max_userip_connections = 100
   ${capability:+imap_capability = $capability}
+  $imap_plugins
+  $rawlog
 }
 CONF
     # In a session (and process group) of its own, so stop can end every Dovecot process at once.

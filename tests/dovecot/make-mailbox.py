@@ -3,6 +3,7 @@
 indexes names that carry ,S= and ,W= without reading the files).
 
     make-mailbox.py MAILDIR [--messages N] [--first I] [--seed S] [--folders "INBOX,Sent,Archiv/2024,Entwürfe"]
+                    [--max-size BYTES] [--body lorem|mixed]
 
 Sizes follow a realistic mix (most a few KB, some hundreds of KB, a few MB; ~17 KB on average,
 so 10 000 messages make ~170 MB). Flags are spread over Seen/Flagged/Replied. Prints a JSON
@@ -49,7 +50,34 @@ def size_for(rng):
     return rng.randint(1_000_000, 3_000_000)
 
 
-def message(rng, folder, i, size):
+WORDS = None
+
+
+def mixed_body(rng, length):
+    """Text from a 2 000-word vocabulary (first 6 KB at most), then a base64 MIME attachment of random bytes."""
+    global WORDS
+    if WORDS is None:
+        letters = "etaoinshrdlucmfwypvbgkjqxz"
+        WORDS = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(2000)]
+    text_length = length if length <= 8_000 else 6_000
+    out, width = [], 0
+    while width < text_length:
+        word = rng.choice(WORDS)
+        out.append(word)
+        width += len(word) + 1
+        if len(out) % 12 == 0:
+            out.append("\r\n")
+    # Never a bare CR where a line end was cut.
+    text = " ".join(out).replace(" \r\n ", "\r\n").encode()[:text_length].rstrip(b"\r")
+    if length <= 8_000:
+        return text
+    import base64
+    raw = rng.randbytes((length - text_length) * 3 // 4)
+    encoded = base64.encodebytes(raw).replace(b"\n", b"\r\n")
+    return text + b"\r\n\r\n" + encoded[: length - text_length - 4].rstrip(b"\r")
+
+
+def message(rng, folder, i, size, body_kind="lorem"):
     header = (
         f"From: Sender {i} <sender{i % 97}@example.org>\r\n"
         f"To: alice@example.org\r\n"
@@ -58,6 +86,8 @@ def message(rng, folder, i, size):
         f"Message-ID: <{folder.replace('/', '.')}.{i}@example.org>\r\n"
         f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
     ).encode()
+    if body_kind == "mixed":
+        return header + mixed_body(rng, max(0, size - len(header)))
     line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod tempor.\r\n"
     body = (line * (max(0, size - len(header)) // len(line) + 1))[: max(0, size - len(header))]
     return header + body
@@ -70,6 +100,10 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--first", type=int, default=0, help="index of the first message (to add more later)")
     parser.add_argument("--folders", default="INBOX,Sent,Archiv/2024,Entwürfe")
+    parser.add_argument("--max-size", type=int, default=0, help="cap each message at this many bytes (0: no cap)")
+    parser.add_argument("--body", choices=("lorem", "mixed"), default="lorem",
+                        help="lorem: one repeated line (compresses ~100x); mixed: text of random words, and above"
+                             " 8 KB a base64 attachment of random bytes (as images and PDFs are): for COMPRESS figures")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     folders = args.folders.split(",")
@@ -83,7 +117,8 @@ def main():
             os.makedirs(os.path.join(directory, sub), exist_ok=True)
         if folder != "INBOX":
             open(os.path.join(directory, "maildirfolder"), "a").close()
-        data = message(rng, folder, index, size_for(rng))
+        size = size_for(rng)
+        data = message(rng, folder, index, min(size, args.max_size) if args.max_size else size, args.body)
         flags = "".join(f for f, p in (("F", 0.05), ("R", 0.2), ("S", 0.6)) if rng.random() < p)
         wsize = len(data)  # already CRLF
         name = f"{1700000000 + index}.M{index}P1.{host},S={len(data)},W={wsize}:2,{flags}"
