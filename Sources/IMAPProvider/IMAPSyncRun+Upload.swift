@@ -32,9 +32,9 @@ typealias UploadCrashHook = @Sendable (UploadStep) throws -> Void
 
 extension IMAPSyncRun {
     /// Messages per upload batch: one map commit records them all before their APPENDs, one after.
-    static let uploadBatch = 16
+    static let uploadBatch = 256
     /// APPENDs in flight at most when they pipeline (LITERAL+).
-    static let appendWindow = 8
+    static let appendWindow = 16
 
     /// One message on its way up: its record in the map and its file.
     struct Outgoing {
