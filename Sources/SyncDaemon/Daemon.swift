@@ -555,20 +555,9 @@ public actor Daemon: ControlHandler {
         case .login(let name):
             return await beginLogin(name, by: peer?.uid)
         case .errors(let names):
-            if let unknown = names.first(where: { config.stores[$0] == nil && state.stores[$0] == nil }) {
-                return unknownStore(unknown)
-            }
-            // Each store once, however often it is named: the answer is bounded by the stores.
-            var seen = Set<String>()
-            let stores = (names.isEmpty ? state.stores.keys.sorted() : names).filter { seen.insert($0).inserted }
-            return Self.capped(errorHistory(stores))
+            return rememberedStores(names).map { Self.capped(errorHistory($0)) } ?? unknownStore(names)
         case .runs(let names):
-            if let unknown = names.first(where: { config.stores[$0] == nil && state.stores[$0] == nil }) {
-                return unknownStore(unknown)
-            }
-            var seen = Set<String>()
-            let stores = (names.isEmpty ? state.stores.keys.sorted() : names).filter { seen.insert($0).inserted }
-            return ControlResult(runs: runHistory(stores))
+            return rememberedStores(names).map { ControlResult(runs: runHistory($0)) } ?? unknownStore(names)
         case .subscribe, .status, .ping:
             return ControlResult(.unexpectedMessage, "\(command.name) is not a control request")
         }
@@ -672,6 +661,22 @@ public actor Daemon: ControlHandler {
             return result.text
         }
         return "\(result.text): \(error.message)"
+    }
+
+    /// The stores a history request names (all remembered ones when empty), each once however
+    /// often it is named, so the answer is bounded by the stores; nil if one is unknown.
+    private func rememberedStores(_ names: [String]) -> [String]? {
+        guard !names.contains(where: isUnknown) else { return nil }
+        var seen = Set<String>()
+        return (names.isEmpty ? state.stores.keys.sorted() : names).filter { seen.insert($0).inserted }
+    }
+
+    /// Neither configured nor remembered in the state.
+    private func isUnknown(_ name: String) -> Bool { config.stores[name] == nil && state.stores[name] == nil }
+
+    /// The answer naming the first unknown store of `names`.
+    private func unknownStore(_ names: [String]) -> ControlResult {
+        unknownStore(names.first(where: isUnknown) ?? "")
     }
 
     /// The remembered finished runs of these stores, oldest first.
