@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SyncIPC", targets: ["SyncIPC"]),
         .executable(name: "syncd", targets: ["syncd"]),
         .executable(name: "syncctl", targets: ["syncctl"]),
+        .executable(name: "syncd-http", targets: ["syncd-http"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -19,6 +20,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        // syncd-http: the HTTP server (no swift-configuration: its default traits are off) and the metrics text.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Wire format only: frames, messages, status codes. No I/O; ByteBuffer is its only dependency.
@@ -87,8 +93,23 @@ let package = Package(
         .executableTarget(
             name: "syncctl",
             dependencies: [
-                "SyncIPC", "SyncProtocol", "CSystemd",
+                "SyncIPC", "SyncProtocol", "SyncJSON", "CSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The JSON documents viewers print or serve (syncctl --json, syncd-http's /api): one shape for both.
+        .target(name: "SyncJSON", dependencies: ["SyncProtocol"]),
+        // The web dashboard, SSE and Prometheus metrics: a viewer process on SyncIPC's client.
+        .executableTarget(
+            name: "syncd-http",
+            dependencies: [
+                "SyncIPC", "SyncProtocol", "SyncJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -133,6 +154,8 @@ let package = Package(
             name: "HostileClientTests",
             dependencies: ["SyncIPC", "SyncProtocol", "TestSupport"]
         ),
+        // syncd-http against real syncd, Prometheus, promtool and headless Chromium.
+        .testTarget(name: "SyncHTTPTests", dependencies: ["SyncIPC", "SyncProtocol", "TestSupport"]),
         .testTarget(
             name: "SyncIPCTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SyncJSON
 import SyncProtocol
 
 /// What `syncctl watch --format` prints: one update per change, in a status bar's own format.

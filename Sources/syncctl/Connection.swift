@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SyncIPC
+import SyncJSON
 import SyncProtocol
 #if canImport(Glibc)
 import Glibc
@@ -101,20 +102,10 @@ func userWords(_ message: String, for command: Request.Command) -> String {
 }
 
 /// The subcommand that sends `command`: "sync" for the wire's sync-now, else the wire's name.
-func userVerb(_ command: Request.Command) -> String {
-    switch command {
-    case .syncNow: return "sync"
-    default: return command.name
-    }
-}
+func userVerb(_ command: Request.Command) -> String { JSONOutput.verb(command) }
 
 /// The store a control request names, nil for reload.
-func storeName(_ command: Request.Command) -> String? {
-    switch command {
-    case .syncNow(let store, _), .cancel(let store), .pause(let store), .resume(let store), .login(let store): return store
-    default: return nil
-    }
-}
+func storeName(_ command: Request.Command) -> String? { JSONOutput.store(of: command) }
 
 /// The exit status for a refused reply.
 func status(for reply: Reply) -> Int32 {

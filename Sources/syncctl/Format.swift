@@ -1,4 +1,5 @@
 import Foundation
+import SyncJSON
 import SyncProtocol
 
 /// How syncctl words times, states and results, in one place for the table, watch and JSON.
@@ -35,16 +36,7 @@ enum Format {
     }
 
     /// idle / syncing / stalled / paused / login-required / queued / retrying / error.
-    static func state(_ store: StoreStatus) -> String {
-        if store.info.paused { return "paused" }
-        if store.info.authRequired, store.run == nil { return "login-required" }
-        if store.run != nil { return store.info.stalled ? "stalled" : "syncing" }
-        if store.info.queuePlace > 0 { return "queued" }
-        if store.info.retry > 0 { return "retrying" }
-        // A run someone cancelled did not fail; the store is not in error.
-        if let result = store.info.lastResult, result.isFailure, result != .cancelled { return "error" }
-        return "idle"
-    }
+    static func state(_ store: StoreStatus) -> String { StoreWords.state(store) }
 
     /// "42% INBOX", "17 INBOX" (no max), "" when idle.
     static func progress(_ run: RunStatus?) -> String {
@@ -95,15 +87,5 @@ enum Format {
     }
 
     /// ISO 8601 UTC with milliseconds, for JSON and plain lines.
-    static func iso(_ time: Timestamp) -> String {
-        let date = Date(timeIntervalSince1970: time.seconds)
-        return isoFormatter.string(from: date)
-    }
-
-    nonisolated(unsafe) private static let isoFormatter: ISO8601DateFormatter = {
-        // Used from the main task only; ISO8601DateFormatter is not Sendable.
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
+    static func iso(_ time: Timestamp) -> String { StoreWords.iso(time) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SyncIPC
+import SyncJSON
 import SyncProtocol
 #if canImport(Glibc)
 import Glibc

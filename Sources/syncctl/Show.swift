@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SyncIPC
+import SyncJSON
 import SyncProtocol
 
 extension Syncctl {
@@ -101,15 +102,6 @@ extension Syncctl {
 }
 
 extension JSONOutput {
-    static func run(_ run: RunRecord) -> [String: Any] {
-        [
-            "run": run.run, "flags": flags(run.flags), "trigger": run.trigger.description,
-            "started": Format.iso(run.started), "ended": Format.iso(run.ended), "seconds": run.duration,
-            "result": ["code": run.result.hex, "name": run.result.name, "text": run.result.text],
-            "warnings": run.warnings, "errors": run.errors,
-        ]
-    }
-
     static func journal(_ entry: Journal.Entry) -> [String: Any] {
         ["time": Format.iso(entry.time), "level": entry.level, "message": entry.message]
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SyncIPC
+import SyncJSON
 import SyncProtocol
 
 @main

@@ -1,0 +1,140 @@
+import Logging
+import NIOCore
+import SyncIPC
+import SyncProtocol
+
+/// syncd-http's one subscription to the daemon and everything fed from it: the store table, the
+/// metrics, and the `/events` clients. However many browsers watch, the daemon sees one viewer.
+actor Bridge {
+    let socket: String
+    /// Whether this server offers controls at all (a token file or a trusted proxy): the daemon
+    /// must also grant this process control, see ``controls``.
+    let controlsConfigured: Bool
+    private let logger: Logger
+    private(set) var table: StoreTable?
+    private var connected = false
+    private var reason: String?
+    private var granted = false
+    private var metrics = Metrics()
+    private var ring = FrameRing(capacity: 4096)
+    private var clients: [UInt64: AsyncStream<ByteBuffer>.Continuation] = [:]
+    private var nextClient: UInt64 = 0
+
+    /// Frames a client may fall behind by before it is cut off (it reconnects with Last-Event-ID).
+    static let clientBacklog = 8192
+
+    init(socket: String, controlsConfigured: Bool, logger: Logger) {
+        self.socket = socket
+        self.controlsConfigured = controlsConfigured
+        self.logger = logger
+    }
+
+    /// Controls are offered when configured and the daemon gave this process control access.
+    var controls: Bool { controlsConfigured && granted }
+
+    /// Follows the daemon until cancelled, reconnecting with "since seq" after a restart.
+    func run() async {
+        let beat = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(15))
+                await self?.broadcast(SSEFrame.keepalive)
+            }
+        }
+        defer { beat.cancel() }
+        var resynced = false
+        for await update in SyncClient.watch(socketPath: socket, clientName: "syncd-http") {
+            switch update {
+            case .connected(let welcome):
+                connected = true
+                reason = nil
+                granted = welcome.access == .control
+                metrics.connected(true)
+                logger.info("attached to syncd", metadata: ["socket": "\(socket)", "access": "\(welcome.access)"])
+                broadcastDaemon()
+            case .resynced:
+                resynced = true
+                metrics.resynced()
+            case .snapshot(let snapshot):
+                if resynced { await fillGap() }
+                resynced = false
+                table = StoreTable(snapshot)
+                metrics.attach(snapshot)
+                ring.reset(base: snapshot.seq)
+                broadcast(SSEFrame.snapshot(snapshot))
+            case .event(let event):
+                var current = table ?? StoreTable(seq: 0)
+                current.apply(event)
+                table = current
+                metrics.apply(event)
+                let frame = SSEFrame.event(event, store: current[event.store])
+                ring.append(seq: event.seq, frame)
+                broadcast(frame)
+            case .disconnected(let why):
+                connected = false
+                reason = why
+                metrics.connected(false)
+                logger.warning("lost syncd: \(why); reconnecting")
+                broadcastDaemon()
+            }
+        }
+        for client in clients.values { client.finish() }
+        clients.removeAll()
+    }
+
+    /// A new `/events` client: the daemon frame, then what it missed after `lastEventID` (from the
+    /// ring) or a snapshot, then live frames.
+    func attach(lastEventID: UInt64?) -> AsyncStream<ByteBuffer> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(Self.clientBacklog))
+        let id = nextClient
+        nextClient += 1
+        continuation.yield(daemonFrame)
+        if let lastEventID, let missed = ring.frames(after: lastEventID) {
+            for frame in missed { continuation.yield(frame) }
+        } else if let table {
+            continuation.yield(SSEFrame.snapshot(table.snapshot()))
+        }
+        clients[id] = continuation
+        metrics.sseClients.set(Double(clients.count))
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.detach(id) }
+        }
+        return stream
+    }
+
+    func metricsText() -> String {
+        metrics.render(table, connected: connected)
+    }
+
+    private func detach(_ id: UInt64) {
+        clients[id] = nil
+        metrics.sseClients.set(Double(clients.count))
+    }
+
+    private var daemonFrame: ByteBuffer {
+        SSEFrame.daemon(connected: connected, reason: reason, controls: controls)
+    }
+
+    private func broadcastDaemon() { broadcast(daemonFrame) }
+
+    private func broadcast(_ frame: ByteBuffer) {
+        for (id, client) in clients {
+            if case .dropped = client.yield(frame) {
+                // Its backlog is full: cut it off rather than hold frames for it without bound.
+                client.finish()
+                clients[id] = nil
+                metrics.sseDropped.increment()
+            }
+        }
+        metrics.sseClients.set(Double(clients.count))
+    }
+
+    /// Counts the runs and errors that ended while the daemon's replay could not cover the gap.
+    private func fillGap() async {
+        do {
+            let (runs, errors) = try await DaemonRequest.histories(socket: socket)
+            metrics.fillGap(runs: runs, errors: errors)
+        } catch {
+            logger.warning("could not read the run history after a gap: \(error)")
+        }
+    }
+}
