@@ -4,8 +4,8 @@ import SyncProtocol
 /// One request to the daemon on a connection of its own: what `/api/...` and the dashboard's
 /// buttons do. The daemon checks this process's rights on each (SO_PEERCRED), as for syncctl.
 enum DaemonRequest {
-    static func status(socket: String) async throws -> Snapshot {
-        try await with(socket) { try await $0.status() }
+    static func status(socket: String, stores: [String]) async throws -> Snapshot {
+        try await with(socket) { try await $0.status(stores: stores) }
     }
 
     static func errors(socket: String, stores: [String]) async throws -> [ErrorEntry] {

@@ -32,10 +32,8 @@ enum Routes {
         }
         router.get("/api/status") { request, _ in
             try await daemon {
-                let snapshot = try await DaemonRequest.status(socket: bridge.socket)
-                let stores = request.uri.queryParameters.getAll("store")
-                let shown = Snapshot(seq: snapshot.seq, stores: snapshot.stores.filter { stores.isEmpty || stores.contains($0.name) })
-                return try json(JSONSerialization.jsonObject(with: JSONEncoder().encode(JSONOutput.status(shown))))
+                let snapshot = try await DaemonRequest.status(socket: bridge.socket, stores: request.uri.queryParameters.getAll("store"))
+                return try json(JSONSerialization.jsonObject(with: JSONEncoder().encode(JSONOutput.status(snapshot))))
             }
         }
         router.get("/api/errors") { request, _ in

@@ -75,26 +75,10 @@ final class Dovecot {
     }
 
     /// A loopback port nobody listens on now (the kernel's choice for port 0).
-    static func freePort() -> Int {
-        let (fd, port) = boundLoopbackSocket()
-        close(fd)
-        return port
-    }
+    static func freePort() -> Int { freeLoopbackPort() }
 
     /// A TCP socket bound to a port of the kernel's choice on 127.0.0.1, and that port.
-    static func boundLoopbackSocket() -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 ? getsockname(fd, pointer, &length) : -1
-            }
-        }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
-    }
+    static func boundLoopbackSocket() -> (fd: Int32, port: Int) { TestSupport.boundLoopbackSocket() }
 
     /// Adds generated messages to the server's mailbox (Dovecot notices them on the next SELECT).
     func generate(messages: Int, folders: String, seed: Int) throws {
