@@ -129,7 +129,11 @@ enum Dashboard {
           const percent = run ? (run.percent ?? 0) : 0;
           $(".fill", element).style.width = percent + "%";
           element.dataset.percent = String(percent);
-          $(".step", element).textContent = run ? [run.percent != null ? Math.floor(run.percent) + "%" : "", run.step || ""].join(" ").trim() : "";
+          // Problems of the run in progress: the error list shows them once the run has ended.
+          const problems = run ? [run.errors && run.errors + (run.errors > 1 ? " errors" : " error"),
+                                  run.warnings && run.warnings + (run.warnings > 1 ? " warnings" : " warning")].filter(Boolean).join(", ") : "";
+          $(".step", element).textContent = run ? [run.percent != null ? Math.floor(run.percent) + "%" : "", run.step || "",
+                                                   problems && "(" + problems + ")"].join(" ").trim() : "";
           $(".result", element).textContent = store.last_result ? store.last_result.name + (store.last_run_ended ? " (" + when(store.last_run_ended) + ")" : "") : "-";
           $(".next", element).textContent = next(store);
           $(".controls", element).hidden = !controls;
