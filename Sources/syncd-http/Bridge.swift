@@ -17,7 +17,7 @@ actor Bridge {
     private var granted = false
     private var metrics = Metrics()
     private var ring = FrameRing(capacity: 4096)
-    private var clients: [UInt64: AsyncStream<ByteBuffer>.Continuation] = [:]
+    private var clients: [UInt64: ClientMailbox] = [:]
     private var nextClient: UInt64 = 0
 
     /// Frames a client may fall behind by before it is cut off (it reconnects with Last-Event-ID).
@@ -82,32 +82,29 @@ actor Bridge {
     }
 
     /// A new `/events` client: the daemon frame, then what it missed after `lastEventID` (from the
-    /// ring) or a snapshot, then live frames.
-    func attach(lastEventID: UInt64?) -> AsyncStream<ByteBuffer> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(Self.clientBacklog))
+    /// ring) or a snapshot, then live frames. The caller ``detach(_:)``es it when the client leaves.
+    func attach(lastEventID: UInt64?) -> (id: UInt64, mailbox: ClientMailbox) {
+        let mailbox = ClientMailbox(limit: Self.clientBacklog)
         let id = nextClient
         nextClient += 1
-        continuation.yield(daemonFrame)
+        _ = mailbox.post(daemonFrame)
         if let lastEventID, let missed = ring.frames(after: lastEventID) {
-            for frame in missed { continuation.yield(frame) }
+            for frame in missed { _ = mailbox.post(frame) }  // the ring is smaller than the backlog
         } else if let table {
-            continuation.yield(SSEFrame.snapshot(table.snapshot()))
+            _ = mailbox.post(SSEFrame.snapshot(table.snapshot()))
         }
-        clients[id] = continuation
-        metrics.sseClients.set(Double(clients.count))
-        continuation.onTermination = { [weak self] _ in
-            Task { await self?.detach(id) }
-        }
-        return stream
+        clients[id] = mailbox
+        metrics.sseClients.set(to: Double(clients.count))
+        return (id, mailbox)
+    }
+
+    func detach(_ id: UInt64) {
+        clients.removeValue(forKey: id)?.finish()
+        metrics.sseClients.set(to: Double(clients.count))
     }
 
     func metricsText() -> String {
         metrics.render(table, connected: connected)
-    }
-
-    private func detach(_ id: UInt64) {
-        clients[id] = nil
-        metrics.sseClients.set(Double(clients.count))
     }
 
     private var daemonFrame: ByteBuffer {
@@ -118,9 +115,8 @@ actor Bridge {
 
     private func broadcast(_ frame: ByteBuffer) {
         for (id, client) in clients {
-            if case .dropped = client.yield(frame) {
+            if !client.post(frame) {
                 // Its backlog is full: cut it off rather than hold frames for it without bound.
-                client.finish()
                 clients[id] = nil
                 metrics.sseDropped.increment()
             }

@@ -189,7 +189,14 @@ enum Dashboard {
         for (const type of ["run-started", "progress", "error", "warning", "done", "store-changed", "store-removed"]) {
           events.addEventListener(type, message => {
             const frame = JSON.parse(message.data), name = frame.event.store;
-            if (frame.store) stores.set(name, frame.store); else stores.delete(name);
+            if (type === "progress") {
+              // Progress frames carry no store document: apply the step to the run shown.
+              const run = stores.get(name)?.run, event = frame.event;
+              if (!run || run.id !== event.run) return;
+              if (event.step != null) run.step = event.step;
+              run.index = event.index; run.max = event.max;
+              run.percent = event.max > 0 ? Math.round(Math.min(event.index, event.max) / event.max * 1000) / 10 : null;
+            } else if (frame.store) stores.set(name, frame.store); else stores.delete(name);
             if (type === "error" || type === "warning") remember({ store: name, time: frame.event.time, severity: type, name: frame.event.name, message: frame.event.message });
             redraw(name);
           });

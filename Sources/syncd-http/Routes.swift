@@ -21,12 +21,26 @@ enum Routes {
             // The browser sends Last-Event-ID itself when it reconnects; `?since=` is for scripts.
             let last = request.headers[lastEventID].flatMap { UInt64($0) }
                 ?? request.uri.queryParameters.get("since", as: UInt64.self)
-            let frames = await bridge.attach(lastEventID: last)
+            let (id, mailbox) = await bridge.attach(lastEventID: last)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store", accelBuffering: "no"],
                 body: ResponseBody { writer in
-                    for await frame in frames.cancelOnGracefulShutdown() { try await writer.write(frame) }
+                    do {
+                        try await withGracefulShutdownHandler {
+                            while let frames = await mailbox.next() {
+                                var batch = ByteBuffer()
+                                for var frame in frames { batch.writeBuffer(&frame) }
+                                try await writer.write(batch)
+                            }
+                        } onGracefulShutdown: {
+                            mailbox.finish()
+                        }
+                    } catch {
+                        await bridge.detach(id)  // the client went away
+                        throw error
+                    }
+                    await bridge.detach(id)
                     try await writer.finish(nil)
                 })
         }

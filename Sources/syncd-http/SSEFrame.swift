@@ -8,17 +8,21 @@ import SyncProtocol
 /// Each daemon event becomes one frame whose `id` is the event's seq, so a browser that reconnects
 /// sends it back as `Last-Event-ID`. Its data is one JSON line: `{"event": ..., "store": ...}`,
 /// the event as `syncctl watch --json` prints it and the store's state after it (as
-/// `/api/status` gives one store; null once the store is removed).
+/// `/api/status` gives one store; null once the store is removed; absent for progress).
 enum SSEFrame {
     static func event(_ event: SyncEvent, store: StoreStatus?) -> ByteBuffer {
-        let storeObject: Any = store.flatMap { try? object(JSONOutput.store($0)) } ?? NSNull()
-        return frame(id: event.seq, type: JSONOutput.event(event)["type"] as? String ?? "event",
-                     data: ["event": JSONOutput.event(event), "store": storeObject])
+        let object = JSONOutput.event(event)
+        var data: [String: Any] = ["event": object]
+        // Progress is most of the stream and changes only the run's step, index and max, which the
+        // event carries: the page applies it itself, and the store document (the costly part to
+        // encode) is left out.
+        if !event.isProgress { data["store"] = store.flatMap { try? encoded(JSONOutput.store($0)) } ?? NSNull() }
+        return frame(id: event.seq, type: object["type"] as? String ?? "event", data: data)
     }
 
     /// Every store's state: a new client's first frame, and after a resync.
     static func snapshot(_ snapshot: Snapshot) -> ByteBuffer {
-        let data = (try? object(JSONOutput.status(snapshot))) ?? [:]
+        let data = (try? encoded(JSONOutput.status(snapshot))) ?? [:]
         return frame(id: snapshot.seq, type: "snapshot", data: data)
     }
 
@@ -42,7 +46,14 @@ enum SSEFrame {
         return buffer
     }
 
-    private static func object<T: Encodable>(_ value: T) throws -> Any {
+    private static func encoded<T: Encodable>(_ value: T) throws -> Any {
         try JSONSerialization.jsonObject(with: JSONEncoder().encode(value))
+    }
+}
+
+extension SyncEvent {
+    var isProgress: Bool {
+        if case .progress = kind { return true }
+        return false
     }
 }
