@@ -70,4 +70,41 @@ final class MetricsTests: XCTestCase {
             XCTAssertTrue(text.contains(family), "\(family) missing from:\n\(text)")
         }
     }
+
+    /// A daemon crash while syncd-http runs: the new daemon starts past the seq block the old one
+    /// had reserved, so it cannot replay and syncd-http resyncs; the run that ends meanwhile is
+    /// still counted (from the run history, or live if syncd-http is back first), and nothing
+    /// counted before is counted again.
+    func testMetrics_aDaemonCrashLosesNoRunAndCountsNoneTwice() async throws {
+        let daemon = try DaemonProcess(config: """
+            [store.alpha]
+            provider = "synthetic"
+            steps = 1
+            rate = 1000
+            """)
+        try await daemon.start()
+        let client = try await daemon.client()
+        // The start-up run, over before syncd-http starts: not its to count.
+        while try await client.status().stores.first?.info.lastResult == nil { try await Task.sleep(for: .milliseconds(20)) }
+        let (_, updates) = try await client.subscribe()
+        let bridge = try await BridgeProcess(daemon: daemon)
+        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        _ = try await client.send(.syncNow(store: "alpha", flags: []))
+        _ = try await events(from: updates) { $0.isDone }
+        let counted = #"syncd_runs_total{store="alpha",result="ok"} "#
+        try await until("the run to be counted") { http(bridge.url + "/metrics").body.contains(counted + "1") }
+        await client.close()
+
+        daemon.signal(SIGKILL)
+        _ = try await daemon.waitForExit()
+        try await daemon.start()  // its start-up run ends within milliseconds, likely before syncd-http reconnects
+        try await until("the start-up run after the restart to be counted") {
+            http(bridge.url + "/metrics").body.contains(counted + "2")
+        }
+        try await Task.sleep(for: .seconds(1))
+        let text = http(bridge.url + "/metrics").body
+        XCTAssertTrue(text.contains(counted + "2"), text)
+        XCTAssertTrue(text.contains("syncd_http_daemon_connects_total 2"), text)
+        XCTAssertTrue(text.contains("syncd_http_resyncs_total 1"), "the new daemon did not hold the old events: \(text)")
+    }
 }
