@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import SyncIPC
 import SyncProtocol
@@ -106,5 +109,42 @@ final class EventsTests: XCTestCase {
                              mergeStandardError: true)
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stdout.contains("readable by others"), result.stdout)
+    }
+
+    func testUnixSocket_behindATrustedProxyMayControl() async throws {
+        let daemon = try DaemonProcess(config: Self.config)
+        try await daemon.start()
+        let path = daemon.directory + "/http.sock"
+        let log = daemon.directory + "/http-unix.log"
+        guard let pid = startTool(try builtProduct("syncd-http"), ["--socket", daemon.socket, "--listen", "unix:" + path, "--trust-proxy"],
+                                  outputFile: log) else { throw TestError("could not start syncd-http") }
+        defer { kill(pid, SIGTERM); _ = waitForTool(pid) }
+        try await until("syncd-http to listen on \(path)") {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("listening on unix:")
+        }
+        var info = stat()
+        XCTAssertEqual(stat(path, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o660, "only the proxy's group may reach the socket")
+        func post(_ headers: [String]) -> String {
+            runTool("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", path, "-X", "POST"]
+                    + headers.flatMap { ["-H", $0] } + ["http://localhost/api/stores/alpha/sync"]).stdout
+        }
+        XCTAssertEqual(post([]), "401", "the CSRF header is needed behind a proxy too")
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        XCTAssertEqual(post(["X-Syncd-Control: 1"]), "200")
+        let started = try await events(from: updates) { $0.isRunStarted }
+        XCTAssertEqual(started.last?.store, "alpha")
+        await client.close()
+    }
+
+    func testListen_refusesWhatWouldExposeControls() throws {
+        let tool = try builtProduct("syncd-http")
+        let proxyOnTCP = runTool(tool, ["--trust-proxy", "--listen", "127.0.0.1:0"], mergeStandardError: true)
+        XCTAssertNotEqual(proxyOnTCP.status, 0)
+        XCTAssertTrue(proxyOnTCP.stdout.contains("--trust-proxy needs --listen unix:PATH"), proxyOnTCP.stdout)
+        let noHost = runTool(tool, ["--listen", ":9477"], mergeStandardError: true)
+        XCTAssertNotEqual(noHost.status, 0)
+        XCTAssertTrue(noHost.stdout.contains("name the address"), noHost.stdout)
     }
 }
