@@ -62,11 +62,10 @@ actor Bridge {
                 ring.reset(base: snapshot.seq)
                 broadcast(SSEFrame.snapshot(snapshot))
             case .event(let event):
-                var current = table ?? StoreTable(seq: 0)
-                current.apply(event)
-                table = current
+                if table == nil { table = StoreTable(seq: 0) }
+                table!.apply(event)  // in place: a copy would duplicate every store per event
                 metrics.apply(event)
-                let frame = SSEFrame.event(event, store: current[event.store])
+                let frame = SSEFrame.event(event, store: table![event.store])
                 ring.append(seq: event.seq, frame)
                 broadcast(frame)
             case .disconnected(let why):
