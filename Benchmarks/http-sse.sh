@@ -3,7 +3,8 @@
 # in the same run, and the daemon's CPU with and without syncd-http attached.
 #
 #   Benchmarks/http-sse.sh [SECONDS] [CLIENTS]     (default 8 s, 100 clients; release binaries,
-#                                                   BUILD=debug to use the debug ones)
+#                                                   BUILD=debug for the debug ones, SCRATCH=DIR
+#                                                   for a build directory other than .build)
 #
 # 4 synthetic stores at RATE (500) steps/s each. Phase A: one `syncctl watch --json` viewer;
 # B: two; C: one, and syncd-http with CLIENTS readers of its /events. Per reader: events/s,
@@ -16,8 +17,8 @@ window=${1:-8}
 clients=${2:-100}
 rate=${RATE:-500}
 config=${BUILD:-release}
-for product in syncd syncctl syncd-http; do swift build -c "$config" --product "$product" >/dev/null; done
-bin=$(swift build -c "$config" --show-bin-path)
+for product in syncd syncctl syncd-http; do swift build -c "$config" ${SCRATCH:+--scratch-path "$SCRATCH"} --product "$product" >/dev/null; done
+bin=$(swift build -c "$config" ${SCRATCH:+--scratch-path "$SCRATCH"} --show-bin-path)
 run=$(mktemp -d /tmp/syncd-sse.XXXXXX)
 reader=Benchmarks/http-sse-reader.py
 steps=$(( rate * (window + 20) ))

@@ -59,8 +59,13 @@ struct SyncdHTTP: AsyncParsableCommand {
         let daemonSocket = socket ?? ProcessInfo.processInfo.environment["SYNCD_SOCKET"] ?? "/run/syncd/syncd.sock"
         let bridge = Bridge(socket: daemonSocket, controlsConfigured: gate.offersControls, logger: logger)
         let address = try Self.address(listen)
-        if case .unix(let path) = address { try Self.clearStaleSocket(path) }
         let mode = mode_t(UInt32(socketMode, radix: 8) ?? 0o660)
+        if case .unix(let path) = address {
+            try Self.clearStaleSocket(path)
+            // The socket is born with the mode, not chmod'ed after a window where others could
+            // connect; syncd-http writes no other files.
+            umask(~mode & 0o777)
+        }
         let app = Application(
             router: Routes.router(bridge: bridge, gate: gate),
             configuration: .init(address: address.bind, serverName: "syncd-http"),
