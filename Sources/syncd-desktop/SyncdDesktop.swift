@@ -13,8 +13,12 @@ struct SyncdDesktop: AsyncParsableCommand {
             Talks to the session bus ($DBUS_SESSION_BUS_ADDRESS): org.freedesktop.Notifications for new mail, \
             failed runs and stores that need `syncctl login`; org.kde.JobViewServer (when it runs) for one \
             progress view per running sync, whose Cancel cancels the run; com.canonical.Unity.LauncherEntry \
-            for the dock. Exit status: 0 stopped, 1 the session bus went away, 69 no session bus.
+            for the dock. One runs per session (it owns io.github.syncd.Desktop; a second one exits at once). \
+            Exit status: 0 stopped or another one runs, 1 the session bus went away, 69 no session bus.
             """)
+
+    /// The name the running syncd-desktop owns on the session bus, so that it runs once.
+    static let busName = "io.github.syncd.Desktop"
 
     @Option(name: .long, help: ArgumentHelp("The daemon's socket.", discussion: "Default: $SYNCD_SOCKET, else /run/syncd/syncd.sock."))
     var socket: String?
@@ -33,7 +37,11 @@ struct SyncdDesktop: AsyncParsableCommand {
         let path = socket ?? ProcessInfo.processInfo.environment["SYNCD_SOCKET"] ?? "/run/syncd/syncd.sock"
         let bus: SessionBus
         do {
-            bus = try await SessionBus.connect()
+            bus = try await SessionBus.connect(claiming: Self.busName)
+        } catch let error as NameTaken {
+            // An autostart entry and the user service may both start one: the second steps aside.
+            log("\(error); exiting")
+            return
         } catch {
             log("\(error) (is DBUS_SESSION_BUS_ADDRESS set? syncd-desktop runs in a desktop session)")
             throw ExitCode(69)

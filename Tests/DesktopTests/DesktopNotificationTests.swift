@@ -59,7 +59,7 @@ final class DesktopNotificationTests: XCTestCase {
         let history = try session.closeAllAndReadHistory()
         XCTAssertEqual(history.count, 1, "the second failure replaced the first: \(history)")
         XCTAssertEqual(history.first?.summary, "Sync of broken failed (2 times)")
-        XCTAssertEqual(history.first?.body, "cannot reach imap.example.org (network error)")
+        XCTAssertEqual(history.first?.body, "cannot reach imap.example.org")
     }
 
     func testBurstOfFailedRuns_isOneNotificationWithTheCount_notAStorm() async throws {
@@ -123,6 +123,26 @@ final class DesktopNotificationTests: XCTestCase {
         XCTAssertEqual(try ctl(["sync", "--wait", "broken"], daemon), 3)
         try await session.waitUntil("the failure notification after the restart") { session.notifyCalls(summaryPrefix: "Sync of broken failed") == 1 }
         XCTAssertTrue(session.file("desktop.log").contains("lost syncd"), session.file("desktop.log"))
+    }
+
+    func testSecondDesktop_inTheSameSession_exitsAtOnce() async throws {
+        let session = try await DesktopSession()
+        defer { session.stop() }
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        try session.startDesktop(socket: daemon.socket)
+        try await session.waitForDesktop(connections: 1)
+        let second = runTool("/usr/bin/env", session.environment + [try builtProduct("syncd-desktop"), "--socket", daemon.socket],
+                             mergeStandardError: true)
+        XCTAssertEqual(second.status, 0)
+        XCTAssertTrue(second.stdout.contains("another syncd-desktop runs in this session"), second.stdout)
+    }
+
+    func testNoSessionBus_exits69_sayingSo() throws {
+        let result = runTool("/usr/bin/env", ["-u", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR=/nonexistent", try builtProduct("syncd-desktop")],
+                             mergeStandardError: true)
+        XCTAssertEqual(result.status, 69, result.stdout)
+        XCTAssertTrue(result.stdout.contains("cannot connect to the session bus"), result.stdout)
     }
 }
 

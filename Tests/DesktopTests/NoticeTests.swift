@@ -34,6 +34,7 @@ final class NoticeTests: XCTestCase {
     func testFailureAndLogin_text() {
         XCTAssertEqual(Notice(.failure(count: 1, result: .network, message: "connection refused"), store: "mail").body,
                        "connection refused (network error)")
+        XCTAssertEqual(NoticeText.failureBody(result: .failed, message: "exited with status 1"), "exited with status 1")
         XCTAssertEqual(Notice(.failure(count: 4, result: .stalled, message: nil), store: "mail").summary, "Sync of mail failed (4 times)")
         let login = Notice(.login(instructions: nil), store: "work")
         XCTAssertEqual(login.summary, "work needs a login")

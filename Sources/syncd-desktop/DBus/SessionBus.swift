@@ -46,9 +46,11 @@ final class SessionBus: Sendable {
         }
     }
 
-    /// Connects to the session bus (`$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`).
-    /// - Throws: ``BusError`` when there is no session bus to connect to.
-    static func connect() async throws -> SessionBus {
+    /// Connects to the session bus (`$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`)
+    /// and takes the well-known name `claiming`, which only one connection holds at a time.
+    /// - Throws: ``BusError`` when there is no session bus to connect to, ``NameTaken`` when
+    ///   another connection holds the name.
+    static func connect(claiming name: String) async throws -> SessionBus {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw BusError("pipe", code: -errno) }
         for fd in fds {
@@ -58,7 +60,7 @@ final class SessionBus: Sendable {
         let (stream, continuation) = AsyncStream<BusSignal>.makeStream()
         let shared = Shared(wakeRead: fds[0], wakeWrite: fds[1], continuation: continuation)
         try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, Error>) in
-            let thread = Thread { Self.run(shared, opened: opened) }
+            let thread = Thread { Self.run(shared, claiming: name, opened: opened) }
             thread.name = "session-bus"
             thread.start()
         }
@@ -137,7 +139,7 @@ final class SessionBus: Sendable {
 
     // MARK: the bus thread
 
-    private static func run(_ shared: Shared, opened: CheckedContinuation<Void, Error>) {
+    private static func run(_ shared: Shared, claiming name: String, opened: CheckedContinuation<Void, Error>) {
         var bus: OpaquePointer?
         let code = sd_bus_open_user(&bus)
         guard code >= 0, let bus else {
@@ -146,6 +148,14 @@ final class SessionBus: Sendable {
             close(shared.wakeWrite)
             shared.continuation.finish()
             return opened.resume(throwing: error)
+        }
+        let claimed = sd_bus_request_name(bus, name, 0)
+        guard claimed >= 0 else {
+            sd_bus_flush_close_unref(bus)
+            close(shared.wakeRead)
+            close(shared.wakeWrite)
+            shared.continuation.finish()
+            return opened.resume(throwing: claimed == -EEXIST ? NameTaken(name: name) : BusError("cannot own \(name)", code: claimed))
         }
         let sink = Unmanaged.passRetained(SignalSink(shared.continuation))
         let matches: [(String, String)] = [
@@ -214,6 +224,12 @@ final class SessionBus: Sendable {
         guard deadline > nowMicros else { return 0 }
         return Int32(min((deadline - nowMicros + 999) / 1000, 60_000))
     }
+}
+
+/// Another connection owns the name: another syncd-desktop runs in this session.
+struct NameTaken: Error, CustomStringConvertible {
+    let name: String
+    var description: String { "another syncd-desktop runs in this session (it owns \(name))" }
 }
 
 /// Where the C signal callback hands decoded signals; kept alive while the bus is open.

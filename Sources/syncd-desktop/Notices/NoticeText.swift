@@ -36,10 +36,11 @@ enum NoticeText {
         return lines.joined(separator: "\n")
     }
 
-    /// The run's first error in its own words, then the result: "connection refused (network error)".
+    /// The run's first error in its own words, then the result: "connection refused (network
+    /// error)"; the plain "failed" (a command's exit status) adds nothing to the words.
     static func failureBody(result: SyncStatus, message: String?) -> String {
         guard let message, !message.isEmpty else { return result.text }
-        return "\(message) (\(result.text))"
+        return result == .failed ? message : "\(message) (\(result.text))"
     }
 
     /// The name in `Alice Example <alice@example.org>` (quotes dropped), or the address alone.
