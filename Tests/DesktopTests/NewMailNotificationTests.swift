@@ -19,6 +19,7 @@ final class NewMailNotificationTests: XCTestCase {
         try await server.start()
         defer { Task { await server.stop() } }
         _ = server.publisher.publish(store: "mail", run: 0, .storeChanged(StoreInfo(provider: "imap")))
+        let peer = try await session.startJobViewPeer(cancelOnProgress: false)  // records the dock's signal
         try session.startDesktop(socket: socket, arguments: ["--coalesce", "1"])
         try await session.waitForDesktop(connections: 1)
 
@@ -30,6 +31,12 @@ final class NewMailNotificationTests: XCTestCase {
         _ = server.publisher.publish(store: "mail", run: 9, .newMessages(NewMessages(folder: "Lists/swift", count: 1, summaries: [bob])))
         try await session.waitUntil("the merged notification") {
             session.notifyCalls(summaryPrefix: "5 new messages from Alice Example and Bob") == 1
+        }
+        try await session.waitUntil("the dock's count") {
+            try JobViewTests.calls(peer).contains { update in
+                guard update.member == "Update", let properties = update.args.last as? [String: Any] else { return false }
+                return properties["count"] as? Int == 5 && properties["count-visible"] as? Bool == true
+            }
         }
         XCTAssertEqual(session.notifyCalls(summaryPrefix: ""), 2, "two events within the window made one more Notify, not two")
         let history = try session.closeAllAndReadHistory()
