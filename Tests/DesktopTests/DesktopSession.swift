@@ -33,6 +33,18 @@ final class DesktopSession {
               <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
             </busconfig>
             """.write(toFile: directory + "/bus.conf", atomically: true, encoding: .utf8)
+        // Nothing expires on its own, so what a test reads back does not depend on how fast it runs.
+        try """
+            [global]
+                history_length = 100
+                markup = full
+            [urgency_low]
+                timeout = 0
+            [urgency_normal]
+                timeout = 0
+            [urgency_critical]
+                timeout = 0
+            """.write(toFile: directory + "/dunstrc", atomically: true, encoding: .utf8)
         do {
             // The tools write where they are ready on fd 3; `exec` keeps the pid the one we wait for.
             try start("/bin/sh", ["-c", "exec dbus-daemon --config-file=\(directory)/bus.conf --nofork --address=unix:path=\(directory)/bus --print-address=3 3>\(directory)/bus.addr"], log: "dbus.log")
@@ -40,7 +52,7 @@ final class DesktopSession {
             busAddress = try await firstLine(of: "bus.addr")
             display = ":" + (try await firstLine(of: "display"))
             try start("/usr/bin/env", environment + ["dbus-monitor", "interface='org.freedesktop.Notifications'"], log: "monitor.log")
-            try start("/usr/bin/env", environment + ["dunst"], log: "dunst.log")
+            try start("/usr/bin/env", environment + ["dunst", "-config", directory + "/dunstrc"], log: "dunst.log")
             try await waitForName("org.freedesktop.Notifications")
         } catch {
             stop()

@@ -40,8 +40,8 @@ final class JobViewTests: XCTestCase {
         XCTAssertEqual(view?.path, "/JobViewServer/JobView_1")
         XCTAssertTrue(members.contains("setTotalAmount") && members.contains("setProcessedAmount"), "\(members)")
         let percents = calls.filter { $0.member == "setPercent" }.compactMap { $0.args.first as? Int }
-        XCTAssertFalse(percents.isEmpty)
-        XCTAssertTrue(percents.allSatisfy { $0 > 0 && $0 < 100 }, "\(percents)")
+        XCTAssertTrue(percents.contains { $0 > 0 }, "\(percents)")
+        XCTAssertTrue(percents.allSatisfy { $0 < 100 }, "cancelled before the end: \(percents)")
         let cancel = members.firstIndex(of: "cancelRequested")
         let end = members.lastIndex(of: "terminate")
         XCTAssertNotNil(cancel)
