@@ -16,7 +16,28 @@ final class JobViewTests: XCTestCase {
         rate = 20
         step_text = "message"
         run_at_startup = false
+
+        [store.broken]
+        provider = "exec"
+        command = ["/bin/sh", "-c", "echo 'progress 1 4 connecting'; echo 'error network cannot reach imap.example.org'; sleep 0.5; exit 1"]
+        run_at_startup = false
         """
+
+    func testFailedRun_endsItsJobViewWithTheError() async throws {
+        let session = try await DesktopSession()
+        defer { session.stop() }
+        let log = try await session.startJobViewPeer(cancelOnProgress: false)
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        try session.startDesktop(socket: daemon.socket)
+        try await session.waitForDesktop(connections: 1)
+
+        XCTAssertEqual(try ctl(["sync", "--wait", "broken"], daemon), 3)
+        try await session.waitUntil("the view's end") { try Self.calls(log).contains { $0.member == "terminate" } }
+        let calls = try Self.calls(log)
+        XCTAssertEqual(calls.last { $0.member == "terminate" }?.args.first as? String, "cannot reach imap.example.org")
+        XCTAssertTrue(calls.contains { $0.member == "setDescriptionField" && $0.args.last as? String == "connecting" }, "\(calls.map(\.member))")
+    }
 
     func testRunningSync_hasAJobView_whoseCancelCancelsTheRun() async throws {
         let session = try await DesktopSession()
