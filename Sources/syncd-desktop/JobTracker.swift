@@ -21,6 +21,9 @@ struct JobTracker {
     }
 
     private(set) var jobs: [String: Job] = [:]
+    /// When runs without a view last asked whether a job view server runs now (Plasma may start
+    /// after syncd-desktop, or kuiserver restart): at most once a second.
+    private var lastProbe: ContinuousClock.Instant?
 
     init(server: JobViewServer) { self.server = server }
 
@@ -32,22 +35,31 @@ struct JobTracker {
     mutating func started(store: String, run: RunID) async {
         if let old = jobs[store], old.run != run { await ended(store: store, run: old.run, error: "") }
         guard jobs[store] == nil else { return }
-        var job = Job(run: run)
-        if await server.isRunning() {
-            do {
-                let view = JobViewServer.View(path: try await server.requestView(appName: "syncd", icon: "mail-send-receive"))
-                try await server.setInfoMessage(view, "Syncing \(store)")
-                try await server.setDescriptionField(view, number: 0, name: "Store", value: store)
-                job.view = view
-            } catch {
-                log("cannot open a job view for \(store): \(error)")
-            }
-        }
-        jobs[store] = job
+        jobs[store] = Job(run: run)
+        if await server.isRunning() { await openView(store) }
     }
 
-    /// Moves each view's bar to its run's latest Progress.
+    private mutating func openView(_ store: String) async {
+        do {
+            let view = JobViewServer.View(path: try await server.requestView(appName: "syncd", icon: "mail-send-receive"))
+            try await server.setInfoMessage(view, "Syncing \(store)")
+            try await server.setDescriptionField(view, number: 0, name: "Store", value: store)
+            jobs[store]?.view = view
+        } catch {
+            log("cannot open a job view for \(store): \(error)")
+        }
+    }
+
+    /// Moves each view's bar to its run's latest Progress; opens the views of runs that have
+    /// none once a job view server runs.
     mutating func update(from table: StoreTable) async {
+        let unseen = jobs.filter { $0.value.view == nil }.map(\.key).sorted()
+        if !unseen.isEmpty, lastProbe.map({ $0 < .now - .seconds(1) }) ?? true {
+            lastProbe = .now
+            if await server.isRunning() {
+                for store in unseen { await openView(store) }
+            }
+        }
         for (store, job) in jobs {
             guard let view = job.view, let run = table[store]?.run, run.id == job.run else { continue }
             let bar = Bar(index: run.index, max: run.max, step: run.step)

@@ -79,6 +79,25 @@ final class JobViewTests: XCTestCase {
         XCTAssertTrue(updates.contains { Self.progressVisible($0) == true }, "\(updates.map(\.args))")
     }
 
+    func testJobViewServerStartedMidRun_getsTheRunningSync() async throws {
+        let session = try await DesktopSession()
+        defer { session.stop() }
+        let daemon = try DaemonProcess(config: Self.stores)
+        try await daemon.start()
+        try session.startDesktop(socket: daemon.socket)
+        try await session.waitForDesktop(connections: 1)
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe(stores: ["slow"])
+        XCTAssertEqual(try ctl(["sync", "slow"], daemon), 0)
+        _ = try await events(from: updates) { $0.isProgress }
+
+        let log = try await session.startJobViewPeer(cancelOnProgress: true)
+        try await session.waitUntil("a view of the run in progress") { try Self.calls(log).contains { $0.member == "requestView" } }
+        let done = try await events(from: updates) { $0.isDone }
+        XCTAssertEqual(done.last?.doneResult, .cancelled, "the late view's Cancel works too")
+        await client.close()
+    }
+
     struct Call {
         var path: String
         var member: String
