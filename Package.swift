@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SyncIPC", targets: ["SyncIPC"]),
         .executable(name: "syncd", targets: ["syncd"]),
         .executable(name: "syncctl", targets: ["syncctl"]),
+        .executable(name: "syncd-desktop", targets: ["syncd-desktop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -38,7 +39,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // libsystemd (Debian: libsystemd-dev): sd_notify, sd_listen_fds, the journal.
+        // libsystemd (Debian: libsystemd-dev): sd_notify, sd_listen_fds, the journal, sd-bus (syncd-desktop).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // The daemon's parts: config, scheduler, provider host, providers, durable state, systemd glue.
         .target(
@@ -91,6 +92,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The desktop viewer: notifications, KDE job views, the dock's launcher entry, over sd-bus.
+        .executableTarget(
+            name: "syncd-desktop",
+            dependencies: [
+                "SyncIPC", "SyncProtocol", "CSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "syncipc-bench",
             dependencies: [
@@ -132,6 +141,11 @@ let package = Package(
         .testTarget(
             name: "HostileClientTests",
             dependencies: ["SyncIPC", "SyncProtocol", "TestSupport"]
+        ),
+        // syncd-desktop on a private session bus against dunst and a JobViewServer peer.
+        .testTarget(
+            name: "DesktopTests",
+            dependencies: ["syncd-desktop", "SyncIPC", "SyncProtocol", "TestSupport"]
         ),
         .testTarget(
             name: "SyncIPCTests",
