@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "syncd", targets: ["syncd"]),
         .executable(name: "syncctl", targets: ["syncctl"]),
         .executable(name: "syncd-http", targets: ["syncd-http"]),
+        .executable(name: "syncd-desktop", targets: ["syncd-desktop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -44,7 +45,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // libsystemd (Debian: libsystemd-dev): sd_notify, sd_listen_fds, the journal.
+        // libsystemd (Debian: libsystemd-dev): sd_notify, sd_listen_fds, the journal, sd-bus (syncd-desktop).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // The daemon's parts: config, scheduler, provider host, providers, durable state, systemd glue.
         .target(
@@ -112,6 +113,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The desktop viewer: notifications, KDE job views, the dock's launcher entry, over sd-bus.
+        .executableTarget(
+            name: "syncd-desktop",
+            dependencies: [
+                "SyncIPC", "SyncProtocol", "CSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "syncipc-bench",
             dependencies: [
@@ -156,6 +165,11 @@ let package = Package(
         ),
         // syncd-http against real syncd, Prometheus, promtool and headless Chromium.
         .testTarget(name: "SyncHTTPTests", dependencies: ["SyncIPC", "SyncProtocol", "TestSupport"]),
+        // syncd-desktop on a private session bus against dunst and a JobViewServer peer.
+        .testTarget(
+            name: "DesktopTests",
+            dependencies: ["syncd-desktop", "SyncIPC", "SyncProtocol", "TestSupport"]
+        ),
         .testTarget(
             name: "SyncIPCTests",
             dependencies: [

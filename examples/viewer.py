@@ -32,10 +32,11 @@ STATUS_NAMES = {
     0x80040A11: "frame-too-large", 0x80040A12: "handshake-timeout", 0x80040A13: "too-slow",
     0x80040A14: "too-many-viewers", 0x80040A15: "unexpected-message",
 }
-TRIGGERS = {0: "schedule", 1: "on-demand", 2: "startup", 3: "retry"}
+TRIGGERS = {0: "schedule", 1: "on-demand", 2: "startup", 3: "retry", 4: "push"}
+PUSH_STATES = {0: "off", 1: "listening", 2: "reconnecting", 3: "not-offered", 4: "offline"}
 ACCESS = {0: "watch", 1: "control"}
 MODES = {0: "snapshot", 1: "replay", 2: "resync"}
-EVENT_TYPES = range(0x0010, 0x0016)
+EVENT_TYPES = range(0x0010, 0x0017)
 
 
 class ProtocolError(Exception):
@@ -132,6 +133,15 @@ def schedule(p):
     return text + f" interval={interval}s flags=0x{flags:08X}"
 
 
+def push(p):
+    """Push state, push detail, outbox depth, outbox oldest (§4.4, added in 0.4), as text."""
+    state, detail, depth, _oldest = p.u8(), p.opt_string(), p.u32(), p.u64()
+    text = f" push={named(PUSH_STATES, state)}" if state else ""
+    if detail is not None:
+        text += f" push-detail={q(detail)}"
+    return text + (f" outbox={depth}" if depth else "")
+
+
 def decode_event(kind, p):
     seq, _time, run, store = p.u64(), p.u64(), p.u64(), p.string()
     head = f"event seq={seq} store={q(store)} run={run}"
@@ -153,9 +163,17 @@ def decode_event(kind, p):
     if kind == 0x0014:
         provider, bits, last = store_facts(p)
         extra = schedule(p) if p.remaining() else ""
+        extra += push(p) if p.remaining() else ""
         return [f"{head} store-changed provider={q(provider)} paused={bits & 1} "
                 f"stalled={(bits >> 1) & 1} last-result={last}{extra}"
                 + (" auth-required=1" if bits & 0x08 else "")]
+    if kind == 0x0016:
+        folder, count, shown = p.string(), p.u32(), p.u8()
+        lines = [f"{head} new-messages folder={q(folder)} count={count}"]
+        for _ in range(shown):
+            sender, subject, date = p.string(), p.string(), p.u64()
+            lines.append(f"  message from={q(sender)} subject={q(subject)} date={date // 1000000 if date else '-'}")
+        return lines
     return [f"{head} store-removed"]                       # 0x0015
 
 
@@ -179,6 +197,9 @@ def decode_snapshot(p):
     if p.remaining():                  # one schedule per store, after all records (0.2)
         for i in range(count):
             lines[i + 1] += schedule(p)
+    if p.remaining():                  # one push section per store, after the schedules (0.4)
+        for i in range(count):
+            lines[i + 1] += push(p)
     return lines
 
 

@@ -31,7 +31,14 @@ extension IMAPSyncRun {
         var open: [FolderName: MaildirFolder] = [:]
         var changes: [FolderName: LocalChanges] = [:]
         for name in remote.keys {
-            guard let prepared = localFolders.peek(name), prepared.folder.uidValidity != nil else { continue }
+            guard let prepared = localFolders.peek(name) else { continue }
+            if prepared.folder.uidValidity == nil {
+                // Never synced (made here, created on the server by this run): it takes the
+                // server's UIDVALIDITY now, so that a message moved into it is moved there, not
+                // appended anew and deleted from the folder it left.
+                guard !prepared.changes.unknownFiles.isEmpty, let validity = remote[name]?.status?.uidValidity else { continue }
+                try prepared.folder.resetFolder(newUIDValidity: validity)
+            }
             open[name] = prepared.folder
             changes[name] = prepared.changes
         }
@@ -50,29 +57,49 @@ extension IMAPSyncRun {
             }
         }
 
-        // New moves: a mapped message whose file is gone, whose base name a new file elsewhere has.
+        // New moves: a mapped message whose file is gone, whose base name a new file elsewhere
+        // has — or, for a client that names the moved file anew, whose Message-ID and size it has.
         var gone: [String: (folder: FolderName, uid: UInt32)] = [:]
         for (name, local) in open {
             let moving = movingAway[name] ?? []
             for uid in changes[name]?.vanished ?? [] where !moving.contains(uid) {
-                if let entry = local.map[uid] { gone[entry.baseName] = (name, uid) }
+                if let entry = local.map[uid], !entry.isHeadersOnly { gone[entry.baseName] = (name, uid) }
             }
         }
         guard !gone.isEmpty else { return }
+        var planned: [FolderName: [FolderName: [Move]]] = [:]  // destination → source → moves
+        var renamed: [(destination: FolderName, file: LocalMessageFile, measured: UploadFile)] = []
+        func plan(_ file: LocalMessageFile, _ measured: UploadFile, from source: FolderName, uid: UInt32, to destination: FolderName) {
+            guard let from = open[source], let entry = from.map[uid], let validity = from.uidValidity, let local = open[destination] else { return }
+            let upload = PendingUpload(
+                unique: local.makeUniqueName(), localBase: file.base, flags: entry.flags, wireSize: measured.wireSize,
+                internalDate: nil, moveSource: MoveSource(folder: source.description, uidValidity: validity, uid: uid))
+            planned[destination, default: [:]][source, default: []].append(Move(upload: upload, source: uid))
+        }
         for (destination, local) in open.sorted(by: { $0.key < $1.key }) {
             guard let scanned = changes[destination], !scanned.unknownFiles.isEmpty else { continue }
-            var bySource: [FolderName: [Move]] = [:]
             for file in local.newLocalMessages(scanned) {
-                guard let (source, uid) = gone[file.base], source != destination, let from = open[source],
-                    let entry = from.map[uid], let validity = from.uidValidity,
-                    let measured = try? UploadFile(path: file.path), measured.wireSize > 0
-                else { continue }
-                gone[file.base] = nil
-                let upload = PendingUpload(
-                    unique: local.makeUniqueName(), localBase: file.base, flags: entry.flags, wireSize: measured.wireSize,
-                    internalDate: nil, moveSource: MoveSource(folder: source.description, uidValidity: validity, uid: uid))
-                bySource[source, default: []].append(Move(upload: upload, source: uid))
+                guard let measured = try? UploadFile(path: file.path), measured.wireSize > 0 else { continue }
+                if let (source, uid) = gone[file.base], source != destination {
+                    gone[file.base] = nil
+                    plan(file, measured, from: source, uid: uid, to: destination)
+                } else if measured.messageID != nil {
+                    renamed.append((destination, file, measured))
+                }
             }
+        }
+        if !gone.isEmpty, !renamed.isEmpty {
+            var identities = try await identify(Array(gone.values), remote, open)
+            for item in renamed {
+                guard let key = Self.identity(item.measured.messageID, item.measured.wireSize),
+                      let (source, uid) = identities[key], source != item.destination
+                else { continue }
+                identities[key] = nil
+                plan(item.file, item.measured, from: source, uid: uid, to: item.destination)
+            }
+        }
+        for (destination, bySource) in planned.sorted(by: { $0.key < $1.key }) {
+            let local = open[destination]!
             for (source, moves) in bySource.sorted(by: { $0.key < $1.key }) {
                 try checkCancelled()
                 try local.recordUploads(moves.map(\.upload))
@@ -85,7 +112,43 @@ extension IMAPSyncRun {
                     callback.error(.failed, "\(source): \(moves.count) messages moved here to \(destination) not moved on the server: \(error)")
                 }
             }
+            // A flag changed on the way (a message flagged as it was moved) is a local change to
+            // the message now mapped here: its folder's sync sends it.
+            localFolders.rescan(destination)
         }
+    }
+
+    private static func identity(_ messageID: String?, _ size: Int?) -> String? {
+        guard let messageID, let size else { return nil }
+        return "\(size) \(messageID)"
+    }
+
+    /// The Message-ID and size of each of `messages` (gone here, unmatched by name), as the
+    /// server has them: one FETCH per source folder, of the header field alone.
+    private func identify(
+        _ messages: [(folder: FolderName, uid: UInt32)], _ remote: [FolderName: RemoteFolder], _ open: [FolderName: MaildirFolder]
+    ) async throws -> [String: (folder: FolderName, uid: UInt32)] {
+        var result: [String: (folder: FolderName, uid: UInt32)] = [:]
+        let section = BodySection(.headerFields(["Message-ID"]))
+        for (name, group) in Dictionary(grouping: messages, by: \.folder).sorted(by: { $0.key < $1.key }) {
+            guard let folder = remote[name], let local = open[name], try await selectMatching(folder, local) else { continue }
+            var current: (uid: UInt32?, size: Int?, header: [UInt8]) = (nil, nil, [])
+            try await session.run(.uidFetch(UIDSet(group.map(\.uid)), [.uid, .rfc822Size, .body(section, peek: true, partial: nil)])) { event in
+                switch event {
+                case .fetchStart: current = (nil, nil, [])
+                case .fetchAttribute(.uid(let uid)): current.uid = uid
+                case .fetchAttribute(.rfc822Size(let size)): current.size = size
+                case .bodyChunk(let bytes): if current.header.count < 64 * 1024 { current.header += bytes.readableBytesView }
+                case .fetchEnd:
+                    if let uid = current.uid, let key = Self.identity(UploadFile.messageID(inHeader: current.header), current.size),
+                       result[key] == nil {
+                        result[key] = (name, uid)
+                    }
+                default: break
+                }
+            }
+        }
+        return result
     }
 
     /// The source UIDs of every move still open, by source folder.

@@ -45,6 +45,16 @@ final class LocalFolders: @unchecked Sendable {
         return prepared
     }
 
+    /// Scans `name`'s local changes again, after the run itself changed what they were read
+    /// against (moves adopted into it, whose files may carry flags changed on the way).
+    func rescan(_ name: FolderName) {
+        guard case .success(var folder)? = prepared[name] else { return }
+        prepared[name] = Result {
+            folder.changes = try folder.folder.scanLocalChanges()
+            return folder
+        }
+    }
+
     /// Closes `name` if prepared (before deleting it, which needs it closed).
     func close(_ name: FolderName) {
         if case .success(let folder)? = prepared.removeValue(forKey: name) { folder.folder.close() }

@@ -98,6 +98,14 @@ struct UploadFile {
 
     /// The APPEND date: the modification time, in UTC.
     var internalDate: InternalDate? { InternalDate(secondsSince1970: modificationTime) }
+
+    /// The Message-ID in a message header fetched from the server, read as a local file's is.
+    static func messageID(inHeader bytes: [UInt8]) -> String? {
+        var header = HeaderScanner()
+        header.feed(bytes[...])
+        header.feed([10, 10][...])  // the header may end without its empty line
+        return header.messageID
+    }
 }
 
 /// Finds the Message-ID in a message's header as bytes arrive (folded lines joined; the header

@@ -405,11 +405,10 @@ public final class MaildirStore: Sendable {
     func writeMap(_ map: UIDMap, directory: String, hook: CrashHook?) throws {
         let path = directory + "/" + Self.mapFileName
         let temporary = path + ".tmp"
-        let bytes = map.encoded()
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, options.fileMode)
         guard fd >= 0 else { throw MaildirError.io("open", temporary) }
         do {
-            try bytes.withUnsafeBytes { try Posix.writeAll(fd, $0, path: temporary) }
+            try map.encode { piece in try piece.withUnsafeBytes { try Posix.writeAll(fd, $0, path: temporary) } }
             try syncDescriptor(fd, temporary)
         } catch {
             close(fd)

@@ -83,8 +83,17 @@ public struct UIDMap: Sendable, Equatable {
     // MARK: Encoding
 
     func encoded() -> [UInt8] {
+        var whole = [UInt8]()
+        encode { whole += $0 }
+        return whole
+    }
+
+    /// Encodes the map in pieces of about 64 KiB handed to `write`, so that writing a 100 000-message
+    /// map never holds its whole text (nor a sorted copy of its entries) in memory.
+    func encode(_ write: ([UInt8]) throws -> Void) rethrows {
+        let flushAt = 64 * 1024
         var out = [UInt8]()
-        out.reserveCapacity(64 + entries.count * 96)
+        out.reserveCapacity(flushAt + 4096)
         func text(_ s: String) { out.append(contentsOf: s.utf8) }
         // Integers below 10^15 are small strings: no allocation.
         func number(_ value: UInt64) { out.append(contentsOf: String(value).utf8) }
@@ -97,7 +106,12 @@ public struct UIDMap: Sendable, Equatable {
         text("highestuid "); number(UInt64(highestUID)); text("\n")
         if let highestModSeq { text("highestmodseq "); number(highestModSeq); text("\n") }
         text("messages "); number(UInt64(entries.count)); text("\n")
-        for (uid, entry) in entries.sorted(by: { $0.key < $1.key }) {
+        for uid in entries.keys.sorted() {
+            let entry = entries[uid]!
+            if out.count >= flushAt {
+                try write(out)
+                out.removeAll(keepingCapacity: true)
+            }
             number(UInt64(uid))
             out.append(UInt8(ascii: " "))
             flags(entry.flags)
@@ -124,7 +138,7 @@ public struct UIDMap: Sendable, Equatable {
             text("\n")
         }
         text("end\n")
-        return out
+        try write(out)
     }
 
     // MARK: Decoding

@@ -32,6 +32,8 @@ public struct StoreTable: Sendable {
             stores[event.store, default: StoreStatus(name: event.store, info: info)].info = info
         case .storeRemoved:
             stores[event.store] = nil
+        case .newMessages:
+            break  // news, not state
         case .runStarted(let flags, let trigger):
             stores[event.store, default: Self.unannounced(event.store)].run = RunStatus(
                 id: event.run, flags: flags, trigger: trigger, started: event.time)

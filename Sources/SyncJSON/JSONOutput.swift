@@ -47,10 +47,14 @@ public enum JSONOutput {
         public var retry_reason: String?
         public var interval: UInt32
         public var flags: [String]
+        public var push: String
+        public var push_detail: String?
+        public var outbox_depth: UInt32
+        public var outbox_oldest: String?
 
         enum CodingKeys: CodingKey {
             case name, provider, state, paused, stalled, auth_required, run, last_result, last_run_ended, last_success, next_run
-            case queue_place, retry, retry_reason, interval, flags
+            case queue_place, retry, retry_reason, interval, flags, push, push_detail, outbox_depth, outbox_oldest
         }
 
         // Absent values are written as null (the synthesized encoder would leave the keys out),
@@ -73,6 +77,10 @@ public enum JSONOutput {
             try container.encode(retry_reason, forKey: .retry_reason)
             try container.encode(interval, forKey: .interval)
             try container.encode(flags, forKey: .flags)
+            try container.encode(push, forKey: .push)
+            try container.encode(push_detail, forKey: .push_detail)
+            try container.encode(outbox_depth, forKey: .outbox_depth)
+            try container.encode(outbox_oldest, forKey: .outbox_oldest)
         }
     }
 
@@ -97,7 +105,9 @@ public enum JSONOutput {
             last_result: store.info.lastResult.map(Result.init), last_run_ended: store.info.lastRunEnded.map(StoreWords.iso),
             last_success: store.info.lastSuccess.map(StoreWords.iso), next_run: store.info.nextRun.map(StoreWords.iso),
             queue_place: store.info.queuePlace, retry: store.info.retry, retry_reason: store.info.retryReason,
-            interval: store.info.interval, flags: flags(store.info.flags))
+            interval: store.info.interval, flags: flags(store.info.flags), push: store.info.push.description,
+            push_detail: store.info.pushDetail, outbox_depth: store.info.outboxDepth,
+            outbox_oldest: store.info.outboxOldest.map(StoreWords.iso))
     }
 
     public static func status(_ snapshot: Snapshot) -> Status {
@@ -138,8 +148,19 @@ public enum JSONOutput {
             object["retry"] = info.retry
             object["retry_reason"] = info.retryReason ?? NSNull()
             object["next_run"] = info.nextRun.map(StoreWords.iso) ?? NSNull()
+            object["push"] = info.push.description
+            object["push_detail"] = info.pushDetail ?? NSNull()
+            object["outbox_depth"] = info.outboxDepth
+            object["outbox_oldest"] = info.outboxOldest.map(StoreWords.iso) ?? NSNull()
         case .storeRemoved:
             object["type"] = "store-removed"
+        case .newMessages(let news):
+            object["type"] = "new-messages"
+            object["folder"] = news.folder
+            object["count"] = news.count
+            object["messages"] = news.summaries.map { summary -> [String: Any] in
+                ["from": summary.from, "subject": summary.subject, "date": summary.date.map(StoreWords.iso) ?? NSNull()]
+            }
         }
         return object
     }

@@ -15,6 +15,7 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let done = MessageType(rawValue: 0x0013)
     public static let storeChanged = MessageType(rawValue: 0x0014)
     public static let storeRemoved = MessageType(rawValue: 0x0015)
+    public static let newMessages = MessageType(rawValue: 0x0016)
 
     public static let snapshot = MessageType(rawValue: 0x0020)
 
@@ -101,7 +102,7 @@ public enum Message: Hashable, Sendable {
         case .hello: return .hello(try Hello.read(from: &buffer))
         case .welcome: return .welcome(try Welcome.read(from: &buffer))
         case .goodbye: return .goodbye(try Goodbye.read(from: &buffer))
-        case .runStarted, .progress, .error, .done, .storeChanged, .storeRemoved:
+        case .runStarted, .progress, .error, .done, .storeChanged, .storeRemoved, .newMessages:
             return .event(try SyncEvent.read(type, from: &buffer))
         case .snapshot: return .snapshot(try Snapshot.read(from: &buffer))
         case .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .errors, .runs, .ping, .login:

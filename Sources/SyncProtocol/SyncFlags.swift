@@ -60,6 +60,9 @@ public struct RunTrigger: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let startup = RunTrigger(rawValue: 2)
     /// A retry after a failed or stalled run.
     public static let retry = RunTrigger(rawValue: 3)
+    /// A change seen between runs (an IMAP IDLE update, a file changed in the Maildir): a
+    /// targeted run the store's listener asked for (added in 0.4).
+    public static let push = RunTrigger(rawValue: 4)
 
     public var description: String {
         switch self {
@@ -67,6 +70,7 @@ public struct RunTrigger: RawRepresentable, Hashable, Sendable, CustomStringConv
         case .onDemand: return "on-demand"
         case .startup: return "startup"
         case .retry: return "retry"
+        case .push: return "push"
         default: return "trigger-\(rawValue)"
         }
     }

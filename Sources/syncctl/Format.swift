@@ -56,6 +56,33 @@ enum Format {
         return until(info.nextRun, now: now)
     }
 
+    /// "listening (IDLE, 3 folders)", "reconnecting in 20s (connection reset)", "not offered by server".
+    static func push(_ info: StoreInfo) -> String {
+        guard let detail = info.pushDetail, !detail.isEmpty else { return info.push.description }
+        // "in 20s: connection reset" reads as "reconnecting in 20s (connection reset)".
+        if info.push == .reconnecting, detail.hasPrefix("in "), let colon = detail.firstIndex(of: ":") {
+            let reason = detail[detail.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            return "reconnecting \(detail[..<colon]) (\(reason))"
+        }
+        return "\(info.push) (\(detail))"
+    }
+
+    /// "3 new in INBOX: Alice Example: Lunch?, Bob: Re: the plan, ...".
+    static func newMessages(_ news: NewMessages) -> String {
+        var text = "\(news.count) new in \(news.folder)"
+        let shown = news.summaries.map { "\(sender($0.from)): \($0.subject)" }
+        if !shown.isEmpty { text += ": " + shown.joined(separator: "; ") }
+        if news.count > news.summaries.count, !shown.isEmpty { text += "; ..." }
+        return text
+    }
+
+    /// The name in `Alice Example <alice@example.org>`, or the address when there is none.
+    static func sender(_ from: String) -> String {
+        guard let open = from.firstIndex(of: "<") else { return from }
+        let name = from[..<open].trimmingCharacters(in: CharacterSet(charactersIn: " \""))
+        return name.isEmpty ? String(from[from.index(after: open)...].dropLast(from.hasSuffix(">") ? 1 : 0)) : name
+    }
+
     /// "1st", "2nd", "3rd", "11th", "22nd".
     static func ordinal(_ n: UInt32) -> String {
         let suffix: String

@@ -249,9 +249,14 @@ final class LiveView {
             if info.retry > 0, before?.info.retry != info.retry {
                 return "\(event.store): retry \(info.retry) \(Format.until(info.nextRun))\(info.retryReason.map { " after: " + $0 } ?? "")"
             }
+            if let before, before.info.push != info.push || before.info.pushDetail != info.pushDetail {
+                return "\(event.store): push: \(Format.push(info))"
+            }
             return nil
         case .storeRemoved:
             return "\(event.store): removed from the configuration"
+        case .newMessages(let news):
+            return "\(event.store): \(Format.newMessages(news))"
         }
     }
 

@@ -64,6 +64,8 @@ extension Syncctl {
             }
             field("Next run:", Format.next(info) + (info.retry > 0 ? " after: \(info.retryReason ?? "a failure")" : ""))
             if info.authRequired { field("Login:", "required: run syncctl login \(store.name)") }
+            if info.push != .notConfigured { field("Push:", Format.push(info)) }
+            if info.outboxDepth > 0 { field("Outbox:", "\(info.outboxDepth) waiting, oldest \(Format.age(info.outboxOldest))") }
             out += "\nRecent runs:\n"
             if runs.isEmpty { out += "  none yet\n" }
             for run in runs.reversed() {

@@ -91,6 +91,12 @@ extension Syncctl {
             for store in snapshot.stores where store.info.retry > 0 && store.run == nil {
                 Output.line("\(store.name): retry \(store.info.retry) \(Format.until(store.info.nextRun)) after: \(store.info.retryReason ?? Format.result(store.info.lastResult))")
             }
+            for store in snapshot.stores where store.info.push != .notConfigured {
+                Output.line("\(store.name): push: \(Format.push(store.info))")
+            }
+            for store in snapshot.stores where store.info.outboxDepth > 0 {
+                Output.line("\(store.name): outbox: \(store.info.outboxDepth) waiting, oldest \(Format.age(store.info.outboxOldest))")
+            }
         }
     }
 
@@ -98,7 +104,7 @@ extension Syncctl {
         static let configuration = CommandConfiguration(
             abstract: "Show syncs live: a bar per store, errors and warnings as they arrive.",
             discussion: """
-                Attaching mid-run shows the current state at once. If syncd restarts, watch reconnects and says so, and replays what it missed. Not on a terminal, it prints plain lines; --json prints one JSON object per line: {"type", "store", "run", "seq", "time", ...the event's fields} with type run-started, progress, warning, error, done, store-changed, store-removed, snapshot or notice.
+                Attaching mid-run shows the current state at once. If syncd restarts, watch reconnects and says so, and replays what it missed. Not on a terminal, it prints plain lines; --json prints one JSON object per line: {"type", "store", "run", "seq", "time", ...the event's fields} with type run-started, progress, warning, error, done, store-changed, store-removed, new-messages ({"folder", "count", "messages": [{"from", "subject", "date"}]}), snapshot or notice.
 
                 --format prints one update per change for a status bar, at most 4 a second and only when it differs from the last: waybar (a custom module with "return-type": "json": {"text", "alt", "tooltip", "class", "percentage"} per line; class and alt are syncing, error, auth-required, paused, idle or disconnected), i3bar (the i3bar protocol, for i3bar's or swaybar's status_command), i3blocks (a block with interval=persist and format=json: {"full_text", "short_text", "color", "name", "instance"} per line) or line (a plain line). While syncd is down it shows "syncd down" (class disconnected) and keeps reconnecting; it ends quietly when the bar goes away.
                 """)

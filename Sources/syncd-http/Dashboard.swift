@@ -186,7 +186,7 @@ enum Dashboard {
           for (const name of stores.keys()) if (!names.has(name)) { stores.delete(name); redraw(name); }
           for (const store of snapshot.stores) { stores.set(store.name, store); redraw(store.name); }
         });
-        for (const type of ["run-started", "progress", "error", "warning", "done", "store-changed", "store-removed"]) {
+        for (const type of ["run-started", "progress", "error", "warning", "done", "store-changed", "store-removed", "new-messages"]) {
           events.addEventListener(type, message => {
             const frame = JSON.parse(message.data), name = frame.event.store;
             if (type === "progress") {

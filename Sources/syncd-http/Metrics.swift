@@ -75,6 +75,10 @@ struct Metrics {
             runStarts[event.store] = nil
         case .storeRemoved:
             if let removed = gauges.removeValue(forKey: event.store) { removed.unregister(from: registry) }
+        case .newMessages(let news):
+            registry.makeCounter(
+                descriptor: described("syncd_new_messages_total", "New messages stores announced (the NewMessages events)."),
+                labels: [("store", event.store)]).increment(by: Int64(news.count))
         case .progress, .storeChanged:
             break
         }
@@ -107,6 +111,8 @@ struct Metrics {
             g.authRequired.set(to: store.info.authRequired ? 1 : 0)
             g.queued.set(to: store.info.queuePlace > 0 ? 1 : 0)
             g.progress.set(to: store.run?.fraction ?? 0)
+            g.outbox.set(to: Double(store.info.outboxDepth))
+            g.pushListening.set(to: store.info.push == .listening ? 1 : 0)
             // Absent, not 0, when unknown: a 1970 timestamp would read as "failing for 56 years".
             g.lastSuccess = g.timestamp(g.lastSuccess, store.info.lastSuccess, "syncd_last_success_timestamp_seconds",
                                         "When the store's last successful run ended.", registry)
@@ -150,7 +156,7 @@ struct Metrics {
 /// One store's gauges, made once and unregistered when the store goes away.
 struct StoreGauges {
     let store: String
-    let syncing, stalled, paused, authRequired, queued, progress: Gauge
+    let syncing, stalled, paused, authRequired, queued, progress, outbox, pushListening: Gauge
     var lastSuccess, nextRun: Gauge?
 
     init(_ store: String, _ registry: PrometheusCollectorRegistry) {
@@ -164,6 +170,8 @@ struct StoreGauges {
         authRequired = gauge("syncd_store_auth_required", "1 while the store needs `syncctl login`.")
         queued = gauge("syncd_store_queued", "1 while the store waits for a free run slot.")
         progress = gauge("syncd_run_progress_ratio", "The running run's progress, 0 to 1 (0 when idle or unknown).")
+        outbox = gauge("syncd_outbox_messages", "Messages waiting in the store's outbox.")
+        pushListening = gauge("syncd_store_push_listening", "1 while the store's push listener (IDLE) is listening.")
     }
 
     /// A timestamp gauge that exists only while the time is known.
@@ -179,7 +187,7 @@ struct StoreGauges {
     }
 
     func unregister(from registry: PrometheusCollectorRegistry) {
-        for gauge in [syncing, stalled, paused, authRequired, queued, progress] + [lastSuccess, nextRun].compactMap({ $0 }) {
+        for gauge in [syncing, stalled, paused, authRequired, queued, progress, outbox, pushListening] + [lastSuccess, nextRun].compactMap({ $0 }) {
             registry.unregisterGauge(gauge)
         }
     }

@@ -67,6 +67,68 @@ extension UploadTests {
         if uidplus { try assertInSync(dovecot, file: file, line: line) }
     }
 
+    /// The inodes of the server's message files in `folder` (Dovecot's Maildir): Dovecot moves and
+    /// copies by hard link, so a message moved on the server keeps its inode; an APPEND would not.
+    func serverInodes(_ dovecot: Dovecot, _ folder: String) -> Set<UInt64> {
+        let root = folder == "INBOX" ? dovecot.mailbox : dovecot.mailbox + "/." + folder
+        var found = Set<UInt64>()
+        for sub in ["cur", "new"] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + sub)) ?? [] {
+                if let number = inode(root + "/" + sub + "/" + name) { found.insert(number) }
+            }
+        }
+        return found
+    }
+
+    /// Moves three messages from INBOX into `destination` under names of their own (as a client
+    /// that names a moved file anew does, or into a folder made here); checks they were moved
+    /// on the server — the same server files, not uploads — and nothing came back.
+    private func checkServerMove(into destination: String, folders: String, rename: Bool, makeFolder: Bool) async throws {
+        let dovecot = try Dovecot(messages: 20, folders: folders)
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let inbox = try localFiles("INBOX").count
+        let there = makeFolder ? 0 : try localFiles(destination).count
+        let serverInbox = serverInodes(dovecot, "INBOX")
+        if makeFolder { try makeLocalFolder(destination) }
+        for (index, file) in try localFiles("INBOX").prefix(3).enumerated() {
+            let flags = file.components(separatedBy: ":2,").last ?? ""
+            let name = rename ? "cur/\(1_700_000_000 + index).M\(index)P1.client:2,\(flags)" : file
+            try FileManager.default.moveItem(atPath: directory("INBOX") + "/" + file, toPath: directory(destination) + "/" + name)
+        }
+
+        try await syncClean(imap)
+        let after = try serverContents(dovecot)
+        XCTAssertEqual(after.folders["INBOX"]?.count, inbox - 3)
+        XCTAssertEqual(after.folders[destination]?.count, there + 3)
+        XCTAssertEqual(serverInodes(dovecot, destination).intersection(serverInbox).count, 3, "moved on the server, not appended anew")
+        XCTAssertEqual(try localFiles("INBOX").count, inbox - 3, "nothing downloaded back")
+        XCTAssertEqual(try localFiles(destination).count, there + 3)
+        try assertInSync(dovecot)
+        try await syncClean(imap)
+        try assertInSync(dovecot)
+    }
+
+    func testMove_ofAFileNamedAnew_isFoundByMessageIDAndSize_andMovedOnTheServer() async throws {
+        try await checkServerMove(into: "Archiv", folders: "INBOX,Archiv", rename: true, makeFolder: false)
+    }
+
+    func testMove_withAFlagChangeOnTheWay_bothReachTheServer() async throws {
+        let dovecot = try Dovecot(messages: 20, folders: "INBOX,Archiv")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let file = try XCTUnwrap(try localFiles("INBOX").first)
+        let base = try XCTUnwrap(file.components(separatedBy: ":2,").first)
+        try FileManager.default.moveItem(atPath: directory("INBOX") + "/" + file, toPath: directory("Archiv") + "/" + base + ":2,FS")
+        try await syncClean(imap)
+        try assertInSync(dovecot)
+        XCTAssertEqual(try localFiles("Archiv").filter { $0.hasSuffix(":2,FS") }.count, 1)
+    }
+
+    func testMove_intoAFolderMadeHere_isAServerMoveIntoTheFolderCreatedForIt() async throws {
+        try await checkServerMove(into: "Projekte", folders: "INBOX", rename: false, makeFolder: true)
+    }
+
     func testMoveBetweenFolders_isUIDMOVE_notAnUploadAndADeletion() async throws {
         try await checkMove(capability: nil, count: 3)
     }

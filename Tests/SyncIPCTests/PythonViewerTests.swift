@@ -71,7 +71,7 @@ final class PythonViewerTests: XCTestCase {
         let vectors = Self.repository.appendingPathComponent("docs/vectors")
         let files = try FileManager.default.contentsOfDirectory(atPath: vectors.path)
             .filter { $0.hasSuffix(".hex") }.sorted().map { vectors.appendingPathComponent($0).path }
-        XCTAssertGreaterThanOrEqual(files.count, 32)
+        XCTAssertGreaterThanOrEqual(files.count, 35)
         let (status, output) = try await viewer(["--decode"] + files)
         XCTAssertEqual(status, 0)
         let lines = Set(output)
@@ -79,8 +79,12 @@ final class PythonViewerTests: XCTestCase {
             "event seq=42 store=\"mail\" run=7 run-started flags=0x20000082 trigger=on-demand",
             "event seq=44 store=\"mail\" run=7 progress index=40 max=200 step=\"INBOX\" callbacks=3",
             "event seq=45 store=\"mail\" run=7 progress index=41 max=200 step=-",
-            "event seq=48 store=\"mail\" run=0 store-changed provider=\"imap\" paused=0 stalled=0 last-result=0x00040680 (partial) interval=900s flags=0x00000082",
-            "  store \"mail\" provider=\"imap\" run=7 index=40 max=200 step=\"INBOX\" interval=900s flags=0x00000082",
+            "event seq=48 store=\"mail\" run=0 store-changed provider=\"imap\" paused=0 stalled=0 last-result=0x00040680 (partial) interval=900s flags=0x00000082 push=listening push-detail=\"IDLE, 3 folders\"",
+            "  store \"mail\" provider=\"imap\" run=7 index=40 max=200 step=\"INBOX\" interval=900s flags=0x00000082 push=listening push-detail=\"IDLE, 3 folders\"",
+            "event seq=60 store=\"mail\" run=8 run-started flags=0x00000082 trigger=push",
+            "event seq=63 store=\"mail\" run=8 new-messages folder=\"INBOX\" count=1",
+            "  message from=\"Alice Example <alice@example.org>\" subject=\"Lunch?\" date=1764001140",
+            "event seq=64 store=\"mail\" run=0 store-changed provider=\"imap\" paused=0 stalled=0 last-result=0x00000000 (ok) interval=900s flags=0x00000082 push=reconnecting push-detail=\"in 20s: connection reset\"",
             "  store \"notes\" provider=\"exec\" idle last-result=0x00000000 (ok) queued=1 interval=900s flags=0x00000082",
             "request id=2 subscribe since=45 stores=[\"mail\"]",
             "request id=4 sync-now store=\"mail\" flags=0x00000000",

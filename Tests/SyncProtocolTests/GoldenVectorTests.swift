@@ -45,7 +45,7 @@ final class GoldenVectorTests: XCTestCase {
         let expected: [MessageType] = [
             .hello, .welcome, .goodbye, .runStarted, .progress, .error, .done, .storeChanged, .storeRemoved,
             .snapshot, .subscribe, .status, .syncNow, .cancel, .pause, .resume, .reload, .errors, .reply, .subscribed,
-            .statusReply, .errorHistory, .runs, .ping, .runHistory, .login,
+            .statusReply, .errorHistory, .runs, .ping, .runHistory, .login, .newMessages,
         ]
         XCTAssertEqual(types, Set(expected))
     }

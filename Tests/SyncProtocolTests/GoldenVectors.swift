@@ -22,7 +22,11 @@ enum GoldenVectors {
     static let download: SyncFlags = [.downloadHierarchy, .downloadContents]
 
     static let mailBefore = StoreInfo(
-        provider: "imap", lastResult: .ok, lastRunEnded: lastRun, lastSuccess: lastRun, interval: interval, flags: download)
+        provider: "imap", lastResult: .ok, lastRunEnded: lastRun, lastSuccess: lastRun, interval: interval, flags: download,
+        push: .listening, pushDetail: "IDLE, 3 folders")
+    /// Later: a message arrives in INBOX at 16:20:00 and IDLE reports it.
+    static let pushed = Timestamp(rawValue: 1_764_001_200_000_000)
+    static let sent = Timestamp(rawValue: 1_764_001_140_000_000)  // its Date: a minute before
     /// Waiting for a free slot (`max_concurrent_runs = 1`) while mail syncs.
     static let notes = StoreInfo(provider: "exec", lastResult: .ok, lastRunEnded: lastRun, lastSuccess: lastRun, queuePlace: 1,
                                  interval: interval, flags: download)
@@ -62,7 +66,7 @@ enum GoldenVectors {
             seq: 48, time: ended, store: "mail", run: 0,
             kind: .storeChanged(StoreInfo(
                 provider: "imap", lastResult: .partial, lastRunEnded: ended, lastSuccess: ended, nextRun: nextRun,
-                interval: interval, flags: download))))),
+                interval: interval, flags: download, push: .listening, pushDetail: "IDLE, 3 folders"))))),
         ("store-removed", .event(SyncEvent(seq: 49, time: ended, store: "notes", run: 0, kind: .storeRemoved))),
         // What a watch-only viewer may ask, and what it may not.
         ("errors", .request(Request(id: 9, command: .errors(stores: ["mail"])))),
@@ -89,5 +93,19 @@ enum GoldenVectors {
         ("subscribed-replay", .subscribed(Subscribed(requestID: 2, start: .replay(since: 45)))),
         // The answer had the server no longer held event 46: a snapshot follows.
         ("subscribed-resync", .subscribed(Subscribed(requestID: 2, start: .resync(since: 45, oldest: 47)))),
+        // Added in 0.4: a message arrives; IDLE sees it and asks for a run of INBOX.
+        ("run-started-push", .event(SyncEvent(
+            seq: 60, time: pushed, store: "mail", run: 8, kind: .runStarted(flags: download, trigger: .push)))),
+        ("new-messages", .event(SyncEvent(
+            seq: 63, time: pushed, store: "mail", run: 8,
+            kind: .newMessages(NewMessages(folder: "INBOX", count: 1, summaries: [
+                .init(from: "Alice Example <alice@example.org>", subject: "Lunch?", date: sent),
+            ]))))),
+        // Then the server restarts: the listener waits 20 s to reconnect.
+        ("store-changed-reconnecting", .event(SyncEvent(
+            seq: 64, time: pushed, store: "mail", run: 0,
+            kind: .storeChanged(StoreInfo(
+                provider: "imap", lastResult: .ok, lastRunEnded: pushed, lastSuccess: pushed, nextRun: nextRun,
+                interval: interval, flags: download, push: .reconnecting, pushDetail: "in 20s: connection reset"))))),
     ]
 }

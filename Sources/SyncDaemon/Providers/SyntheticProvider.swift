@@ -27,29 +27,43 @@ public struct SyntheticProvider: StoreProvider {
     }
 
     public func synchronize(_ request: SyncRequest, callback: SyncCallback) async throws -> SyncStatus {
-        let interval = Duration.seconds(1 / rate)
         let clock = ContinuousClock()
-        var next = clock.now
+        let start = clock.now
         var errors = 0
-        for step in 1...max(1, steps) {
-            if let hangAfter, step > hangAfter {
-                // Silent until cancelled: what a provider stuck on a dead server looks like.
-                try await Task.sleep(for: .seconds(86_400 * 365))
+        var step = 1
+        while step <= max(1, steps) {
+            // Every step due by now, at once, then one sleep until the next is due (at least a
+            // millisecond): a fast rate costs a timer per millisecond, not one per step, so the
+            // provider is a cheap load generator and measures the daemon rather than itself.
+            let elapsed = start.duration(to: clock.now)
+            let due = Swift.min(max(1, steps), Int(Self.seconds(elapsed) * rate) + 1)
+            while step <= due {
+                if let hangAfter, step > hangAfter {
+                    // Silent until cancelled: what a provider stuck on a dead server looks like.
+                    try await Task.sleep(for: .seconds(86_400 * 365))
+                }
+                if callback.progress(step: "\(stepText) \(step)", index: UInt32(step), max: UInt32(steps)) == .cancel {
+                    return .cancelled
+                }
+                if warnEvery > 0, step % warnEvery == 0 {
+                    callback.error(.warning, "\(stepText) \(step): skipped (synthetic warning)")
+                }
+                if errorEvery > 0, step % errorEvery == 0 {
+                    errors += 1
+                    callback.error(.failed, "\(stepText) \(step): failed (synthetic error)")
+                }
+                step += 1
             }
-            if callback.progress(step: "\(stepText) \(step)", index: UInt32(step), max: UInt32(steps)) == .cancel {
-                return .cancelled
-            }
-            if warnEvery > 0, step % warnEvery == 0 {
-                callback.error(.warning, "\(stepText) \(step): skipped (synthetic warning)")
-            }
-            if errorEvery > 0, step % errorEvery == 0 {
-                errors += 1
-                callback.error(.failed, "\(stepText) \(step): failed (synthetic error)")
-            }
-            next = next.advanced(by: interval)
-            try await Task.sleep(until: next, clock: clock)
+            // The last step, like every other, is followed by its interval.
+            let next = start.advanced(by: .seconds(Double(step - 1) / rate))
+            try await Task.sleep(until: Swift.max(next, clock.now.advanced(by: .milliseconds(1))), clock: clock)
         }
         return result ?? (errors > 0 ? .partial : .ok)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        let (whole, attoseconds) = duration.components
+        return Double(whole) + Double(attoseconds) / 1e18
     }
 }
 

@@ -18,6 +18,8 @@ public struct Snapshot: Hashable, Sendable {
         for store in stores { store.write(to: &buffer) }
         // The records' layout is fixed for protocol 1, so what 0.2 added follows them all.
         for store in stores { store.info.writeSchedule(to: &buffer) }
+        // And what 0.4 added follows the schedules, so 0.2 and 0.3 readers never see it.
+        for store in stores { store.info.writePush(to: &buffer) }
     }
 
     static func read(from buffer: inout ByteBuffer) throws(ProtocolError) -> Snapshot {
@@ -31,6 +33,10 @@ public struct Snapshot: Hashable, Sendable {
         // Absent from servers before 0.2.
         if buffer.readableBytes > 0 {
             for index in stores.indices { try stores[index].info.readSchedule(from: &buffer) }
+        }
+        // Absent from servers before 0.4.
+        if buffer.readableBytes > 0 {
+            for index in stores.indices { try stores[index].info.readPush(from: &buffer) }
         }
         return Snapshot(seq: seq, stores: stores)
     }

@@ -32,12 +32,21 @@ public struct StoreInfo: Hashable, Sendable {
     public var interval: UInt32
     /// The configured flags of its scheduled runs (on-demand runs may ask for others).
     public var flags: SyncFlags
+    /// Whether the store's provider listens for changes between runs, and how that goes.
+    public var push: PushState
+    /// The listener's state for people: "IDLE, 3 folders", "in 20s: connection reset".
+    public var pushDetail: String?
+    /// Messages waiting in the store's outbox (0 for a store without one).
+    public var outboxDepth: UInt32
+    /// When the oldest message waiting in the outbox was queued; nil when it is empty.
+    public var outboxOldest: Timestamp?
 
     public init(
         provider: String, paused: Bool = false, stalled: Bool = false, authRequired: Bool = false, lastResult: SyncStatus? = nil,
         lastRunEnded: Timestamp? = nil, lastSuccess: Timestamp? = nil, nextRun: Timestamp? = nil,
         queuePlace: UInt32 = 0, retry: UInt32 = 0, retryReason: String? = nil, interval: UInt32 = 0,
-        flags: SyncFlags = []
+        flags: SyncFlags = [], push: PushState = .notConfigured, pushDetail: String? = nil, outboxDepth: UInt32 = 0,
+        outboxOldest: Timestamp? = nil
     ) {
         self.provider = provider
         self.paused = paused
@@ -52,6 +61,10 @@ public struct StoreInfo: Hashable, Sendable {
         self.retryReason = retryReason
         self.interval = interval
         self.flags = flags
+        self.push = push
+        self.pushDetail = pushDetail
+        self.outboxDepth = outboxDepth
+        self.outboxOldest = outboxOldest
     }
 
     private enum Bits {
@@ -107,5 +120,50 @@ public struct StoreInfo: Hashable, Sendable {
         retryReason = try buffer.readOptionalWireString()
         interval = try buffer.readWireInteger()
         flags = SyncFlags(rawValue: try buffer.readWireInteger())
+    }
+
+    /// The fields added in 0.4 (push state and detail, outbox depth and oldest): after the 0.2
+    /// fields of a StoreChanged, and in a section of their own after a snapshot's schedules.
+    func writePush(to buffer: inout ByteBuffer) {
+        buffer.writeInteger(push.rawValue)
+        buffer.writeOptionalWireString(pushDetail)
+        buffer.writeInteger(outboxDepth)
+        buffer.writeTimestamp(outboxOldest)
+    }
+
+    mutating func readPush(from buffer: inout ByteBuffer) throws(ProtocolError) {
+        push = PushState(rawValue: try buffer.readWireInteger())
+        pushDetail = try buffer.readOptionalWireString()
+        outboxDepth = try buffer.readWireInteger()
+        outboxOldest = try buffer.readOptionalTimestamp()
+    }
+}
+
+/// How a store's listener for changes between runs (push) is doing. Unknown values from a newer
+/// peer are kept as they are.
+public struct PushState: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The store has no listener: its provider offers none, or push is off in its config.
+    public static let notConfigured = PushState(rawValue: 0)
+    /// Listening: a change becomes a run within about a second.
+    public static let listening = PushState(rawValue: 1)
+    /// The listener lost its connection and waits to reconnect (the detail says when and why).
+    public static let reconnecting = PushState(rawValue: 2)
+    /// The server offers nothing to listen with (no IDLE): the interval alone syncs the store.
+    public static let notOffered = PushState(rawValue: 3)
+    /// No network: the listener waits for a route instead of burning retries.
+    public static let offline = PushState(rawValue: 4)
+
+    public var description: String {
+        switch self {
+        case .notConfigured: return "off"
+        case .listening: return "listening"
+        case .reconnecting: return "reconnecting"
+        case .notOffered: return "not offered by server"
+        case .offline: return "offline"
+        default: return "push-\(rawValue)"
+        }
     }
 }

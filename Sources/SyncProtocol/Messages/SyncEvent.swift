@@ -39,6 +39,8 @@ public struct SyncEvent: Hashable, Sendable {
         case storeChanged(StoreInfo)
         /// The store left the configuration.
         case storeRemoved
+        /// A run delivered new mail to one folder (sent after its Done, added in 0.4).
+        case newMessages(NewMessages)
     }
 
     /// True for events a slow viewer may lose to a newer event of the same kind and run:
@@ -56,6 +58,7 @@ public struct SyncEvent: Hashable, Sendable {
         case .done: return .done
         case .storeChanged: return .storeChanged
         case .storeRemoved: return .storeRemoved
+        case .newMessages: return .newMessages
         }
     }
 
@@ -81,8 +84,11 @@ public struct SyncEvent: Hashable, Sendable {
         case .storeChanged(let info):
             info.write(to: &buffer)
             info.writeSchedule(to: &buffer)
+            info.writePush(to: &buffer)
         case .storeRemoved:
             break
+        case .newMessages(let news):
+            news.write(to: &buffer)
         }
     }
 
@@ -113,9 +119,13 @@ public struct SyncEvent: Hashable, Sendable {
             var info = try StoreInfo.read(from: &buffer)
             // Absent from servers before 0.2.
             if buffer.readableBytes > 0 { try info.readSchedule(from: &buffer) }
+            // Absent from servers before 0.4.
+            if buffer.readableBytes > 0 { try info.readPush(from: &buffer) }
             kind = .storeChanged(info)
         case .storeRemoved:
             kind = .storeRemoved
+        case .newMessages:
+            kind = .newMessages(try NewMessages.read(from: &buffer))
         default:
             throw .invalidField("message type \(type) is not an event")
         }
