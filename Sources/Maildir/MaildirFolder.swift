@@ -230,8 +230,9 @@ public final class MaildirFolder {
                 try persist(intent)
                 try crash(.flagsIntentCommitted)
                 var touched = Set<String>()
+                var refreshed = false
                 for (index, (uid, flags)) in renames.enumerated() {
-                    _ = try applyFlags(uid, flags, touched: &touched)
+                    _ = try applyFlags(uid, flags, touched: &touched, refreshed: &refreshed)
                     if index == 0 { try crash(.flagsFirstRenamed) }
                 }
                 for directory in touched.sorted() { try store.syncDirectory(directory) }
@@ -329,8 +330,9 @@ public final class MaildirFolder {
             try persist(intent)
             try crash(.expungeIntentCommitted)
             var touched = Set<String>()
+            var refreshed = false
             for (index, uid) in targets.enumerated() {
-                try removeFile(of: uid, touched: &touched)
+                try removeFile(of: uid, touched: &touched, refreshed: &refreshed)
                 if index == 0 { try crash(.expungeFirstUnlinked) }
             }
             for directory in touched.sorted() { try store.syncDirectory(directory) }
@@ -480,10 +482,14 @@ public final class MaildirFolder {
     }
 
     /// Renames `uid`'s file to carry `flags` in `cur/`; `false` if the file is gone.
-    func applyFlags(_ uid: UInt32, _ flags: MessageFlags, touched: inout Set<String>) throws -> Bool {
+    ///
+    /// `refreshed` says whether this operation listed the folder again already: once is enough
+    /// (after it, a file not where the listing says is gone), so 500 messages whose files a mail
+    /// client moved away cost one listing, not 500.
+    func applyFlags(_ uid: UInt32, _ flags: MessageFlags, touched: inout Set<String>, refreshed: inout Bool) throws -> Bool {
         for attempt in 0..<2 {
             guard let location = locations[uid], let entry = map.entries[uid] else {
-                if attempt == 0 { try refreshLocations(); continue }
+                if attempt == 0, try refreshOnce(&refreshed) { continue }
                 return false
             }
             let current = MessageFileName(location.name)
@@ -493,8 +499,9 @@ public final class MaildirFolder {
             do {
                 try Posix.renameNoReplace(from, curPath + "/" + target)
             } catch let error as MaildirError where error.systemError == ENOENT && attempt == 0 {
-                try refreshLocations()  // a mail client renamed it meanwhile
-                continue
+                // A mail client renamed it meanwhile.
+                if try refreshOnce(&refreshed) { continue }
+                return false
             }
             touched.insert(curPath)
             if location.inNew { touched.insert(newPath) }
@@ -505,10 +512,10 @@ public final class MaildirFolder {
     }
 
     /// Unlinks `uid`'s file wherever a mail client has moved it; nothing if it is gone.
-    func removeFile(of uid: UInt32, touched: inout Set<String>) throws {
+    func removeFile(of uid: UInt32, touched: inout Set<String>, refreshed: inout Bool) throws {
         for attempt in 0..<2 {
             guard let location = locations[uid] else {
-                if attempt == 0 { try refreshLocations(); continue }
+                if attempt == 0, try refreshOnce(&refreshed) { continue }
                 return
             }
             let directory = location.inNew ? newPath : curPath
@@ -517,8 +524,17 @@ public final class MaildirFolder {
                 locations[uid] = nil
                 return
             }
-            try refreshLocations()
+            locations[uid] = nil
+            guard try refreshOnce(&refreshed) else { return }
         }
+    }
+
+    /// Lists the folder again unless this operation did already; whether it did now.
+    private func refreshOnce(_ refreshed: inout Bool) throws -> Bool {
+        guard !refreshed else { return false }
+        try refreshLocations()
+        refreshed = true
+        return true
     }
 
     /// Deletes our temporary files (every one: the store lock guarantees no delivery of ours is live
