@@ -32,6 +32,8 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
     public static let qresync = Capability("QRESYNC")
     /// RFC 4315 UIDPLUS: UID EXPUNGE, APPENDUID, COPYUID.
     public static let uidplus = Capability("UIDPLUS")
+    /// RFC 3502 MULTIAPPEND: several messages in one APPEND, stored in one transaction.
+    public static let multiappend = Capability("MULTIAPPEND")
     /// RFC 6851 MOVE.
     public static let move = Capability("MOVE")
     /// RFC 4731 ESEARCH: SEARCH RETURN options.

@@ -185,6 +185,36 @@ public struct CommandEncoder: Sendable {
         var writer = Writer(literalMode: literalMode)
         writer.write(tag + " APPEND ")
         try writer.string(mailbox.bytes, what: "mailbox name")
+        let nonSynchronizing = try Self.appendMessageHeader(&writer, flags: flags, internalDate: internalDate, messageSize: messageSize, literalMode: literalMode)
+        return EncodedAppend(
+            command: EncodedCommand(tag: tag, parts: writer.finish(), containsCredentials: false),
+            waitsForContinuation: !nonSynchronizing, messageSize: messageSize)
+    }
+
+    /// Encodes the header of a further message of a MULTIAPPEND (RFC 3502): ` [(flags)]
+    /// ["date-time"] {size+}` and its CRLF, to be sent right after the previous message's bytes;
+    /// after the last message comes ``EncodedAppend/end``. Only with LITERAL+, so that the whole
+    /// command goes out without waiting for the server.
+    /// - Throws: ``CommandEncodingError`` as ``encodeAppend(to:flags:internalDate:messageSize:tag:)``,
+    ///   and when the literal mode is not ``LiteralMode/literalPlus``.
+    public func encodeAppendNext(flags: [Flag] = [], internalDate: InternalDate? = nil, messageSize: Int) throws(CommandEncodingError) -> ByteBuffer {
+        guard literalMode == .literalPlus else {
+            throw CommandEncodingError(.invalidArgument, "a MULTIAPPEND is sent only with LITERAL+")
+        }
+        guard messageSize > 0, messageSize <= Int(UInt32.max) else {
+            throw CommandEncodingError(.invalidArgument, "an APPEND needs a message of 1 to 4294967295 bytes, not \(messageSize)")
+        }
+        var writer = Writer(literalMode: literalMode)
+        _ = try Self.appendMessageHeader(&writer, flags: flags, internalDate: internalDate, messageSize: messageSize, literalMode: literalMode)
+        var out = ByteBuffer()
+        for part in writer.finish() { out.writeImmutableBuffer(part) }
+        return out
+    }
+
+    /// ` [(flags)] ["date-time"] {size[+]}`; whether the literal is non-synchronizing.
+    private static func appendMessageHeader(
+        _ writer: inout Writer, flags: [Flag], internalDate: InternalDate?, messageSize: Int, literalMode: LiteralMode
+    ) throws(CommandEncodingError) -> Bool {
         if !flags.isEmpty {
             writer.write(" (")
             for (index, flag) in flags.enumerated() {
@@ -201,9 +231,7 @@ public struct CommandEncoder: Sendable {
         case .literalPlus: nonSynchronizing = true
         }
         writer.write(nonSynchronizing ? " {\(messageSize)+}" : " {\(messageSize)}")
-        return EncodedAppend(
-            command: EncodedCommand(tag: tag, parts: writer.finish(), containsCredentials: false),
-            waitsForContinuation: !nonSynchronizing, messageSize: messageSize)
+        return nonSynchronizing
     }
 
     private static func sequenceSet(_ set: UIDSet) throws(CommandEncodingError) -> String {

@@ -102,6 +102,50 @@ final class IMAPSession {
         return tag
     }
 
+    /// Whether several messages can go in one APPEND (RFC 3502 MULTIAPPEND, which the server
+    /// stores in one transaction) sent without waiting for the server (LITERAL+).
+    var appendsTogether: Bool { capabilities.contains(.multiappend) && encoder.literalMode == .literalPlus }
+
+    /// Starts one MULTIAPPEND of `messages` (only when ``appendsTogether``) and returns its tag,
+    /// or `nil` when none of the files could be opened; the indices of those that could not (the
+    /// user deleted them meanwhile) are in `skipped`. All of them are opened before anything is
+    /// sent. The server stores all or none.
+    /// - Throws: as ``sendAppend(to:flags:internalDate:message:)``.
+    func sendAppends(
+        to mailbox: MailboxName, _ messages: [(flags: [Flag], internalDate: InternalDate?, file: UploadFile)], skipped: inout [Int]
+    ) async throws -> String? {
+        var open: [(index: Int, fd: Int32)] = []
+        defer { for item in open where item.fd >= 0 { close(item.fd) } }
+        for (index, message) in messages.enumerated() {
+            do {
+                open.append((index, try message.file.openForReading()))
+            } catch is UploadFileError {
+                skipped.append(index)
+            }
+        }
+        guard let first = open.first else { return nil }
+        let tag = tags.next()
+        let head = messages[first.index]
+        let append = try encoder.encodeAppend(
+            to: mailbox, flags: head.flags, internalDate: head.internalDate, messageSize: head.file.wireSize, tag: tag)
+        for part in append.command.parts { try await connection.write(part) }
+        for position in open.indices {
+            let (index, fd) = open[position]
+            if position > 0 {
+                let next = messages[index]
+                try await connection.write(try encoder.encodeAppendNext(flags: next.flags, internalDate: next.internalDate, messageSize: next.file.wireSize))
+            }
+            open[position].fd = -1  // stream(from:) closes it
+            do {
+                try await messages[index].file.stream(from: fd) { try await connection.write($0) }
+            } catch let error as UploadFileError {
+                throw IMAPConnectionError.lost("\(error); the APPEND could not be completed")
+            }
+        }
+        try await connection.write(EncodedAppend.end)
+        return tag
+    }
+
     /// Whether APPENDs can be sent without waiting for the server between them.
     func appendsPipeline(size: Int) -> Bool {
         switch encoder.literalMode {

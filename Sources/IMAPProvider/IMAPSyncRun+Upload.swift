@@ -35,6 +35,11 @@ extension IMAPSyncRun {
     static let uploadBatch = 256
     /// APPENDs in flight at most when they pipeline (LITERAL+).
     static let appendWindow = 16
+    /// Messages in one MULTIAPPEND, and their bytes at most (a larger message goes alone).
+    static let appendGroup = 64
+    static let appendGroupBytes = 4 << 20
+    /// MULTIAPPENDs sent before the first is answered.
+    static let appendGroupsInFlight = 2
 
     /// One message on its way up: its record in the map and its file.
     struct Outgoing {
@@ -160,27 +165,84 @@ extension IMAPSyncRun {
                 }
             }
         }
-        for (index, item) in batch.enumerated() {
-            let pipelined = session.appendsPipeline(size: item.file.wireSize)
-            if !pipelined { try await drain(to: 0) }
-            do {
-                let tag = try await session.sendAppend(
-                    to: folder.mailbox, flags: item.upload.flags.imapFlags,
-                    internalDate: item.upload.internalDate.flatMap { InternalDate(secondsSince1970: $0) }, message: item.file)
-                inFlight[tag] = index
-            } catch IMAPCommandError.refused(_, let status) {
-                refused.append(item.upload.unique)
-                callback.error(.failed, "\(folder.name): \(item.relativePath) not uploaded: the server refused it: \(status.condition.rawValue) \(status.text)")
-            } catch let error as UploadFileError {
-                // Unreadable before anything of it was sent (deleted meanwhile: nothing to say).
-                refused.append(item.upload.unique)
-                if !error.isMissing { callback.error(.storage, "\(folder.name): \(item.relativePath) not uploaded: \(error.reason)") }
+        func appendEach(_ indices: [Int]) async throws {
+            for index in indices {
+                let item = batch[index]
+                let pipelined = session.appendsPipeline(size: item.file.wireSize)
+                if !pipelined { try await drain(to: 0) }
+                do {
+                    let tag = try await session.sendAppend(
+                        to: folder.mailbox, flags: item.upload.flags.imapFlags,
+                        internalDate: item.upload.internalDate.flatMap { InternalDate(secondsSince1970: $0) }, message: item.file)
+                    inFlight[tag] = index
+                } catch IMAPCommandError.refused(_, let status) {
+                    refused.append(item.upload.unique)
+                    callback.error(.failed, "\(folder.name): \(item.relativePath) not uploaded: the server refused it: \(status.condition.rawValue) \(status.text)")
+                } catch let error as UploadFileError {
+                    // Unreadable before anything of it was sent (deleted meanwhile: nothing to say).
+                    refused.append(item.upload.unique)
+                    if !error.isMissing { callback.error(.storage, "\(folder.name): \(item.relativePath) not uploaded: \(error.reason)") }
+                }
+                try await drain(to: pipelined ? Self.appendWindow : 0)
+                sent += 1
+                _ = callback.progress(
+                    step: "\(folder.name) uploading \(uploaded + sent)", index: UInt32(clamping: done),
+                    max: UInt32(clamping: Swift.max(total, done)))
             }
-            try await drain(to: pipelined ? Self.appendWindow : 0)
-            _ = callback.progress(
-                step: "\(folder.name) uploading \(uploaded + index + 1)", index: UInt32(clamping: done),
-                max: UInt32(clamping: Swift.max(total, done)))
         }
+        var sent = 0
+        var alone = Array(batch.indices)
+        if session.appendsTogether {
+            // Groups of messages in one MULTIAPPEND each, a few in flight: the server stores a
+            // group in one transaction (Dovecot: one fsync and one index update, not one per
+            // message). A group the server refuses stored nothing; its messages go one by one, so
+            // that the one at fault is named and the others get in.
+            alone = []
+            var groups: [String: [Int]] = [:]  // tag → indices in batch
+            func drainGroups(to limit: Int) async throws {
+                while groups.count > limit {
+                    let (tag, status) = try await session.completion(anyOf: Set(groups.keys)) { untagged($0) }
+                    let indices = groups.removeValue(forKey: tag)!
+                    guard status.condition == .ok else {
+                        alone += indices
+                        continue
+                    }
+                    if uidplus, case .appendUID(let validity, let uids)? = status.code, validity == local.uidValidity, uids.count == indices.count {
+                        for (index, uid) in zip(indices, Array(uids)) { assigned[batch[index].upload.unique] = uid }
+                    }
+                }
+            }
+            var start = 0
+            while start < batch.count {
+                var end = start
+                var bytes = 0
+                while end < batch.count, end - start < Self.appendGroup, end == start || bytes + batch[end].file.wireSize <= Self.appendGroupBytes {
+                    bytes += batch[end].file.wireSize
+                    end += 1
+                }
+                let members = Array(start..<end)
+                var skipped: [Int] = []
+                let tag = try await session.sendAppends(
+                    to: folder.mailbox,
+                    members.map { (batch[$0].upload.flags.imapFlags, batch[$0].upload.internalDate.flatMap { InternalDate(secondsSince1970: $0) }, batch[$0].file) },
+                    skipped: &skipped)
+                let gone = Set(skipped.map { members[$0] })
+                for index in gone {
+                    // The user deleted it meanwhile: nothing to upload, nothing to say.
+                    refused.append(batch[index].upload.unique)
+                }
+                if let tag { groups[tag] = members.filter { !gone.contains($0) } }
+                try await drainGroups(to: Self.appendGroupsInFlight)
+                sent += members.count
+                _ = callback.progress(
+                    step: "\(folder.name) uploading \(uploaded + sent)", index: UInt32(clamping: done),
+                    max: UInt32(clamping: Swift.max(total, done)))
+                start = end
+            }
+            try await drainGroups(to: 0)
+            sent -= alone.count
+        }
+        try await appendEach(alone.sorted())
         try await drain(to: 0)
         try crashHook?(.appended)
         var adoptions = alsoAdopt

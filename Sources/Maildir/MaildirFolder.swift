@@ -214,20 +214,23 @@ public final class MaildirFolder {
     public func setFlags(_ changes: [UInt32: MessageFlags], highestModSeq: UInt64? = nil) throws {
         try mutate {
             if !changes.isEmpty { try ensureLocations() }
+            // The map is changed in place, never copied (a copy of a 100 000-message map is
+            // megabytes): a failure below leaves the handle unusable (`mutate`), and reopening
+            // reads the map from disk again.
             var renames: [(UInt32, MessageFlags)] = []
-            var next = map
-            for (uid, flags) in changes.sorted(by: { $0.key < $1.key }) where next.entries[uid] != nil {
+            var changed = false
+            for (uid, flags) in changes.sorted(by: { $0.key < $1.key }) where map.entries[uid] != nil {
                 if let location = locations[uid], location.inNew || MessageFileName(location.name).flags != flags {
                     renames.append((uid, flags))
-                } else {
+                } else if map.entries[uid]!.flags != flags {
                     // The file already carries them (or is gone): only the map changes.
-                    next.entries[uid]!.flags = flags
+                    map.entries[uid]!.flags = flags
+                    changed = true
                 }
             }
             if !renames.isEmpty {
-                var intent = map
-                for (uid, flags) in renames { intent.entries[uid]!.pending = .flags(flags) }
-                try persist(intent)
+                for (uid, flags) in renames { map.entries[uid]!.pending = .flags(flags) }
+                try persistInPlace()
                 try crash(.flagsIntentCommitted)
                 var touched = Set<String>()
                 var refreshed = false
@@ -237,10 +240,17 @@ public final class MaildirFolder {
                 }
                 for directory in touched.sorted() { try store.syncDirectory(directory) }
                 try crash(.flagsDirectoriesSynced)
-                for (uid, flags) in renames { next.entries[uid]!.flags = flags }
+                for (uid, flags) in renames {
+                    map.entries[uid]!.flags = flags
+                    map.entries[uid]!.pending = nil
+                }
+                changed = true
             }
-            if let highestModSeq { next.highestModSeq = highestModSeq }
-            if next != map { try persist(next) }
+            if let highestModSeq, map.highestModSeq != highestModSeq {
+                map.highestModSeq = highestModSeq
+                changed = true
+            }
+            if changed { try persistInPlace() }
         }
     }
 
@@ -325,9 +335,9 @@ public final class MaildirFolder {
             let targets = Set(uids).filter { map.entries[$0] != nil }.sorted()
             guard !targets.isEmpty else { return }
             try ensureLocations()
-            var intent = map
-            for uid in targets { intent.entries[uid]!.pending = .expunge }
-            try persist(intent)
+            // In place, as in setFlags(_:highestModSeq:).
+            for uid in targets { map.entries[uid]!.pending = .expunge }
+            try persistInPlace()
             try crash(.expungeIntentCommitted)
             var touched = Set<String>()
             var refreshed = false
@@ -337,9 +347,8 @@ public final class MaildirFolder {
             }
             for directory in touched.sorted() { try store.syncDirectory(directory) }
             try crash(.expungeDirectoriesSynced)
-            var next = map
-            for uid in targets { next.entries[uid] = nil }
-            try persist(next)
+            for uid in targets { map.entries[uid] = nil }
+            try persistInPlace()
         }
     }
 
@@ -419,6 +428,12 @@ public final class MaildirFolder {
     }
 
     func crash(_ point: CrashPoint) throws { try crashHook?(point) }
+
+    /// Writes `map` as it is now (changed in place by a caller inside ``mutate(_:)``).
+    func persistInPlace() throws {
+        changedSinceOpen = true
+        try store.writeMap(map, directory: path, hook: crashHook)
+    }
 
     func persist(_ next: UIDMap) throws {
         changedSinceOpen = true
