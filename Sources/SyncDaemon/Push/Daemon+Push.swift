@@ -88,6 +88,7 @@ extension Daemon {
         case .state(let state, let detail):
             guard push.states[name].map({ $0.state != state || $0.detail != detail }) ?? true else { return }
             push.states[name] = (state, detail)
+            push.listeners[name]?.host.logger.info("push: \(state)\(detail.map { " (\($0))" } ?? "")")
             publishInfo(name)
         case .outbox(let depth, let oldest):
             setOutbox(name, depth: depth, oldest: oldest)
