@@ -116,6 +116,9 @@ public actor Daemon: ControlHandler {
     /// The stores' change listeners (push), their state as they last reported it, and the
     /// targeted runs they asked for in the last debounce interval.
     var push = PushBook()
+    /// Between logind's PrepareForSleep(true) and (false): no listener runs.
+    var asleep = false
+    var sleepWatcher: SleepWatcher?
     private(set) var stopping = false
     private var sleeper: Task<Void, Never>?
     private var lastStatus = ""
@@ -194,6 +197,7 @@ public actor Daemon: ControlHandler {
         }
         try saveState()
         for name in config.storeNames { startListener(name) }
+        watchSleep()
         let status = await statusLine()
         notifier.ready(status: status)
         logger.info("ready: \(status)", metadata: ["config": "\(config.file)"])
@@ -237,6 +241,7 @@ public actor Daemon: ControlHandler {
     private func shutDown() async {
         for login in logins.values { login.task.cancel() }
         for name in Array(push.listeners.keys) { stopListener(name) }
+        sleepWatcher?.stop()
         for name in runs.keys { cancel(name, reason: .shutdown) }
         let deadline = ContinuousClock.now + Self.cancelGrace
         while !runs.isEmpty, ContinuousClock.now < deadline {

@@ -180,6 +180,35 @@ final class IMAPPushTests: XCTestCase {
         await client.close()
     }
 
+    func testSleep_closesTheListener_andAfterResumeMailThatCameMeanwhileIsOnDiskWithin3s() async throws {
+        let dovecot = try Dovecot(messages: 1, folders: "INBOX")
+        let bus = try PrivateBus()
+        let daemon = try daemon(dovecot, "push_local = false")
+        try await daemon.start(environment: ["SYNCD_SLEEP_BUS": bus.address])
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        try await untilListening(updates)
+        try await waitUntil("syncd watches the bus") { daemon.stderr.contains("watching for sleep and resume") }
+
+        try bus.emit(path: "/org/freedesktop/login1", signal: "org.freedesktop.login1.Manager.PrepareForSleep", ["boolean:true"])
+        _ = try await events(from: updates) { Self.pushState($0)?.0 == .notConfigured }
+        try dovecot.deliver(subject: "while asleep")
+        try await Task.sleep(for: .seconds(1))
+
+        let resumed = ContinuousClock.now
+        let resumedAt = Timestamp.now()
+        try bus.emit(path: "/org/freedesktop/login1", signal: "org.freedesktop.login1.Manager.PrepareForSleep", ["boolean:false"])
+        let seen = try await events(from: updates, timeout: .seconds(10)) { event in
+            if case .newMessages(let news) = event.kind { return news.summaries.first?.subject == "while asleep" }
+            return false
+        }
+        XCTAssertLessThan(ContinuousClock.now - resumed, .seconds(3), "on disk within 3 s of resume")
+        XCTAssertFalse(seen.contains { $0.isRunStarted && $0.time < resumedAt }, "nothing ran while the machine slept")
+        try await untilListening(updates)
+        await client.close()
+    }
+
     private func startSyncctl(_ daemon: DaemonProcess, _ arguments: [String]) throws -> RunningTool {
         let file = daemon.directory + "/syncctl-\(UInt32.random(in: 0...UInt32.max)).log"
         guard let pid = startTool(try builtProduct("syncctl"), arguments + ["--socket", daemon.socket], outputFile: file) else {

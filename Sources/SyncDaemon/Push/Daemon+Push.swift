@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SyncProtocol
 
@@ -26,7 +27,7 @@ extension Daemon {
 
     /// Starts the store's listener if its provider has one and the store is not paused.
     func startListener(_ name: String) {
-        guard !stopping, push.listeners[name] == nil, let store = config.stores[name],
+        guard !stopping, !asleep, push.listeners[name] == nil, let store = config.stores[name],
               let provider = store.provider as? any ChangeListening,
               scheduler.entries[name]?.paused != true else { return }
         let id = push.nextID
@@ -110,6 +111,44 @@ extension Daemon {
         guard let scope = push.pending.removeValue(forKey: name), !stopping else { return }
         guard scheduler.requestPush(name, scope: scope) else { return }
         push.listeners[name]?.host.logger.debug("push: run asked for: \(scope)")
+        startDueRuns()
+    }
+
+    /// Watches for sleep and resume (``SleepWatcher``) until the daemon stops.
+    func watchSleep() {
+        let watcher = SleepWatcher(address: ProcessInfo.processInfo.environment["SYNCD_SLEEP_BUS"], logger: logger)
+        sleepWatcher = watcher
+        watcher.start()
+        Task { [weak self] in
+            for await event in watcher.events {
+                switch event {
+                case .sleeping: await self?.machineSleeps()
+                case .resumed: await self?.machineResumed()
+                }
+            }
+        }
+    }
+
+    /// Before sleep: the push connections are closed cleanly (a run in progress commits batch
+    /// by batch, so wherever sleep stops it, what it reported done is on disk); then the delay lock
+    /// goes and the machine sleeps.
+    private func machineSleeps() {
+        logger.notice("the machine is going to sleep: closing push connections")
+        asleep = true
+        for name in Array(push.listeners.keys) { stopListener(name) }
+        sleepWatcher?.released()
+    }
+
+    /// After resume: listeners again, and a run of every store at once for what came meanwhile.
+    private func machineResumed() {
+        guard asleep else { return }
+        asleep = false
+        logger.notice("the machine woke up: reconnecting and catching up")
+        for name in config.storeNames {
+            startListener(name)
+            scheduler.catchUp(name, now: .now)
+            publishInfo(name)
+        }
         startDueRuns()
     }
 

@@ -110,6 +110,15 @@ struct Scheduler {
         return true
     }
 
+    /// After the machine woke up: the store's next run, now (unless it runs, is paused or waits
+    /// for a login), in place of its interval's.
+    mutating func catchUp(_ store: String, now: Instant) {
+        guard var entry = entries[store], !entry.paused, !entry.authRequired, !entry.running else { return }
+        entry.due = now
+        if entry.dueTrigger != .retry { entry.dueTrigger = .schedule }
+        entries[store] = entry
+    }
+
     /// Pauses a store; the caller cancels its run if it has one.
     mutating func pause(_ store: String) -> Bool {
         guard entries[store] != nil else { return false }
