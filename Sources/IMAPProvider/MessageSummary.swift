@@ -30,7 +30,8 @@ enum MessageSummary {
         // 8-bit headers are taken as UTF-8 (RFC 6532), as mail clients do.
         let text = String(decoding: bytes, as: UTF8.self)
         var fields: [(name: String, value: String)] = []
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: split on both line ends.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             if line.isEmpty { break }  // the end of the header
             if line.first == " " || line.first == "\t" {
