@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Push latency, measured from outside: helper of Benchmarks/push-latency.sh.
 
-    push-latency.py append PORT MAILDIR COUNT      APPEND by another client → file in MAILDIR (inotify)
+    push-latency.py append PORT MAILDIR COUNT [GAP]  APPEND by another client → file in MAILDIR (inotify),
+                                                     0.1 s to GAP s (0.6) after the last one arrived
     push-latency.py flag PORT MAILDIR COUNT        a flag set in MAILDIR → FETCH seen by another client's IDLE
 
 Prints one latency in seconds per line, then nothing else. Stdlib only (inotify through ctypes).
@@ -59,11 +60,11 @@ def message(i):
             f"Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\nbody {i}\r\n").encode()
 
 
-def append(port, maildir, count):
+def append(port, maildir, count, gap=0.6):
     watch = Inotify([maildir + "/new", maildir + "/cur"])
     client = IMAP(port)
     for i in range(count):
-        time.sleep(random.uniform(0.1, 0.6))
+        time.sleep(random.uniform(0.1, gap))
         sent = time.monotonic()
         client.cmd("APPEND INBOX ()", message(i))
         arrived = watch.wait(300)
@@ -98,4 +99,5 @@ def flag(port, maildir, count):
 
 if __name__ == "__main__":
     mode, port, maildir, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    {"append": append, "flag": flag}[mode](port, maildir, count)
+    extra = [float(a) for a in sys.argv[5:]]
+    {"append": append, "flag": flag}[mode](port, maildir, count, *extra)

@@ -8,8 +8,8 @@
 #    time until its file appears in the Maildir (watched with inotify by the benchmark).
 # 2. Maildir → server: a flag set in the Maildir (a rename in cur/, as a mail client does); the
 #    time until another client's IDLE on the server sees the FETCH.
-# 3. mbsync (isync) run every 60 s by a timer loop started at a random phase, direction 1: its
-#    delay is measured, not assumed.
+# 3. mbsync (isync) run every 60 s by a timer loop started at a random phase, direction 1, the
+#    messages 0.1–60 s apart (random points of its cycle): its delay is measured, not assumed.
 # Prints p50 / p99 / max per case and syncd's ratio to mbsync. SYNCD_BIN=DIR uses binaries
 # already built there (e.g. .build/debug) instead of `make build`.
 set -euo pipefail
@@ -102,7 +102,8 @@ RC
 mbsync -c "$work/mbsyncrc" -a >/dev/null 2>&1
 ( sleep "$($py -c 'import random; print(random.uniform(0, 60))')"; while true; do mbsync -c "$work/mbsyncrc" -a >/dev/null 2>&1; sleep 60; done ) &
 timer=$!
-$py Benchmarks/push-latency.py append "$port" "$work/mbsync/INBOX" "$mbsync_messages" > "$work/mbsync-append.txt"
+# Up to a whole period between messages, so they arrive at random points of the timer's cycle.
+$py Benchmarks/push-latency.py append "$port" "$work/mbsync/INBOX" "$mbsync_messages" 60 > "$work/mbsync-append.txt"
 stats "mbsync  server→Maildir ($mbsync_messages APPENDs, 60 s timer)" "$work/mbsync-append.txt"
 $py - "$work/syncd-append.txt" "$work/mbsync-append.txt" <<'PY'
 import sys

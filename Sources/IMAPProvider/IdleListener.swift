@@ -42,7 +42,7 @@ struct IdleListener {
             } catch {
                 try Task.checkCancellation()
                 failures += 1
-                let wait = Self.backoff(failures)
+                let wait = Self.isLoginRefusal(error) ? Self.backoff(10) : Self.backoff(failures)
                 board.set("", .waiting(until: .now + wait, reason: "\(error)"))
                 try await Task.sleep(for: wait)
             }
@@ -93,7 +93,8 @@ struct IdleListener {
             } catch {
                 try Task.checkCancellation()
                 failures += 1
-                let wait = Self.backoff(failures)
+                // A refused login is not retried soon: servers lock accounts after failed logins.
+                let wait = Self.isLoginRefusal(error) ? Self.backoff(10) : Self.backoff(failures)
                 host.logger.notice("push: \(folder): \(error); connecting again in \(wait.configText)")
                 board.set(folder, .waiting(until: .now + wait, reason: Self.reason(error)))
                 try await Task.sleep(for: wait)
@@ -184,6 +185,13 @@ struct IdleListener {
     static func backoff(_ failures: Int) -> Duration {
         let base = min(300.0, Double(1 << min(failures - 1, 9)))
         return .milliseconds(Int64(base * Double.random(in: 0.8...1.2) * 1000))
+    }
+
+    static func isLoginRefusal(_ error: Error) -> Bool {
+        switch error {
+        case IMAPCommandError.authenticationFailed, IMAPCommandError.tokenRefused, is OAuth2Tokens.Failure: return true
+        default: return false
+        }
     }
 
     /// The failure in a few words, for `status`.

@@ -399,6 +399,7 @@ public actor Daemon: ControlHandler {
             AfterSyncHook.start(hook, store: name, run: id, trigger: run.trigger, result: published, changes: changes, logger: callback.logger)
         }
         scheduler.finished(name, result: published, now: .now, jitter: Double.random(in: 0.8...1.2))
+        if published == .authRequired { stopListener(name) }
         if leaving.remove(name) != nil {
             server.publisher.publish(store: name, run: 0, .storeRemoved)
         } else {
@@ -667,6 +668,8 @@ public actor Daemon: ControlHandler {
             state.stores[name, default: DurableState.Store()].authRequired = required
             do { try saveState() } catch { storageFailed(error) }
         }
+        // A listener logs in as runs do: none while the store waits for a person.
+        if required { stopListener(name) } else { startListener(name) }
         publishInfo(name)
     }
 

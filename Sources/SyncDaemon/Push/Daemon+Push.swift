@@ -25,11 +25,12 @@ extension Daemon {
     /// events (a mail client moving 100 messages) costs one run.
     static let pushDebounce = Duration.milliseconds(100)
 
-    /// Starts the store's listener if its provider has one and the store is not paused.
+    /// Starts the store's listener if its provider has one and the store is neither paused nor
+    /// waiting for a login (a listener logs in as runs do).
     func startListener(_ name: String) {
         guard !stopping, !asleep, push.listeners[name] == nil, let store = config.stores[name],
               let provider = store.provider as? any ChangeListening,
-              scheduler.entries[name]?.paused != true else { return }
+              scheduler.entries[name]?.paused != true, scheduler.entries[name]?.authRequired != true else { return }
         let id = push.nextID
         push.nextID += 1
         var hostLogger = logger
