@@ -33,7 +33,9 @@ tests/dovecot/dovecot.sh start "$work/dovecot" "$port" $((port + 1)) >/dev/null
 python3 tests/dovecot/make-mailbox.py "$work/dovecot/mail/alice" --messages 20 --folders INBOX >/dev/null
 [ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$work/dovecot/mail"
 cleanup() {
-    kill "${daemon:-0}" "${timer:-0}" 2>/dev/null || true
+    # Only pids this script started (never `kill 0`: that is the whole process group).
+    [ -z "${daemon:-}" ] || kill "$daemon" 2>/dev/null || true
+    [ -z "${timer:-}" ] || kill -- "-$timer" 2>/dev/null || true
     wait 2>/dev/null || true
     tests/dovecot/dovecot.sh stop "$work/dovecot"
     rm -rf "$work"
@@ -100,7 +102,10 @@ Create Near
 Sync Pull
 RC
 mbsync -c "$work/mbsyncrc" -a >/dev/null 2>&1
+# Its own process group (set -m), so that cleanup stops the sleep or mbsync it is in as well.
+set -m
 ( sleep "$($py -c 'import random; print(random.uniform(0, 60))')"; while true; do mbsync -c "$work/mbsyncrc" -a >/dev/null 2>&1; sleep 60; done ) &
+set +m
 timer=$!
 # Up to a whole period between messages, so they arrive at random points of the timer's cycle.
 $py Benchmarks/push-latency.py append "$port" "$work/mbsync/INBOX" "$mbsync_messages" 60 > "$work/mbsync-append.txt"
