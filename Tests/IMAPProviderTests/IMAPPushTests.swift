@@ -209,6 +209,34 @@ final class IMAPPushTests: XCTestCase {
         await client.close()
     }
 
+    func testAfterSync_pastItsTimeout_itsWholeProcessGroupIsStopped() async throws {
+        let dovecot = try Dovecot(messages: 1, folders: "INBOX")
+        let daemon = try daemon(dovecot, """
+            push = []
+            push_local = false
+            after_sync = ["/bin/sh", "-c", "sleep 60 & echo $! > PIDFILE; echo started; wait"]
+            after_sync_timeout = "1s"
+            """)
+        let pidFile = daemon.directory + "/hook.pid"
+        try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(of: "PIDFILE", with: pidFile)
+            .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try await daemon.start()
+        try await waitUntil("the hook started its child") { FileManager.default.fileExists(atPath: pidFile) }
+        let child = try XCTUnwrap(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await waitUntil("the hook's group is stopped", timeout: .seconds(10)) {
+            daemon.stderr.contains("killed by signal") && Self.isGone(child)
+        }
+        XCTAssertTrue(daemon.stderr.contains("after_sync: started"), "its output is in the journal")
+        XCTAssertTrue(daemon.stderr.contains("still runs after 1s; stopping it"), daemon.stderr)
+    }
+
+    /// Ended: no such process, or a zombie its new parent has not reaped yet.
+    private static func isGone(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
+    }
+
     private func startSyncctl(_ daemon: DaemonProcess, _ arguments: [String]) throws -> RunningTool {
         let file = daemon.directory + "/syncctl-\(UInt32.random(in: 0...UInt32.max)).log"
         guard let pid = startTool(try builtProduct("syncctl"), arguments + ["--socket", daemon.socket], outputFile: file) else {
