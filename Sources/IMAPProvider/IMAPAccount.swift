@@ -83,13 +83,15 @@ public struct IMAPAccount: Sendable {
     /// How long one IDLE lasts before DONE and a new IDLE (a keep-alive, and the proof the
     /// connection still works): under the 29 minutes of RFC 2177.
     public var pushKeepalive: Duration
+    /// Use NOTIFY (RFC 5465) when the server offers it: one connection for every pushed folder.
+    public var pushNotify: Bool
     /// Watch the Maildir with inotify: a change here becomes an upload run within a second.
     public var pushLocal: Bool
 
     static let keys = [
         "host", "port", "security", "allow_plaintext", "user", "auth", "password", "oauth2", "sasl_mechanism", "ca_file",
         "maildir", "layout", "include", "exclude", "fetch_batch", "flag_scan_window", "compress", "timeout", "headers_only", "expunge", "max_delete_share",
-        "max_delete_min", "push", "push_connections", "push_keepalive", "push_local",
+        "max_delete_min", "push", "push_connections", "push_keepalive", "push_local", "push_notify",
     ]
 
     static let oauth2Keys = ["issuer", "tenant", "client_id", "client_secret", "token_url", "device_authorization_url", "scopes"]
@@ -161,6 +163,7 @@ public struct IMAPAccount: Sendable {
             throw options.error("push_keepalive", "expected at least 1s and under 29m (servers end an IDLE after 30 minutes)")
         }
         pushLocal = try options.bool("push_local", default: true)
+        pushNotify = try options.bool("push_notify", default: true)
     }
 
     /// `[store.NAME.oauth2]`: an issuer preset (`google`, `microsoft` with `tenant`) or the

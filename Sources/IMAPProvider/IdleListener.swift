@@ -27,10 +27,13 @@ struct IdleListener {
     func run() async throws {
         var failures = 0
         var folders: [(FolderName, MailboxName)] = []
+        var notify = false
         // The folder list first, retried like a lost connection.
         while folders.isEmpty {
             do {
-                folders = try await withSession { session in try await pushedFolders(session) }
+                (folders, notify) = try await withSession { session in
+                    (try await pushedFolders(session), session.capabilities.contains(Self.notifyCapability))
+                }
                 if folders.isEmpty {
                     host.logger.notice("push: no folder on the server matches push = \(account.push)")
                     try await Task.sleep(for: .seconds(365 * 86400))
@@ -48,6 +51,12 @@ struct IdleListener {
             }
         }
         board.remove("")
+        if notify, account.pushNotify, let names = Self.notifyNames(folders) {
+            board.setNotify(folders: folders.count)
+            board.set("NOTIFY", .connecting)
+            try await watchAll(folders, names)
+            board.clearNotify()
+        }
         let watched = Array(folders.prefix(account.pushConnections))
         board.setLeftOut(folders.count - watched.count)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -139,7 +148,7 @@ struct IdleListener {
         }
     }
 
-    private func noticed(_ event: ResponseEvent, _ folder: String) {
+    func noticed(_ event: ResponseEvent, _ folder: String) {
         switch event {
         case .exists:
             host.requestRun(SyncScope(folders: [folder]))
@@ -152,7 +161,7 @@ struct IdleListener {
 
     /// Connects and logs in as a run does, with a read timeout that lets an IDLE be silent for a
     /// keep-alive interval, plus the account's timeout for the answer to DONE.
-    private func withSession<T>(_ body: (IMAPSession) async throws -> T) async throws -> T {
+    func withSession<T>(_ body: (IMAPSession) async throws -> T) async throws -> T {
         try await IMAPConnection.with(account, readTimeout: account.pushKeepalive + account.timeout) { connection in
             let session = IMAPSession(connection)
             try await session.prepare(account)

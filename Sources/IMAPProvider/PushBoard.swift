@@ -18,6 +18,8 @@ final class PushBoard: Sendable {
         var leftOut = 0
         var notOffered = false
         var watchingMaildir = false
+        /// With NOTIFY: how many folders its one connection (entry "NOTIFY") watches.
+        var notifyFolders: Int?
         var said: (PushState, String?)?
     }
 
@@ -37,6 +39,8 @@ final class PushBoard: Sendable {
     }
 
     func setLeftOut(_ count: Int) { update { $0.leftOut = count } }
+    func setNotify(folders: Int) { update { $0.notifyFolders = folders } }
+    func clearNotify() { update { $0.notifyFolders = nil } }
     func setNotOffered() { update { $0.notOffered = true } }
     func setWatchingMaildir(_ watching: Bool) { update { $0.watchingMaildir = watching } }
 
@@ -61,12 +65,17 @@ final class PushBoard: Sendable {
             return nil
         }
         if let soonest = waiting.min(by: { $0.0 < $1.0 }) {
-            let seconds = max(0, Int((soonest.0 - .now).components.seconds))
+            let seconds = max(0, Int(((soonest.0 - .now) / .seconds(1)).rounded(.up)))
             return (.reconnecting, "in \(seconds)s: \(soonest.1)")
         }
         let idling = state.folders.values.filter { if case .idling = $0 { true } else { false } }.count
         var parts: [String] = []
-        if !state.folders.isEmpty {
+        if let notified = state.notifyFolders {
+            parts.append("NOTIFY\(idling > 0 ? "" : " connecting"), \(notified) folder\(notified == 1 ? "" : "s")")
+            if let local { parts.append(local) }
+            if idling == 0, local == nil { return (.reconnecting, parts.joined(separator: "; ")) }
+            return (.listening, parts.joined(separator: "; "))
+        } else if !state.folders.isEmpty {
             parts.append("IDLE, \(idling) folder\(idling == 1 ? "" : "s")" + (state.leftOut > 0 ? " (\(state.leftOut) more left to the interval)" : ""))
         }
         if let local { parts.append(local) }

@@ -156,6 +156,19 @@ final class Dovecot {
         return id
     }
 
+    /// APPENDs a small message to `folder` as another IMAP client (Python's imaplib) does: what a
+    /// NOTIFY watch hears of (a file dropped into a folder not selected reaches Dovecot's indexes,
+    /// and so NOTIFY, only when something opens that folder).
+    func append(folder: String, subject: String) throws {
+        let script = """
+            import imaplib, sys
+            m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("alice", "secret")
+            body = ("From: Alice Example <alice@example.org>\\r\\nSubject: %s\\r\\n\\r\\nHello.\\r\\n" % sys.argv[3]).encode()
+            typ, _ = m.append(sys.argv[2], None, None, body); m.logout(); sys.exit(0 if typ == "OK" else 1)
+            """
+        try run("/usr/bin/python3", ["-c", script, "\(plainPort)", String(decoding: MailboxName(folder).bytes, as: UTF8.self), subject])
+    }
+
     /// Runs a tool to completion (``runTool``: the start script leaves Dovecot running in the
     /// background, which Foundation's Process mistakes for the script still running).
     @discardableResult

@@ -25,6 +25,7 @@ final class IMAPPushTests: XCTestCase {
             password = { file = "\(daemon.directory)/password" }
             maildir = "\(daemon.directory)/mail"
             timeout = "5s"
+            \(extra.contains("push_notify") ? "" : "push_notify = false")
             \(extra)
             """)
         return daemon
@@ -96,6 +97,30 @@ final class IMAPPushTests: XCTestCase {
         // `status` says what the listener does.
         let (_, status) = runTool(try builtProduct("syncctl"), ["status", "--socket", daemon.socket])
         XCTAssertTrue(status.contains("mail: push: listening (IDLE, 1 folder; Maildir watched)"), status)
+        await client.close()
+    }
+
+    func testNotify_oneConnectionWatchesEveryPushedFolder() async throws {
+        let dovecot = try Dovecot(messages: 2, folders: "INBOX,Lists")
+        let daemon = try daemon(dovecot, "push = [\"*\"]\npush_notify = true\npush_local = false")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        _ = try await events(from: updates, timeout: .seconds(30)) { event in
+            Self.pushState(event).map { $0.0 == .listening && $0.1 == "NOTIFY, 2 folders" } ?? false
+        }
+        for folder in ["Lists", "INBOX"] {
+            let delivered = ContinuousClock.now
+            try dovecot.append(folder: folder, subject: "in \(folder)")
+            _ = try await events(from: updates, timeout: .seconds(10)) { event in
+                if case .newMessages(let news) = event.kind { return news.folder == folder && news.summaries.first?.subject == "in \(folder)" }
+                return false
+            }
+            XCTAssertLessThan(ContinuousClock.now - delivered, .seconds(3), folder)
+        }
+        try await Task.sleep(for: .milliseconds(300))  // the last run's connection has logged out
+        XCTAssertEqual(Dovecot.signalIMAPProcesses(0).count, 1, "one connection for both folders")
         await client.close()
     }
 
