@@ -68,7 +68,8 @@ interval = "15m"
 TOML
 "$bin/syncd" --config "$work/syncd.toml" --socket "$work/s.sock" --state-dir "$work/state" 2>"$work/syncd.log" &
 daemon=$!
-until "$bin/syncctl" --socket "$work/s.sock" status 2>/dev/null | grep -q "push: listening (IDLE, 1 folder"; do sleep 0.2; done
+until "$bin/syncctl" --socket "$work/s.sock" status 2>/dev/null | grep -Eq "push: listening \((NOTIFY|IDLE), 1 folder"; do sleep 0.2; done
+"$bin/syncctl" --socket "$work/s.sock" status | grep "push:"
 echo "command: $0 $messages $mbsync_messages $flags   (syncd from $bin)"
 $py Benchmarks/push-latency.py append "$port" "$work/syncd" "$messages" > "$work/syncd-append.txt"
 stats "syncd   server→Maildir ($messages APPENDs)" "$work/syncd-append.txt"
