@@ -11,7 +11,8 @@
 # 3. mbsync (isync) run every 60 s by a timer loop started at a random phase, direction 1, the
 #    messages 0.1–60 s apart (random points of its cycle): its delay is measured, not assumed.
 # Prints p50 / p99 / max per case and syncd's ratio to mbsync. SYNCD_BIN=DIR uses binaries
-# already built there (e.g. .build/debug) instead of `make build`.
+# already built there (e.g. .build/debug) instead of `make build`; PUSH_NOTIFY=false measures IDLE
+# where the server offers NOTIFY (Dovecot does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-200}
@@ -65,6 +66,7 @@ user = "alice"
 password = { file = "$work/password" }
 maildir = "$work/syncd"
 interval = "15m"
+push_notify = ${PUSH_NOTIFY:-true}
 TOML
 "$bin/syncd" --config "$work/syncd.toml" --socket "$work/s.sock" --state-dir "$work/state" 2>"$work/syncd.log" &
 daemon=$!
@@ -78,7 +80,7 @@ stats "syncd   Maildir→server ($flags flags set)" "$work/syncd-flag.txt"
 kill "$daemon"; wait "$daemon" || true; daemon=
 
 # --- mbsync on a 60 s timer ---
-mkdir -p "$work/mbsync/INBOX"/{cur,new,tmp}
+mkdir -p "$work/mbsync"
 cat > "$work/mbsyncrc" <<RC
 IMAPAccount bench
 Host 127.0.0.1
@@ -100,7 +102,7 @@ Far :remote:
 Near :local:
 Patterns INBOX
 Create Near
-Sync Pull
+SyncState *
 RC
 mbsync -c "$work/mbsyncrc" -a >/dev/null 2>&1
 # Its own process group (set -m), so that cleanup stops the sleep or mbsync it is in as well.
