@@ -76,11 +76,22 @@ public struct IMAPAccount: Sendable {
     public var maxDeleteShare: Int
     /// See ``maxDeleteShare``.
     public var maxDeleteMin: Int
+    /// Folder patterns to watch with IDLE between runs (`push`); empty: no IDLE.
+    public var push: [String]
+    /// The most IDLE connections the listener opens (one per pushed folder), beside the run's own.
+    public var pushConnections: Int
+    /// How long one IDLE lasts before DONE and a new IDLE (a keep-alive, and the proof the
+    /// connection still works): under the 29 minutes of RFC 2177.
+    public var pushKeepalive: Duration
+    /// Use NOTIFY (RFC 5465) when the server offers it: one connection for every pushed folder.
+    public var pushNotify: Bool
+    /// Watch the Maildir with inotify: a change here becomes an upload run within a second.
+    public var pushLocal: Bool
 
     static let keys = [
         "host", "port", "security", "allow_plaintext", "user", "auth", "password", "oauth2", "sasl_mechanism", "ca_file",
         "maildir", "layout", "include", "exclude", "fetch_batch", "flag_scan_window", "compress", "timeout", "headers_only", "expunge", "max_delete_share",
-        "max_delete_min",
+        "max_delete_min", "push", "push_connections", "push_keepalive", "push_local", "push_notify",
     ]
 
     static let oauth2Keys = ["issuer", "tenant", "client_id", "client_secret", "token_url", "device_authorization_url", "scopes"]
@@ -145,6 +156,14 @@ public struct IMAPAccount: Sendable {
         expunge = try options.bool("expunge", default: true)
         maxDeleteShare = try options.int("max_delete_share", default: 50, range: 0...100)
         maxDeleteMin = try options.int("max_delete_min", default: 20, range: 0...1_000_000)
+        push = try options.stringArray("push") ?? ["INBOX"]
+        pushConnections = try options.int("push_connections", default: 5, range: 1...100)
+        pushKeepalive = try options.duration("push_keepalive", default: .seconds(600))
+        guard pushKeepalive >= .seconds(1), pushKeepalive < .seconds(29 * 60) else {
+            throw options.error("push_keepalive", "expected at least 1s and under 29m (servers end an IDLE after 30 minutes)")
+        }
+        pushLocal = try options.bool("push_local", default: true)
+        pushNotify = try options.bool("push_notify", default: true)
     }
 
     /// `[store.NAME.oauth2]`: an issuer preset (`google`, `microsoft` with `tenant`) or the

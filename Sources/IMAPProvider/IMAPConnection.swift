@@ -25,14 +25,19 @@ final class IMAPConnection {
     }
 
     /// Connects and runs `body` with the connection, closing it afterwards whatever happens.
+    /// `readTimeout` replaces the account's timeout for silence while connected (an IDLE waits
+    /// long for news); connecting keeps the account's.
     static func with<Result>(
-        _ account: IMAPAccount, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        _ account: IMAPAccount, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, readTimeout: Duration? = nil,
         _ body: (IMAPConnection) async throws -> Result
     ) async throws -> Result {
         let tls = account.security == .tls ? try account.tlsContext() : nil
         let host = account.host
-        let timeout = TimeAmount.nanoseconds(Int64(account.timeout.components.seconds) * 1_000_000_000
-            + account.timeout.components.attoseconds / 1_000_000_000)
+        func amount(_ duration: Duration) -> TimeAmount {
+            .nanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        }
+        let timeout = amount(account.timeout)
+        let silence = amount(readTimeout ?? account.timeout)
         let asyncChannel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             // The async wrapper is added in the channel's initializer, before the connection is
@@ -49,7 +54,7 @@ final class IMAPConnection {
                                 try NIOSSLClientHandler(context: tls, serverHostname: IMAPConnection.sniName(host)))
                         }
                         try channel.pipeline.syncOperations.addHandlers(
-                            IdleStateHandler(readTimeout: timeout), ReadTimeoutHandler())
+                            IdleStateHandler(readTimeout: silence), ReadTimeoutHandler())
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))

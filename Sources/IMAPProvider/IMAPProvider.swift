@@ -137,6 +137,7 @@ public struct IMAPProvider: StoreProvider, LoginProvider {
                 let run = IMAPSyncRun(
                     account: account, session: session, store: store, localFolders: localFolders, callback: callback,
                     flags: request.flags, headersOnly: headersOnly, crashHook: uploadCrashHook)
+                run.scope = request.scope
                 let result = try await run.run()
                 await session.logout()
                 return result

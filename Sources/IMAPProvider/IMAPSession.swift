@@ -74,6 +74,14 @@ final class IMAPSession {
         return tag
     }
 
+    /// Sends a command the encoder has no grammar for (NOTIFY), as its line with a new tag;
+    /// returns the tag. The line must be 7-bit and hold no literal.
+    func sendRaw(_ line: String) async throws -> String {
+        let tag = tags.next()
+        try await connection.write(ByteBuffer(string: "\(tag) \(line)\r\n"))
+        return tag
+    }
+
     /// Sends an APPEND of `message` (a file streamed in chunks, never whole in memory); returns its
     /// tag. A synchronizing literal waits for the server's `+` first — then no other command may
     /// be in flight, since completions read meanwhile would be lost; with LITERAL+ nothing is

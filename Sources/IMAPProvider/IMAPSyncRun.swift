@@ -42,6 +42,13 @@ final class IMAPSyncRun {
     var movingAway: [FolderName: Set<UInt32>] = [:]
     /// Messages moved between folders on the server by this run.
     var moved = 0
+    /// Flag changes made here (from the server) or there (from here), and expunges from the server.
+    var flagsChanged = 0
+    var expunged = 0
+    /// A push run's folders; nil for a whole run (see ``SyncScope``).
+    var scope: SyncScope?
+    /// New messages per folder whose summary this run reported (NewMessages carries a few).
+    var summarized: [FolderName: Int] = [:]
     /// Folders this run wrote to, and when it last did, in that order.
     private var changedFolders: [(name: FolderName, at: ContinuousClock.Instant)] = []
 
@@ -71,6 +78,10 @@ final class IMAPSyncRun {
     /// Runs the sync; returns `ok`, or `partial` when some folders failed (each reported as Error).
     /// - Throws: connection and protocol errors that end the whole run; ``CancellationError``.
     func run() async throws -> SyncStatus {
+        defer {
+            callback.changed(uploaded: uploaded, flagsChanged: flagsChanged, deleted: deleted + expunged, moved: moved)
+        }
+        if let scope { return try await run(scope) }
         var folders = try await listFolders()
         // Before the mirror, which would remove a folder made here as gone on the server.
         folders = (folders + (try await createServerFolders(folders))).sorted { $0.name < $1.name }
@@ -103,6 +114,31 @@ final class IMAPSyncRun {
             let listed = Set(folders.map(\.name))
             try? store.recordSyncedFolders(Set(try store.listFolders()).filter { listed.contains($0) })
         }
+        return failedFolders > 0 ? .partial : .ok
+    }
+
+    /// A push run: only the folders a listener saw change, and no hierarchy work (the interval's
+    /// whole runs do that). A folder not on the server (gone meanwhile) is left to them too.
+    private func run(_ scope: SyncScope) async throws -> SyncStatus {
+        var folders = try await listFolders().filter { $0.selectable && scope.folders.contains($0.name.description) }
+        try await readStatus(&folders)
+        total = folders.reduce(0) { $0 + $1.messages }
+        let local = localFolders.names
+        if flags.contains(.uploadContents) { try await uploadMoves(folders) }
+        for folder in folders where local.contains(folder.name) {
+            try checkCancelled()
+            do {
+                try await sync(folder)
+            } catch let error as IMAPCommandError {
+                guard case .refused = error else { throw error }
+                failedFolders += 1
+                callback.error(.failed, "\(folder.name): \(error)")
+            } catch let error as MaildirError {
+                failedFolders += 1
+                callback.error(.storage, "\(folder.name): \(error)")
+            }
+        }
+        relistChangedFolders()
         return failedFolders > 0 ? .partial : .ok
     }
 
@@ -342,6 +378,7 @@ final class IMAPSyncRun {
                 .subtracting(change.synced.subtracting(change.local))
         }
         try local.recordSyncedFlags(Dictionary(uniqueKeysWithValues: changes.map { ($0.uid, $0.local) }))
+        flagsChanged += changes.count
     }
 
     /// Applies the server's flag changes and expunges to messages already here.
@@ -362,6 +399,7 @@ final class IMAPSyncRun {
             }
             let changed = view.flags.filter { uid, flags in local.map.entries[uid].map { $0.flags != flags } ?? false }
             if !changed.isEmpty { try local.setFlags(changed, highestModSeq: view.highestModSeq) }
+            flagsChanged += changed.count
             // Expunges: whatever we have that the server no longer does. QRESYNC listed them in
             // VANISHED; a server holding exactly our UIDs needs no search.
             var gone: [UInt32]
@@ -377,6 +415,7 @@ final class IMAPSyncRun {
                 gone = local.map.entries.keys.filter { !present.contains($0) }
             }
             if !gone.isEmpty { try local.expunge(gone) }
+            expunged += gone.count
         }
         done += local.map.count
         report(folder, inFolder: local.map.count)
@@ -448,6 +487,8 @@ final class IMAPSyncRun {
         func apply() throws {
             if !changed.isEmpty { try local.setFlags(changed) }
             if !gone.isEmpty { try local.expunge(gone) }
+            flagsChanged += changed.count
+            expunged += gone.count
             changed = [:]
             gone = []
         }
@@ -515,6 +556,7 @@ final class IMAPSyncRun {
             let isLast = uids.last == last
             let durable = try batch.commit(
                 highestUID: isLast ? newUIDs.last : uids.last, highestModSeq: isLast ? view.highestModSeq : nil)
+            reportNew(durable, in: folder, local)
             done += durable.count
             inFolder += durable.count
             report(folder, inFolder: inFolder)

@@ -118,43 +118,16 @@ public final class MaildirStore: Sendable {
     /// The directory that holds `name`'s Maildir (the root itself for the Maildir++ INBOX).
     /// - Throws: ``MaildirError/Code/invalidFolderName`` if a directory name would exceed 255 bytes.
     public func directory(for name: FolderName) throws -> String {
-        guard let relative = try FolderPathCodec.relativePath(for: name, layout: layout) else { return root }
-        return root + "/" + relative
+        try tree.directory(for: name)
     }
 
-    /// The folders that exist locally as complete Maildirs (`cur`, `new` and `tmp` present), sorted,
-    /// INBOX first. Directories whose names are not canonical encodings (see ``MaildirLayout``), and a
-    /// nested-layout parent that is only a plain directory, are not listed.
-    /// - Throws: ``MaildirError/Code/io`` if the root cannot be read.
+    /// Every folder of the store, sorted (see ``MaildirTree/listFolders()``).
     public func listFolders() throws -> [FolderName] {
-        var found: [FolderName] = []
-        switch layout {
-        case .maildirPlusPlus:
-            if Self.isMaildir(root) { found.append(.inbox) }
-            for entry in try Posix.list(root)?.entries ?? [] {
-                guard entry.name.hasPrefix("."), !entry.name.hasPrefix(".syncd-"),
-                    let name = FolderPathCodec.folderName(plusPlusDirectory: entry.name),
-                    Self.isMaildir(root + "/" + entry.name)
-                else { continue }
-                found.append(name)
-            }
-        case .nested:
-            try walkNested(directory: root, relative: [], depth: 0, into: &found)
-        }
-        return found.sorted()
+        try tree.listFolders()
     }
 
-    private func walkNested(directory: String, relative: [String], depth: Int, into found: inout [FolderName]) throws {
-        guard depth < 64 else { return }
-        for entry in try Posix.list(directory)?.entries ?? [] where FolderPathCodec.mayBeNestedFolder(entry.name) {
-            let path = directory + "/" + entry.name
-            guard Posix.isDirectory(entry, in: directory) else { continue }
-            let components = relative + [entry.name]
-            guard let name = FolderPathCodec.folderName(nestedDirectories: components) else { continue }
-            if Self.isMaildir(path) { found.append(name) }
-            try walkNested(directory: path, relative: components, depth: depth + 1, into: &found)
-        }
-    }
+    /// The store's folders as paths, for what reads them without opening the store.
+    public var tree: MaildirTree { MaildirTree(root: root, layout: layout) }
 
     /// Creates `name` as a Maildir (and, in the nested layout, any missing parent directories), with a
     /// `maildirfolder` marker for Maildir++ subfolders; every new directory entry is fsynced.

@@ -93,7 +93,7 @@ public actor Daemon: ControlHandler {
     let options: Options
     let factories: [any ProviderFactory]
     private(set) var config: DaemonConfig
-    private var scheduler: Scheduler
+    var scheduler: Scheduler
     private var state: DurableState
     private let stateStore: StateStore
     private let stateLock: StateLock
@@ -104,7 +104,7 @@ public actor Daemon: ControlHandler {
     public nonisolated let server: SyncServer
     private nonisolated let control = LateControl()
     private let notifier = SystemdNotifier()
-    private let logger: Logger
+    let logger: Logger
     private var runs: [String: ActiveRun] = [:]
     /// Logins waiting for their user (`syncctl login`), by store.
     private var logins: [String: ActiveLogin] = [:]
@@ -113,7 +113,13 @@ public actor Daemon: ControlHandler {
     private var queuePlaces: [String: UInt32] = [:]
     /// Stores removed by a reload whose run is still winding down.
     private var leaving: Set<String> = []
-    private var stopping = false
+    /// The stores' change listeners (push), their state as they last reported it, and the
+    /// targeted runs they asked for in the last debounce interval.
+    var push = PushBook()
+    /// Between logind's PrepareForSleep(true) and (false): no listener runs.
+    var asleep = false
+    var sleepWatcher: SleepWatcher?
+    private(set) var stopping = false
     private var sleeper: Task<Void, Never>?
     private var lastStatus = ""
     private var lastWatchdog = ContinuousClock.now
@@ -190,6 +196,8 @@ public actor Daemon: ControlHandler {
             throw DaemonError(Self.listenFailure(config.settings.socket, error))
         }
         try saveState()
+        for name in config.storeNames { startListener(name) }
+        watchSleep()
         let status = await statusLine()
         notifier.ready(status: status)
         logger.info("ready: \(status)", metadata: ["config": "\(config.file)"])
@@ -232,6 +240,8 @@ public actor Daemon: ControlHandler {
 
     private func shutDown() async {
         for login in logins.values { login.task.cancel() }
+        for name in Array(push.listeners.keys) { stopListener(name) }
+        sleepWatcher?.stop()
         for name in runs.keys { cancel(name, reason: .shutdown) }
         let deadline = ContinuousClock.now + Self.cancelGrace
         while !runs.isEmpty, ContinuousClock.now < deadline {
@@ -281,11 +291,11 @@ public actor Daemon: ControlHandler {
 
     // MARK: Runs
 
-    private func startDueRuns() {
+    func startDueRuns() {
         guard !stopping, storageProblem == nil else { return }
         for start in scheduler.takeDue(now: .now) {
             guard let store = config.stores[start.store] else { continue }
-            begin(store, flags: start.flags, trigger: start.trigger)
+            begin(store, flags: start.flags, trigger: start.trigger, scope: start.scope)
         }
         publishQueueChanges()
     }
@@ -301,7 +311,7 @@ public actor Daemon: ControlHandler {
         for name in changed.sorted() { publishInfo(name) }
     }
 
-    private func begin(_ store: StoreConfig, flags: SyncFlags, trigger: RunTrigger) {
+    private func begin(_ store: StoreConfig, flags: SyncFlags, trigger: RunTrigger, scope: SyncScope? = nil) {
         let id = state.nextRun
         state.nextRun += 1
         // The run id must never be handed out twice, even if the daemon dies in this run: a run
@@ -316,13 +326,19 @@ public actor Daemon: ControlHandler {
         var runLogger = logger
         runLogger[metadataKey: "store"] = "\(store.name)"
         runLogger[metadataKey: "run"] = "\(id)"
-        let callback = SyncCallback(reporter: server.reporter(store: store.name, run: id), logger: runLogger)
-        callback.reporter.started(flags: flags, trigger: trigger)
-        runLogger.info("run started", metadata: ["flags": "\(flags)", "trigger": "\(trigger)"])
-        let request = SyncRequest(
-            store: store.name, run: id, flags: flags, trigger: trigger, stateDirectory: config.settings.stateDirectory)
-        let provider = store.provider
         let name = store.name
+        let callback = SyncCallback(reporter: server.reporter(store: store.name, run: id), logger: runLogger) { [weak self] depth, oldest in
+            Task { await self?.setOutbox(name, depth: depth, oldest: oldest) }
+        }
+        callback.reporter.started(flags: flags, trigger: trigger)
+        var started: Logger.Metadata = ["flags": "\(flags)", "trigger": "\(trigger)"]
+        if let scope { started["scope"] = "\(scope)" }
+        runLogger.info("run started", metadata: started)
+        push.listeners[name]?.host.runStarted()
+        let request = SyncRequest(
+            store: store.name, run: id, flags: flags, trigger: trigger, stateDirectory: config.settings.stateDirectory,
+            scope: scope)
+        let provider = store.provider
         let task = Task.detached { [weak self] in
             let result = await Self.execute(provider, request, callback)
             guard let self else { return }
@@ -374,7 +390,16 @@ public actor Daemon: ControlHandler {
         // Durable first, then Done: a run a viewer saw finish is on disk, whenever the daemon dies.
         record(name, run: run, result: published, counts: callback.errorCounts)
         callback.done(published, logging: outcome)
+        push.listeners[name]?.host.runEnded()
+        let changes = callback.runChanges
+        for news in changes.news {
+            server.publisher.publish(store: name, run: id, .newMessages(news))
+        }
+        if changes.any, let hook = config.stores[name]?.afterSync {
+            AfterSyncHook.start(hook, store: name, run: id, trigger: run.trigger, result: published, changes: changes, logger: callback.logger)
+        }
         scheduler.finished(name, result: published, now: .now, jitter: Double.random(in: 0.8...1.2))
+        if published == .authRequired { stopListener(name) }
         if leaving.remove(name) != nil {
             server.publisher.publish(store: name, run: 0, .storeRemoved)
         } else {
@@ -481,7 +506,7 @@ public actor Daemon: ControlHandler {
     }
 
     /// Publishes the store's standing facts (StoreChanged) for viewers.
-    private func publishInfo(_ name: String) {
+    func publishInfo(_ name: String) {
         guard let store = config.stores[name] else { return }
         let saved = state.stores[name]
         let paused = scheduler.entries[name]?.paused ?? false
@@ -500,7 +525,9 @@ public actor Daemon: ControlHandler {
             lastSuccess: saved?.lastSuccess.map(Timestamp.init(rawValue:)), nextRun: nextRun,
             queuePlace: queuePlaces[name] ?? 0, retry: UInt32(clamping: retry),
             retryReason: retry > 0 ? saved.flatMap(Self.failureReason) : nil,
-            interval: store.interval.map { UInt32(clamping: $0.components.seconds) } ?? 0, flags: store.flags)
+            interval: store.interval.map { UInt32(clamping: $0.components.seconds) } ?? 0, flags: store.flags,
+            push: push.states[name]?.state ?? .notConfigured, pushDetail: push.states[name]?.detail,
+            outboxDepth: push.outboxes[name]?.depth ?? 0, outboxOldest: push.outboxes[name]?.oldest)
         server.publisher.publish(store: name, run: 0, .storeChanged(info))
     }
 
@@ -541,6 +568,7 @@ public actor Daemon: ControlHandler {
             do { try saveState() } catch { logger.error("cannot save state: \(error)") }
             let running = runs[name]
             if running != nil { cancel(name, reason: .pause, by: peer?.uid) }
+            stopListener(name)
             publishInfo(name)
             return ControlResult(.ok, running == nil ? "paused '\(name)'" : "paused '\(name)'; its running sync is being cancelled")
         case .resume(let name):
@@ -548,6 +576,7 @@ public actor Daemon: ControlHandler {
             state.stores[name, default: DurableState.Store()].paused = false
             do { try saveState() } catch { logger.error("cannot save state: \(error)") }
             publishInfo(name)
+            startListener(name)
             startDueRuns()
             return ControlResult(.ok, "resumed '\(name)'")
         case .reload:
@@ -639,6 +668,8 @@ public actor Daemon: ControlHandler {
             state.stores[name, default: DurableState.Store()].authRequired = required
             do { try saveState() } catch { storageFailed(error) }
         }
+        // A listener logs in as runs do: none while the store waits for a person.
+        if required { stopListener(name) } else { startListener(name) }
         publishInfo(name)
     }
 
@@ -735,6 +766,7 @@ public actor Daemon: ControlHandler {
         }
         await server.setAccess(Self.access(next.settings, owner: getuid()))
         for name in removed.sorted() {
+            stopListener(name)
             logins.removeValue(forKey: name)?.task.cancel()
             state.stores[name]?.authRequired = false
             scheduler.remove(name)
@@ -756,6 +788,9 @@ public actor Daemon: ControlHandler {
             if changed.contains(where: { $0.name == store.name }), logins[store.name] == nil {
                 setAuthRequired(store.name, false)
             }
+            // A changed store gets a listener built from its new configuration.
+            stopListener(store.name)
+            startListener(store.name)
             publishInfo(store.name)
         }
         startDueRuns()

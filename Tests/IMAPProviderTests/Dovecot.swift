@@ -124,6 +124,35 @@ final class Dovecot {
         if getuid() == 0 { try run("/bin/chown", ["-R", "65534:65534", directory]) }
     }
 
+    /// Delivers a small message into `folder` as a local delivery agent does (a file renamed into
+    /// `new/`): Dovecot tells idling clients at once. Returns its Message-ID.
+    @discardableResult
+    func deliver(folder: String = "INBOX", from: String = "Alice Example <alice@example.org>", subject: String) throws -> String {
+        let directory = mailbox + (folder == "INBOX" ? "" : "/." + String(decoding: MailboxName(folder).bytes, as: UTF8.self))
+        generated += 1
+        let id = "<pushed-\(generated)-\(UInt32.random(in: 0...UInt32.max))@example.org>"
+        let unique = "\(Int(Date().timeIntervalSince1970)).P\(getpid())Q\(generated).test"
+        let text = "From: \(from)\r\nTo: alice@example.org\r\nSubject: \(subject)\r\nMessage-ID: \(id)\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\nHello.\r\n"
+        let temporary = directory + "/tmp/" + unique
+        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+        if getuid() == 0 { try run("/bin/chown", ["65534:65534", temporary]) }
+        guard rename(temporary, directory + "/new/" + unique) == 0 else { throw DovecotError("cannot deliver into \(directory)") }
+        return id
+    }
+
+    /// APPENDs a small message to `folder` as another IMAP client (Python's imaplib) does: what a
+    /// NOTIFY watch hears of (a file dropped into a folder not selected reaches Dovecot's indexes,
+    /// and so NOTIFY, only when something opens that folder).
+    func append(folder: String, subject: String) throws {
+        let script = """
+            import imaplib, sys
+            m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("alice", "secret")
+            body = ("From: Alice Example <alice@example.org>\\r\\nSubject: %s\\r\\n\\r\\nHello.\\r\\n" % sys.argv[3]).encode()
+            typ, _ = m.append(sys.argv[2], None, None, body); m.logout(); sys.exit(0 if typ == "OK" else 1)
+            """
+        try run("/usr/bin/python3", ["-c", script, "\(plainPort)", String(decoding: MailboxName(folder).bytes, as: UTF8.self), subject])
+    }
+
     /// Runs a tool to completion (``runTool``: the start script leaves Dovecot running in the
     /// background, which Foundation's Process mistakes for the script still running).
     @discardableResult
@@ -145,6 +174,12 @@ final class Dovecot {
         for directory in running.all { killIMAPProcesses(of: directory) }
     }
 
+    /// Sends `signal` to the imap processes of every Dovecot this test process runs (SIGSTOP: a
+    /// server that stops answering, its connections still open); returns their pids.
+    static func signalIMAPProcesses(_ signal: Int32) -> [pid_t] {
+        running.all.flatMap { processes(named: "imap", inSessionOf: $0 + "/dovecot.pid") }.filter { kill($0, signal) == 0 }
+    }
+
     /// The imap processes of the Dovecot in `directory`: dovecot.sh starts its master under
     /// setsid and records its pid, so they are the processes named imap in the session it leads.
     private static func killIMAPProcesses(of directory: String) {
@@ -154,8 +189,14 @@ final class Dovecot {
     /// SIGKILLs the processes named `command` in the session led by the process whose pid is in
     /// `pidFile` (a server's master, started under setsid), never the master itself.
     static func killProcesses(named command: String, inSessionOf pidFile: String) {
+        for pid in processes(named: command, inSessionOf: pidFile) { kill(pid, SIGKILL) }
+    }
+
+    /// The processes named `command` whose parent is the process whose pid is in `pidFile`.
+    static func processes(named command: String, inSessionOf pidFile: String) -> [pid_t] {
+        var found: [pid_t] = []
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-              let master = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), master > 1 else { return }
+              let master = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), master > 1 else { return [] }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(entry), pid != master,
                   let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
@@ -164,8 +205,9 @@ final class Dovecot {
             let name = stat[stat.index(after: open)..<close]
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard name == command, fields.count > 3, pid_t(fields[3]) == master else { continue }
-            kill(pid, SIGKILL)
+            found.append(pid)
         }
+        return found
     }
 
     /// The directories of the Dovecots this process started and has not stopped yet.

@@ -50,8 +50,10 @@ public struct StoreConfig: Sendable {
     public var provider: any StoreProvider
     /// The table's text, to tell on reload whether the store changed.
     public var fingerprint: String
+    /// A command run after each run that changed something (`after_sync`), nil for none.
+    public var afterSync: AfterSyncHook.Command?
 
-    static let keys = ["provider", "interval", "flags", "run_at_startup"]
+    static let keys = ["provider", "interval", "flags", "run_at_startup", "after_sync", "after_sync_timeout"]
 }
 
 /// The whole configuration file.
@@ -167,11 +169,12 @@ public struct DaemonConfig: Sendable {
             }
         }
         let runAtStartup = try section.bool("run_at_startup", default: true)
+        let afterSync = try AfterSyncHook.Command(section)
         let provider = try factory.makeProvider(for: name, options: section)
         try section.finish(expected: StoreConfig.keys + factory.optionKeys)
         return StoreConfig(
             name: name, providerName: providerName, interval: interval, flags: flags, runAtStartup: runAtStartup,
-            provider: provider, fingerprint: section.table.convert())
+            provider: provider, fingerprint: section.table.convert(), afterSync: afterSync)
     }
 }
 

@@ -12,8 +12,12 @@ public struct SyncRequest: Sendable {
     /// The daemon's state directory, where a provider may keep what it must remember of the
     /// store between runs (an OAuth2 refresh token), in files named after the store.
     public var stateDirectory: String
+    /// For a run a listener asked for (trigger `push`): what it saw change. Nil: the whole store.
+    public var scope: SyncScope?
 
-    public init(store: String, run: RunID, flags: SyncFlags, trigger: RunTrigger, stateDirectory: String = "") {
+    public init(store: String, run: RunID, flags: SyncFlags, trigger: RunTrigger, stateDirectory: String = "",
+                scope: SyncScope? = nil) {
+        self.scope = scope
         self.store = store
         self.run = run
         self.flags = flags

@@ -21,6 +21,9 @@ public final class SyncCallback: Sendable {
     private let counts = Mutex(Counts())
     /// Values of the store's secrets read in this run, cut out of every text it reports.
     private let secrets = Mutex<[String]>([])
+    /// What the run changed, and the new mail it delivered (sent to viewers after its Done).
+    private let changes = Mutex(RunChanges())
+    private let outboxSink: (@Sendable (UInt32, Timestamp?) -> Void)?
 
     struct Counts {
         var warnings = 0
@@ -31,7 +34,8 @@ public final class SyncCallback: Sendable {
 
     static let historyLimit = 1000
 
-    init(reporter: RunReporter, logger: Logger) {
+    init(reporter: RunReporter, logger: Logger, outbox: (@Sendable (UInt32, Timestamp?) -> Void)? = nil) {
+        self.outboxSink = outbox
         self.store = reporter.store
         self.run = reporter.run
         self.reporter = reporter
@@ -107,6 +111,45 @@ public final class SyncCallback: Sendable {
         logger.log(level: level, "\(message ?? "run finished: \(result.text)")", metadata: ["code": "\(result.name)"])
     }
 
+    /// Reports new messages delivered to `folder` (durably: on disk), with the headers of the first
+    /// few; may be called several times per folder. The host sends one NewMessages event per
+    /// folder after the run's Done, and counts them as changes (the `after_sync` hook's
+    /// `SYNCD_NEW`).
+    public func newMessages(folder: String, count: Int, summaries: [NewMessages.Summary]) {
+        guard count > 0 else { return }
+        changes.withLock { changes in
+            changes.new += count
+            if let index = changes.news.firstIndex(where: { $0.folder == folder }) {
+                changes.news[index].count &+= UInt32(clamping: count)
+                let room = NewMessages.maxSummaries - changes.news[index].summaries.count
+                changes.news[index].summaries += summaries.prefix(max(0, room))
+            } else {
+                changes.news.append(NewMessages(folder: folder, count: UInt32(clamping: count), summaries: summaries))
+            }
+        }
+    }
+
+    /// Reports other changes the run made (uploads, flag changes either way, deletions, moves),
+    /// added up over the run: whether anything changed decides whether the store's `after_sync`
+    /// hook runs.
+    public func changed(uploaded: Int = 0, flagsChanged: Int = 0, deleted: Int = 0, moved: Int = 0) {
+        changes.withLock { changes in
+            changes.uploaded += uploaded
+            changes.flagsChanged += flagsChanged
+            changes.deleted += deleted
+            changes.moved += moved
+        }
+    }
+
+    /// Reports the store's outbox: how many messages wait, and since when the oldest (nil when
+    /// none). Viewers see it in the store's StoreChanged (`status` shows it); it stays until the
+    /// next report, from a run or the store's listener (``ListenerHost/setOutbox(depth:oldest:)``).
+    public func setOutbox(depth: UInt32, oldest: Timestamp?) {
+        outboxSink?(depth, oldest)
+    }
+
+    var runChanges: RunChanges { changes.withLock { $0 } }
+
     /// True once the host asked the run to stop.
     public var isCancelled: Bool { reporter.isCancelRequested }
 
@@ -121,6 +164,19 @@ public final class SyncCallback: Sendable {
     private func touch() {
         lastActivity.store(monotonicNanoseconds(), ordering: .relaxed)
     }
+}
+
+/// What one run changed, as its provider reported it.
+struct RunChanges: Sendable {
+    var new = 0
+    var uploaded = 0
+    var flagsChanged = 0
+    var deleted = 0
+    var moved = 0
+    /// Per folder, in the order first reported.
+    var news: [NewMessages] = []
+
+    var any: Bool { new + uploaded + flagsChanged + deleted + moved > 0 }
 }
 
 /// Nanoseconds of `CLOCK_MONOTONIC`: cheap, and storable in an atomic.

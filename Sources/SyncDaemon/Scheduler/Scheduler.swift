@@ -20,6 +20,10 @@ struct Scheduler {
         var dueTrigger = RunTrigger.schedule
         /// A queued on-demand request's flags.
         var demand: SyncFlags?
+        /// A queued targeted run a listener asked for (push), with the scopes merged.
+        var push: SyncScope?
+        /// The running run is a push run: it leaves the store's schedule as it was.
+        var runningPush = false
         /// Failed runs in a row.
         var failures = 0
     }
@@ -29,6 +33,8 @@ struct Scheduler {
         var store: String
         var flags: SyncFlags
         var trigger: RunTrigger
+        /// Set for a push run: what it is to cover.
+        var scope: SyncScope?
     }
 
     enum Answer: Equatable {
@@ -93,11 +99,32 @@ struct Scheduler {
         return .queued
     }
 
+    /// A listener saw a change: queues a targeted run (merged with one already queued). Kept while
+    /// the store runs, since the change may be newer than what the run has read. Nothing for a
+    /// paused store or one waiting for a login.
+    @discardableResult
+    mutating func requestPush(_ store: String, scope: SyncScope) -> Bool {
+        guard var entry = entries[store], !entry.paused, !entry.authRequired else { return false }
+        entry.push = entry.push.map { $0.merged(with: scope) } ?? scope
+        entries[store] = entry
+        return true
+    }
+
+    /// After the machine woke up: the store's next run, now (unless it runs, is paused or waits
+    /// for a login), in place of its interval's.
+    mutating func catchUp(_ store: String, now: Instant) {
+        guard var entry = entries[store], !entry.paused, !entry.authRequired, !entry.running else { return }
+        entry.due = now
+        if entry.dueTrigger != .retry { entry.dueTrigger = .schedule }
+        entries[store] = entry
+    }
+
     /// Pauses a store; the caller cancels its run if it has one.
     mutating func pause(_ store: String) -> Bool {
         guard entries[store] != nil else { return false }
         entries[store]!.paused = true
         entries[store]!.demand = nil
+        entries[store]!.push = nil
         return true
     }
 
@@ -140,11 +167,18 @@ struct Scheduler {
             if let demand = entry.demand {
                 starts.append(Start(store: store, flags: demand, trigger: .onDemand))
                 entry.demand = nil
+                entry.due = nil
+            } else if let push = entry.push, !(entry.due.map { $0 <= now } ?? false) {
+                // The schedule stays: a push run covers a few folders, not the whole store.
+                starts.append(Start(store: store, flags: entry.flags, trigger: .push, scope: push))
+                entry.runningPush = true
             } else {
                 starts.append(Start(store: store, flags: entry.flags, trigger: entry.dueTrigger))
+                entry.due = nil
             }
+            // Any whole run covers what a queued push asked for.
+            entry.push = nil
             entry.running = true
-            entry.due = nil
             entries[store] = entry
             free -= 1
         }
@@ -158,6 +192,12 @@ struct Scheduler {
     mutating func finished(_ store: String, result: SyncStatus, now: Instant, jitter: Double = 1) {
         guard var entry = entries[store] else { return }
         entry.running = false
+        let wasPush = entry.runningPush
+        entry.runningPush = false
+        if wasPush, !result.isFailure, entry.due != nil || entry.interval == nil {
+            entries[store] = entry  // the interval's run is still due when it was
+            return
+        }
         entry.dueTrigger = .schedule
         let failed = result.isFailure && ![.cancelled, .paused, .shuttingDown].contains(result)
         if failed {
@@ -188,9 +228,10 @@ struct Scheduler {
     func waitingLine(now: Instant) -> [String] {
         let idle = entries.filter { !$0.value.running && !$0.value.paused && !$0.value.authRequired }
         let demanded = idle.filter { $0.value.demand != nil }.keys.sorted()
-        let scheduled = idle.filter { $0.value.demand == nil && ($0.value.due.map { $0 <= now } ?? false) }
+        let pushed = idle.filter { $0.value.demand == nil && $0.value.push != nil }.keys.sorted()
+        let scheduled = idle.filter { $0.value.demand == nil && $0.value.push == nil && ($0.value.due.map { $0 <= now } ?? false) }
             .sorted { ($0.value.due!, $0.key) < ($1.value.due!, $1.key) }.map(\.key)
-        return demanded + scheduled
+        return demanded + pushed + scheduled
     }
 
     /// Which retry the store's next run is (1 for the first after a failure), 0 if it is not one.
@@ -206,6 +247,6 @@ struct Scheduler {
 
     func due(_ store: String) -> Instant? {
         guard let entry = entries[store], !entry.paused, !entry.running, !entry.authRequired else { return nil }
-        return entry.demand != nil ? .now : entry.due
+        return entry.demand != nil || entry.push != nil ? .now : entry.due
     }
 }

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Push latency, measured from outside: helper of Benchmarks/push-latency.sh.
+
+    push-latency.py append PORT MAILDIR COUNT [GAP]  APPEND by another client → file in MAILDIR (inotify),
+                                                     0.1 s to GAP s (0.6) after the last one arrived
+    push-latency.py flag PORT MAILDIR COUNT        a flag set in MAILDIR → FETCH seen by another client's IDLE
+
+Prints one latency in seconds per line, then nothing else. Stdlib only (inotify through ctypes).
+"""
+import ctypes, os, random, socket, struct, sys, time
+
+IN_MOVED_TO, IN_CREATE = 0x80, 0x100
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
+class Inotify:
+    def __init__(self, directories):
+        self.fd = libc.inotify_init1(0)
+        for d in directories:
+            if libc.inotify_add_watch(self.fd, d.encode(), IN_MOVED_TO | IN_CREATE) < 0:
+                raise OSError(ctypes.get_errno(), d)
+
+    def wait(self, timeout):
+        """Blocks until a file arrives; returns when (time.monotonic()) or None on timeout."""
+        import select
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if not r:
+            return None
+        when = time.monotonic()
+        os.read(self.fd, 65536)
+        return when
+
+
+class IMAP:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.f = self.s.makefile("rb")
+        self.f.readline()
+        self.n = 0
+        self.cmd("LOGIN alice secret")
+
+    def cmd(self, line, literal=None):
+        self.n += 1
+        tag = f"t{self.n}"
+        if literal is None:
+            self.s.sendall(f"{tag} {line}\r\n".encode())
+        else:
+            self.s.sendall(f"{tag} {line} {{{len(literal)}}}\r\n".encode())
+            self.f.readline()                      # "+ OK"
+            self.s.sendall(literal + b"\r\n")
+        while True:
+            l = self.f.readline()
+            if l.startswith(tag.encode() + b" "):
+                return l
+
+
+def message(i):
+    return (f"From: Bench <bench@example.org>\r\nTo: alice@example.org\r\nSubject: push {i}\r\n"
+            f"Message-ID: <push-{i}-{random.getrandbits(32)}@example.org>\r\n"
+            f"Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\nbody {i}\r\n").encode()
+
+
+def append(port, maildir, count, gap=0.6):
+    watch = Inotify([maildir + "/new", maildir + "/cur"])
+    client = IMAP(port)
+    for i in range(count):
+        time.sleep(random.uniform(0.1, gap))
+        sent = time.monotonic()
+        client.cmd("APPEND INBOX ()", message(i))
+        arrived = watch.wait(300)
+        if arrived is None:
+            print("timeout", flush=True)
+            continue
+        print(f"{arrived - sent:.4f}", flush=True)
+        # A run writes more than one entry (the rename into cur/ ...): drain them.
+        while watch.wait(0.05) is not None:
+            pass
+
+
+def flag(port, maildir, count):
+    client = IMAP(port)
+    client.cmd("SELECT INBOX")
+    client.s.sendall(b"i IDLE\r\n")
+    client.f.readline()                            # "+ idling"
+    cur = maildir + "/cur"
+    files = sorted(f for f in os.listdir(cur) if ":2," in f and "F" not in f.split(":2,")[1])
+    for name in files[:count]:
+        time.sleep(random.uniform(0.5, 1.0))       # past the run's own-write grace
+        base, flags = name.split(":2,")
+        changed = time.monotonic()
+        os.rename(f"{cur}/{name}", f"{cur}/{base}:2,{''.join(sorted(flags + 'F'))}")
+        client.s.settimeout(60)
+        while True:
+            l = client.f.readline()
+            if b"FETCH" in l and b"\\Flagged" in l:
+                print(f"{time.monotonic() - changed:.4f}", flush=True)
+                break
+
+
+if __name__ == "__main__":
+    mode, port, maildir, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    extra = [float(a) for a in sys.argv[5:]]
+    {"append": append, "flag": flag}[mode](port, maildir, count, *extra)

@@ -1,0 +1,280 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import SyncIPC
+import SyncProtocol
+import TestSupport
+import XCTest
+
+/// Push against a real Dovecot and the built syncd: IDLE, reconnects, the Maildir watch, the
+/// NewMessages event and the after_sync hook.
+final class IMAPPushTests: XCTestCase {
+    /// A daemon with one imap store `mail` on `dovecot`, no interval (only push and the start-up
+    /// run sync it), and `extra` config lines.
+    private func daemon(_ dovecot: Dovecot, _ extra: String = "") throws -> DaemonProcess {
+        let daemon = try DaemonProcess(config: "")
+        try "secret".write(toFile: daemon.directory + "/password", atomically: true, encoding: .utf8)
+        try daemon.writeConfig("""
+            [store.mail]
+            provider = "imap"
+            host = "127.0.0.1"
+            port = \(dovecot.plainPort)
+            security = "none"
+            user = "alice"
+            password = { file = "\(daemon.directory)/password" }
+            maildir = "\(daemon.directory)/mail"
+            timeout = "5s"
+            \(extra.contains("push_notify") ? "" : "push_notify = false")
+            \(extra)
+            """)
+        return daemon
+    }
+
+    private static func pushState(_ event: SyncEvent) -> (PushState, String?)? {
+        if case .storeChanged(let info) = event.kind { return (info.push, info.pushDetail) }
+        return nil
+    }
+
+    /// Waits until the store's listener says it listens on IDLE.
+    private func untilListening(_ updates: AsyncThrowingStream<ViewerUpdate, Error>) async throws {
+        _ = try await events(from: updates, timeout: .seconds(30)) { event in
+            guard let (state, detail) = Self.pushState(event) else { return false }
+            return state == .listening && (detail ?? "").contains("IDLE, 1 folder")
+        }
+    }
+
+    func testIdle_newMailOnTheServer_isOnDiskWithinASecond_withNewMessages_andTheHookRuns() async throws {
+        let dovecot = try Dovecot(messages: 3, folders: "INBOX")
+        let daemon = try daemon(dovecot, """
+            after_sync = ["/bin/sh", "-c", "echo \\"$SYNCD_TRIGGER new=$SYNCD_NEW folders=$SYNCD_NEW_FOLDERS\\" >> HOOKFILE"]
+            """)
+        let hookFile = daemon.directory + "/hook.log"
+        try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(of: "HOOKFILE", with: hookFile)
+            .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        let startup = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        XCTAssertEqual(startup.last?.doneResult, .ok)
+        try await untilListening(updates)
+
+        let watch = try startSyncctl(daemon, ["watch", "--json"])
+        try await Task.sleep(for: .milliseconds(300))  // attached
+        let delivered = ContinuousClock.now
+        try dovecot.deliver(subject: "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Köln")
+        let seen = try await events(from: updates, timeout: .seconds(10)) { event in
+            if case .newMessages = event.kind { return true }
+            return false
+        }
+        let latency = ContinuousClock.now - delivered
+        XCTAssertLessThan(latency, .seconds(3), "IDLE → run → file on disk (NewMessages follows the Done)")
+        XCTAssertTrue(seen.contains { if case .runStarted(_, .push) = $0.kind { true } else { false } }, "\(seen.map(\.kind))")
+        XCTAssertEqual(seen.last(where: \.isDone)?.doneResult, .ok)
+        guard case .newMessages(let news)? = seen.last?.kind else { return XCTFail("no NewMessages") }
+        XCTAssertEqual(news.folder, "INBOX")
+        XCTAssertEqual(news.count, 1)
+        XCTAssertEqual(news.summaries.first?.subject, "Grüße aus Köln")
+        XCTAssertEqual(news.summaries.first?.from, "Alice Example <alice@example.org>")
+        XCTAssertEqual(news.summaries.first?.date, Timestamp(rawValue: 1_795_600_800_000_000))
+        let local = try MailboxContents(maildirPlusPlus: daemon.directory + "/mail")
+        XCTAssertEqual(local.count, 4)
+
+        // A real syncctl watch --json saw it too.
+        try await waitUntil("syncctl watch prints the new-messages line") { watch.output().contains("\"new-messages\"") }
+        let line = try XCTUnwrap(watch.output().split(separator: "\n").first { $0.contains("\"new-messages\"") })
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(object["count"] as? Int, 1)
+        XCTAssertEqual((object["messages"] as? [[String: Any]])?.first?["subject"] as? String, "Grüße aus Köln")
+
+        // The hook ran after both runs that changed something, with their counts.
+        try await waitUntil("the after_sync hook ran twice") {
+            ((try? String(contentsOfFile: hookFile, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2
+        }
+        let hookLines = try String(contentsOfFile: hookFile, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(hookLines, ["startup new=3 folders=INBOX", "push new=1 folders=INBOX"])
+
+        // `status` says what the listener does.
+        let (_, status) = runTool(try builtProduct("syncctl"), ["status", "--socket", daemon.socket])
+        XCTAssertTrue(status.contains("mail: push: listening (IDLE, 1 folder; Maildir watched)"), status)
+        await client.close()
+    }
+
+    func testNotify_oneConnectionWatchesEveryPushedFolder() async throws {
+        let dovecot = try Dovecot(messages: 2, folders: "INBOX,Lists")
+        let daemon = try daemon(dovecot, "push = [\"*\"]\npush_notify = true\npush_local = false")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        _ = try await events(from: updates, timeout: .seconds(30)) { event in
+            Self.pushState(event).map { $0.0 == .listening && $0.1 == "NOTIFY, 2 folders" } ?? false
+        }
+        for folder in ["Lists", "INBOX"] {
+            let delivered = ContinuousClock.now
+            try dovecot.append(folder: folder, subject: "in \(folder)")
+            _ = try await events(from: updates, timeout: .seconds(10)) { event in
+                if case .newMessages(let news) = event.kind { return news.folder == folder && news.summaries.first?.subject == "in \(folder)" }
+                return false
+            }
+            XCTAssertLessThan(ContinuousClock.now - delivered, .seconds(3), folder)
+        }
+        try await Task.sleep(for: .milliseconds(300))  // the last run's connection has logged out
+        XCTAssertEqual(Dovecot.signalIMAPProcesses(0).count, 1, "one connection for both folders")
+        await client.close()
+    }
+
+    func testIdle_afterItsConnectionIsKilled_reconnects_andCatchesUp() async throws {
+        let dovecot = try Dovecot(messages: 1, folders: "INBOX")
+        let daemon = try daemon(dovecot)
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        try await untilListening(updates)
+
+        Dovecot.killIMAPProcesses()
+        // Mail that comes while the listener is away arrives by the catch-up run after the reconnect.
+        try dovecot.deliver(subject: "while away")
+        let seen = try await events(from: updates, timeout: .seconds(20)) { event in
+            if case .newMessages = event.kind { return true }
+            return false
+        }
+        let states = seen.compactMap(Self.pushState)
+        XCTAssertTrue(states.contains { $0.0 == .reconnecting && ($0.1 ?? "").hasPrefix("in ") }, "\(states)")
+        XCTAssertEqual(seen.last(where: \.isDone)?.doneResult, .ok)
+        try await untilListening(updates)
+        try dovecot.deliver(subject: "after the reconnect")
+        _ = try await events(from: updates, timeout: .seconds(10)) { event in
+            if case .newMessages(let news) = event.kind { return news.summaries.first?.subject == "after the reconnect" }
+            return false
+        }
+        await client.close()
+    }
+
+    func testIdle_aSilentServer_isNoticedByTheKeepalive_andReconnected() async throws {
+        let dovecot = try Dovecot(messages: 1, folders: "INBOX")
+        let daemon = try daemon(dovecot, "push_keepalive = \"1s\"")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        try await untilListening(updates)
+        // The idling connection's server process stops answering (as behind a NAT box that forgot
+        // it): only the DONE round trip can tell.
+        let stopped = Dovecot.signalIMAPProcesses(SIGSTOP)
+        XCTAssertFalse(stopped.isEmpty)
+        defer { for pid in stopped { kill(pid, SIGKILL) } }
+        let started = ContinuousClock.now
+        let seen = try await events(from: updates, timeout: .seconds(20)) { event in
+            Self.pushState(event)?.0 == .reconnecting
+        }
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(9), "keep-alive 1 s + timeout 5 s, then the backoff")
+        XCTAssertTrue((Self.pushState(seen.last!)?.1 ?? "").contains("no answer from the server"), "\(seen.last!.kind)")
+        try await untilListening(updates)
+        await client.close()
+    }
+
+    func testMaildirWatch_aFlagSetLocally_isOnTheServerWithinASecond() async throws {
+        let dovecot = try Dovecot(messages: 2, folders: "INBOX")
+        let daemon = try daemon(dovecot, "push = []")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        _ = try await events(from: updates, timeout: .seconds(10)) { event in
+            Self.pushState(event).map { $0.0 == .listening && $0.1 == "Maildir watched" } ?? false
+        }
+        // The mail client flags a message: a rename in cur/.
+        let cur = daemon.directory + "/mail/cur"
+        let file = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cur).sorted().first)
+        let flagged = file.hasSuffix(":2,") ? file + "F" : file.replacingOccurrences(of: ":2,", with: ":2,F")
+        // Changes right at the end of a run are taken for the run's own (MaildirWatcher).
+        try await Task.sleep(for: .milliseconds(500))
+        let changed = ContinuousClock.now
+        XCTAssertEqual(rename(cur + "/" + file, cur + "/" + flagged), 0)
+        let seen = try await events(from: updates, timeout: .seconds(10)) { $0.isDone }
+        XCTAssertLessThan(ContinuousClock.now - changed, .seconds(3))
+        XCTAssertTrue(seen.contains { if case .runStarted(_, .push) = $0.kind { true } else { false } }, "\(seen.map(\.kind))")
+        XCTAssertEqual(seen.last?.doneResult, .ok)
+        let server = try MailboxContents(maildirPlusPlus: dovecot.mailbox)
+        XCTAssertEqual(server.folders["INBOX"]?.values.filter { $0.flags.contains("F") }.count, 1, "flagged on the server")
+        // The run's own writes start no run of their own.
+        let quiet = try? await events(from: updates, timeout: .seconds(2)) { $0.isRunStarted }
+        XCTAssertNil(quiet, "no run after the push run")
+        await client.close()
+    }
+
+    func testSleep_closesTheListener_andAfterResumeMailThatCameMeanwhileIsOnDiskWithin3s() async throws {
+        let dovecot = try Dovecot(messages: 1, folders: "INBOX")
+        let bus = try PrivateBus()
+        let daemon = try daemon(dovecot, "push_local = false")
+        try await daemon.start(environment: ["SYNCD_SLEEP_BUS": bus.address])
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        try await untilListening(updates)
+        try await waitUntil("syncd watches the bus") { daemon.stderr.contains("watching for sleep and resume") }
+
+        try bus.emit(path: "/org/freedesktop/login1", signal: "org.freedesktop.login1.Manager.PrepareForSleep", ["boolean:true"])
+        _ = try await events(from: updates) { Self.pushState($0)?.0 == .notConfigured }
+        try dovecot.deliver(subject: "while asleep")
+        try await Task.sleep(for: .seconds(1))
+
+        let resumed = ContinuousClock.now
+        let resumedAt = Timestamp.now()
+        try bus.emit(path: "/org/freedesktop/login1", signal: "org.freedesktop.login1.Manager.PrepareForSleep", ["boolean:false"])
+        let seen = try await events(from: updates, timeout: .seconds(10)) { event in
+            if case .newMessages(let news) = event.kind { return news.summaries.first?.subject == "while asleep" }
+            return false
+        }
+        XCTAssertLessThan(ContinuousClock.now - resumed, .seconds(3), "on disk within 3 s of resume")
+        XCTAssertFalse(seen.contains { $0.isRunStarted && $0.time < resumedAt }, "nothing ran while the machine slept")
+        try await untilListening(updates)
+        await client.close()
+    }
+
+    func testAfterSync_pastItsTimeout_itsWholeProcessGroupIsStopped() async throws {
+        let dovecot = try Dovecot(messages: 1, folders: "INBOX")
+        let daemon = try daemon(dovecot, """
+            push = []
+            push_local = false
+            after_sync = ["/bin/sh", "-c", "sleep 60 & echo $! > PIDFILE; echo started; wait"]
+            after_sync_timeout = "1s"
+            """)
+        let pidFile = daemon.directory + "/hook.pid"
+        try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(of: "PIDFILE", with: pidFile)
+            .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try await daemon.start()
+        try await waitUntil("the hook started its child") { FileManager.default.fileExists(atPath: pidFile) }
+        let child = try XCTUnwrap(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await waitUntil("the hook's group is stopped", timeout: .seconds(10)) {
+            daemon.stderr.contains("killed by signal") && Self.isGone(child)
+        }
+        XCTAssertTrue(daemon.stderr.contains("after_sync: started"), "its output is in the journal")
+        XCTAssertTrue(daemon.stderr.contains("still runs after 1s; stopping it"), daemon.stderr)
+    }
+
+    /// Ended: no such process, or a zombie its new parent has not reaped yet.
+    private static func isGone(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
+    }
+
+    private func startSyncctl(_ daemon: DaemonProcess, _ arguments: [String]) throws -> RunningTool {
+        let file = daemon.directory + "/syncctl-\(UInt32.random(in: 0...UInt32.max)).log"
+        guard let pid = startTool(try builtProduct("syncctl"), arguments + ["--socket", daemon.socket], outputFile: file) else {
+            throw TestError("cannot start syncctl")
+        }
+        return RunningTool(pid: pid, file: file)
+    }
+
+    private func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw TestError("timed out waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
