@@ -12,6 +12,8 @@ PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 CONFDIR     ?= /etc/syncd
 UNITDIR     ?= /etc/systemd/system
+# A user's own syncd (packaging/user/): systemctl --user enable --now syncd.socket
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 SYSUSERSDIR ?= /etc/sysusers.d
 # Fixed: the example configs name /usr/lib/syncd/examples/archive-dir and syncd.example.toml.
 EXAMPLESDIR ?= /usr/lib/syncd/examples
@@ -41,6 +43,11 @@ install:
 	    packaging/syncd.service > $(DESTDIR)$(UNITDIR)/syncd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/syncd.service
 	install -m 0644 packaging/syncd.socket $(DESTDIR)$(UNITDIR)/syncd.socket
+	install -d $(DESTDIR)$(USERUNITDIR)
+	sed -e 's|/usr/bin/syncd|$(BINDIR)/syncd|' packaging/user/syncd.service > $(DESTDIR)$(USERUNITDIR)/syncd.service
+	chmod 0644 $(DESTDIR)$(USERUNITDIR)/syncd.service
+	install -m 0644 packaging/user/syncd.socket $(DESTDIR)$(USERUNITDIR)/syncd.socket
+	install -m 0644 packaging/user/syncd.toml $(DESTDIR)$(EXAMPLESDIR)/syncd.user.toml
 	install -m 0644 packaging/sysusers.d/syncd.conf $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
 	test -e $(DESTDIR)$(CONFDIR)/syncd.toml || install -m 0644 packaging/syncd.example.toml $(DESTDIR)$(CONFDIR)/syncd.toml
 	cp -R packaging/examples/. $(DESTDIR)$(EXAMPLESDIR)/
@@ -63,6 +70,7 @@ ifeq ($(DESTDIR),)
 endif
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,syncd syncctl)
 	rm -f $(DESTDIR)$(UNITDIR)/syncd.service $(DESTDIR)$(UNITDIR)/syncd.socket $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
+	rm -f $(DESTDIR)$(USERUNITDIR)/syncd.service $(DESTDIR)$(USERUNITDIR)/syncd.socket
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/syncctl $(DESTDIR)$(ZSHCOMPDIR)/_syncctl $(DESTDIR)$(FISHCOMPDIR)/syncctl.fish
 	-rmdir $(DESTDIR)$(dir $(EXAMPLESDIR:/=))
