@@ -6,6 +6,7 @@
 #                                      an existing one is never replaced)
 #   sudo systemctl enable --now syncd.socket
 #   make install DESTDIR=/path/to/root stage into another tree (no systemd calls)
+#   make deb                           the Debian package (packaging/debian/), lintian-checked
 #   sudo make uninstall                remove; keeps /etc/syncd, /var/lib/syncd and the syncd user
 
 PREFIX      ?= /usr/local
@@ -26,10 +27,11 @@ SWIFT    ?= swift
 SCRATCH  ?= .build-release
 # Where `install` takes the binaries from.
 BUILD    ?= $(SCRATCH)/release
-# syncctl is installed too once Package.swift has that product.
-PRODUCTS ?= syncd $(shell grep -q 'executable.name: *"syncctl"' Package.swift && echo syncctl)
+# Every executable product in Package.swift (syncd, syncctl, and whatever is added there).
+PRODUCTS ?= $(shell grep -o '\.executable.name: *"[^"]*"' Package.swift | cut -d'"' -f2)
+VERSION  := $(shell dpkg-parsechangelog -l packaging/debian/changelog -S Version 2>/dev/null)
 
-.PHONY: build install uninstall
+.PHONY: build install uninstall deb
 
 build:
 	for p in $(PRODUCTS); do \
@@ -68,7 +70,7 @@ uninstall:
 ifeq ($(DESTDIR),)
 	-systemctl disable --now syncd.socket syncd.service
 endif
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,syncd syncctl)
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PRODUCTS))
 	rm -f $(DESTDIR)$(UNITDIR)/syncd.service $(DESTDIR)$(UNITDIR)/syncd.socket $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
 	rm -f $(DESTDIR)$(USERUNITDIR)/syncd.service $(DESTDIR)$(USERUNITDIR)/syncd.socket
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)
@@ -78,3 +80,12 @@ ifeq ($(DESTDIR),)
 	systemctl daemon-reload
 endif
 	@echo "kept: $(CONFDIR) (config), /var/lib/syncd (state) and the syncd user; README.md says how to remove them"
+
+# The Debian package, syncd_$(VERSION)_amd64.deb here (needs debhelper; lintian checks it). debian/
+# is copied from packaging/debian for the build and removed after it.
+deb:
+	command -v dh >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debhelper lintian; }
+	rm -rf debian && cp -a packaging/debian debian
+	dpkg-buildpackage -us -uc -b; status=$$?; rm -rf debian; exit $$status
+	mv ../syncd_$(VERSION)_amd64.deb ../syncd_$(VERSION)_amd64.buildinfo ../syncd_$(VERSION)_amd64.changes .
+	-lintian --info syncd_$(VERSION)_amd64.changes
