@@ -46,14 +46,17 @@ public actor Daemon: ControlHandler {
         /// A listening socket passed by systemd.
         public var listeningSocket: CInt?
         public var serverName: String
+        /// What the file's missing socket and state keys mean: the system's or a user's paths.
+        public var locations: DaemonLocations
 
         public init(configFile: String, socket: String? = nil, stateDirectory: String? = nil,
-                    listeningSocket: CInt? = nil, serverName: String = "syncd") {
+                    listeningSocket: CInt? = nil, serverName: String = "syncd", locations: DaemonLocations = .system) {
             self.configFile = configFile
             self.socket = socket
             self.stateDirectory = stateDirectory
             self.listeningSocket = listeningSocket
             self.serverName = serverName
+            self.locations = locations
         }
     }
 
@@ -130,11 +133,12 @@ public actor Daemon: ControlHandler {
         self.options = options
         self.factories = factories
         self.logger = logger
-        var config = try DaemonConfig.load(file: options.configFile, factories: factories)
+        var config = try DaemonConfig.load(file: options.configFile, factories: factories, defaults: options.locations.defaultSettings)
         if let socket = options.socket { config.settings.socket = socket }
         if let directory = options.stateDirectory { config.settings.stateDirectory = directory }
         self.config = config
         let settings = config.settings
+        try options.locations.prepareDirectories(for: settings, listening: options.listeningSocket != nil)
         stateStore = StateStore(directory: settings.stateDirectory)
         try stateStore.prepare()
         stateLock = try stateStore.lock()
@@ -746,7 +750,7 @@ public actor Daemon: ControlHandler {
         defer { notifier.ready(status: lastStatus) }
         var next: DaemonConfig
         do {
-            next = try DaemonConfig.load(file: config.file, factories: factories)
+            next = try DaemonConfig.load(file: config.file, factories: factories, defaults: options.locations.defaultSettings)
         } catch {
             logger.error("reload rejected: \(error)")
             return ControlResult(.config, "reload rejected, the previous configuration stays in effect: \(error)")

@@ -49,15 +49,42 @@ enum Exit {
     }
 }
 
-/// `--socket`, shared by every subcommand.
+/// `--socket`, `--user`, `--system`, shared by every subcommand.
 struct SocketOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "The daemon's socket.",
-        discussion: "Default: $SYNCD_SOCKET, else /run/syncd/syncd.sock."))
+        discussion: "Default: $SYNCD_SOCKET, else the user's own daemon's ($XDG_RUNTIME_DIR/syncd/syncd.sock) if it exists, else the system's (/run/syncd/syncd.sock)."))
     var socket: String?
 
+    @Flag(name: .long, help: "Talk to the user's own daemon ($XDG_RUNTIME_DIR/syncd/syncd.sock).")
+    var user = false
+
+    @Flag(name: .long, help: "Talk to the system daemon (/run/syncd/syncd.sock).")
+    var system = false
+
+    func validate() throws {
+        if user, system { throw ValidationError("--user and --system exclude each other") }
+        if socket != nil, user || system { throw ValidationError("--socket names the socket itself: leave out --user and --system") }
+    }
+
+    /// Which daemon syncctl picked itself (nil when --socket or $SYNCD_SOCKET named the socket).
+    var scope: DaemonSocket.Scope? {
+        if user { return .user }
+        if system { return .system }
+        let environment = ProcessInfo.processInfo.environment
+        if socket != nil || environment["SYNCD_SOCKET"] != nil { return nil }
+        return DaemonSocket.defaultScope(environment: environment)
+    }
+
     var path: String {
-        socket ?? ProcessInfo.processInfo.environment["SYNCD_SOCKET"] ?? "/run/syncd/syncd.sock"
+        if let scope { return DaemonSocket.path(scope, environment: ProcessInfo.processInfo.environment) }
+        return socket ?? ProcessInfo.processInfo.environment["SYNCD_SOCKET"] ?? DaemonSocket.system
+    }
+
+    /// The line `status` starts with when syncctl picked the daemon, as `systemctl` names the
+    /// manager: "syncd (user): /run/user/1000/syncd/syncd.sock".
+    var header: String? {
+        scope.map { "syncd (\($0.rawValue)): \(path)" }
     }
 
     /// Connects, or exits with a message that says what to do.

@@ -12,7 +12,7 @@ struct Syncctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "syncctl",
         abstract: "Query and drive syncd, the background sync daemon.",
-        usage: "syncctl [--socket <socket>] [<subcommand>] [<arguments>...]",
+        usage: "syncctl [--user | --system | --socket <socket>] [<subcommand>] [<arguments>...]",
         discussion: """
             Without a subcommand, syncctl shows the status table. --socket may come before or after the subcommand; default: $SYNCD_SOCKET, else /run/syncd/syncd.sock.
 
@@ -34,7 +34,10 @@ struct Syncctl: AsyncParsableCommand {
         var global: [String] = []
         var rest = arguments[...]
         while let first = rest.first {
-            if first == "--socket", rest.count >= 2 {
+            if first == "--user" || first == "--system" {
+                global.append(first)
+                rest = rest.dropFirst()
+            } else if first == "--socket", rest.count >= 2 {
                 global += rest.prefix(2)
                 rest = rest.dropFirst(2)
             } else if first.hasPrefix("--socket=") {
@@ -75,6 +78,7 @@ extension Syncctl {
                 JSONOutput.print(JSONOutput.status(snapshot))
                 return
             }
+            if let header = socket.header { Output.line(header) }
             if snapshot.stores.isEmpty {
                 Output.line("no stores are configured")
                 return

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,13 +36,22 @@ struct SyncdCommand: AsyncParsableCommand {
     /// Every provider this build hosts.
     static let providers: [any ProviderFactory] = Daemon.factories + [IMAPFactory()]
 
-    @Option(name: .long, help: "Configuration file (an example with every daemon key: \(DaemonConfig.installedExample)).")
-    var config = "/etc/syncd/syncd.toml"
+    @Option(name: .long, help: ArgumentHelp(
+        "Configuration file (an example with every daemon key: \(DaemonConfig.installedExample)).",
+        discussion: "Default: /etc/syncd/syncd.toml as root, else $XDG_CONFIG_HOME/syncd/syncd.toml (~/.config/syncd/syncd.toml).",
+        valueName: "file"))
+    var config: String?
 
-    @Option(name: .long, help: "Listen on this socket path instead of the config's (ignored when socket-activated).")
+    @Option(name: .long, help: ArgumentHelp(
+        "Listen on this socket path instead of the config's (ignored when socket-activated).",
+        discussion: "Default: the config's socket, else /run/syncd/syncd.sock as root, else $XDG_RUNTIME_DIR/syncd/syncd.sock (mode 0600).",
+        valueName: "path"))
     var socket: String?
 
-    @Option(name: .customLong("state-dir"), help: "Keep durable state here instead of the config's state_directory.")
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
+        "Keep durable state here instead of the config's state_directory.",
+        discussion: "Default: the config's state_directory, else /var/lib/syncd as root, else $XDG_STATE_HOME/syncd (~/.local/state/syncd).",
+        valueName: "directory"))
     var stateDirectory: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -61,10 +71,17 @@ struct SyncdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "syncd")
+        // Root runs the system service; anyone else their own daemon, in their XDG directories.
+        let locations = DaemonLocations.forProcess(environment: ProcessInfo.processInfo.environment)
+        let config = self.config ?? locations.configFile
+        if self.config == nil, locations.scope == .user, !FileManager.default.fileExists(atPath: config) {
+            printError("syncd: no configuration at \(config) (a user's own syncd reads it from there): start from the example, `mkdir -p \(config.dropLast("/syncd.toml".count)) && cp \(DaemonLocations.userExample) \(config)`, or pass --config FILE")
+            throw ExitCode(ExitStatus.config)
+        }
 
         if check {
             do {
-                let parsed = try DaemonConfig.load(file: config, factories: Self.providers)
+                let parsed = try DaemonConfig.load(file: config, factories: Self.providers, defaults: locations.defaultSettings)
                 print("\(config): \(parsed.checkSummary)")
                 return
             } catch {
@@ -77,7 +94,8 @@ struct SyncdCommand: AsyncParsableCommand {
         do {
             let listening = try SocketActivation.listeningSocket()
             daemon = try Daemon(
-                options: .init(configFile: config, socket: socket, stateDirectory: stateDirectory, listeningSocket: listening),
+                options: .init(configFile: config, socket: socket, stateDirectory: stateDirectory, listeningSocket: listening,
+                               locations: locations),
                 factories: Self.providers, logger: logger)
         } catch let error as SocketActivationError {
             printError("syncd: \(error)")

@@ -63,11 +63,14 @@ public final class DaemonProcess {
         throw TestError("syncd did not listen within 20 s: \(stderr)")
     }
 
-    /// Starts syncd without waiting for it (for start-up failures).
-    public func launch(arguments: [String]? = nil, environment: [String: String] = [:]) throws -> Process {
+    /// Starts syncd without waiting for it (for start-up failures). `prefix` runs it behind a
+    /// command that execs it (`setpriv --reuid=...`), so the pid stays syncd's.
+    public func launch(arguments: [String]? = nil, environment: [String: String] = [:], prefix: [String] = []) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try builtProduct("syncd"))
-        process.arguments = arguments ?? ["--config", configPath, "--socket", socket, "--state-dir", stateDirectory]
+        let binary = try builtProduct("syncd")
+        let arguments = arguments ?? ["--config", configPath, "--socket", socket, "--state-dir", stateDirectory]
+        process.executableURL = URL(fileURLWithPath: prefix.first ?? binary)
+        process.arguments = prefix.isEmpty ? arguments : Array(prefix.dropFirst()) + [binary] + arguments
         var env = ProcessInfo.processInfo.environment
         env["JOURNAL_STREAM"] = nil
         env["NOTIFY_SOCKET"] = nil

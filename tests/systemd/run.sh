@@ -121,6 +121,15 @@ score=$(sed -n 's/.*Overall exposure level for syncd.service: \([0-9.]*\).*/\1/p
 if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then ok "systemd-analyze security: exposure $score <= 2.0"
 else not_ok "systemd-analyze security: exposure ${score:-?} (want <= 2.0)"; grep '✗' <<<"$out" | sed 's/^/#   /'; fi
 
+# The user units (packaging/user/): systemd-analyze takes no --root with --user, so the files
+# themselves, with a runtime directory of their own (a user manager's %t).
+userunits=$root/usr/local/lib/systemd/user
+mkdir -p "$work/xdg" && chmod 0700 "$work/xdg"
+out=$(XDG_RUNTIME_DIR=$work/xdg systemd-analyze --user security --offline=true "$userunits/syncd.service" 2>&1)
+score=$(sed -n 's/.*Overall exposure level for syncd.service: \([0-9.]*\).*/\1/p' <<<"$out")
+if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then ok "systemd-analyze --user security (user unit): exposure $score <= 2.0"
+else not_ok "systemd-analyze --user security (user unit): exposure ${score:-?} (want <= 2.0)"; grep '✗' <<<"$out" | sed 's/^/#   /'; fi
+
 # Test-only settings: a 3 s watchdog, so the hung-daemon check is quick; the socket client.
 mkdir -p "$root/etc/systemd/system/syncd.service.d"
 printf '[Service]\nWatchdogSec=3s\n' >"$root/etc/systemd/system/syncd.service.d/test-watchdog.conf"

@@ -78,16 +78,19 @@ public struct DaemonConfig: Sendable {
     }
 
     /// Reads and checks `file`; every mistake names the file, line and key.
-    public static func load(file: String, factories: [any ProviderFactory]) throws -> DaemonConfig {
+    /// `defaults` are what keys the file leaves out mean (``DaemonLocations/defaultSettings``).
+    public static func load(file: String, factories: [any ProviderFactory], defaults: DaemonSettings = DaemonSettings()) throws -> DaemonConfig {
         guard let data = FileManager.default.contents(atPath: file) else {
             let reason = FileManager.default.fileExists(atPath: file) ? "cannot be read (permissions?)" : "does not exist"
             throw ConfigError(file: file, "the configuration file \(reason); pass --config FILE, or start from the example installed at \(installedExample) (see syncd --help)")
         }
-        return try parse(String(decoding: data, as: UTF8.self), file: file, factories: factories)
+        return try parse(String(decoding: data, as: UTF8.self), file: file, factories: factories, defaults: defaults)
     }
 
     /// Checks a configuration given as text; `file` names it in errors.
-    public static func parse(_ text: String, file: String, factories: [any ProviderFactory]) throws -> DaemonConfig {
+    public static func parse(
+        _ text: String, file: String, factories: [any ProviderFactory], defaults: DaemonSettings = DaemonSettings()
+    ) throws -> DaemonConfig {
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -96,9 +99,9 @@ public struct DaemonConfig: Sendable {
         }
         let sourceMap = SourceMap(text: text)
         let top = ConfigSection(file: file, path: "", table: root, sourceMap: sourceMap)
-        var config = DaemonConfig(file: file, settings: DaemonSettings(), stores: [:])
+        var config = DaemonConfig(file: file, settings: defaults, stores: [:])
         if let daemon = try top.section("daemon") {
-            config.settings = try parseSettings(daemon)
+            config.settings = try parseSettings(daemon, defaults: defaults)
         }
         if let stores = try top.section("store") {
             for name in stores.table.keys.sorted() {
@@ -110,8 +113,7 @@ public struct DaemonConfig: Sendable {
         return config
     }
 
-    private static func parseSettings(_ section: ConfigSection) throws -> DaemonSettings {
-        let defaults = DaemonSettings()
+    private static func parseSettings(_ section: ConfigSection, defaults: DaemonSettings) throws -> DaemonSettings {
         var settings = defaults
         settings.socket = try section.string("socket", default: defaults.socket)
         guard settings.socket.hasPrefix("/"), settings.socket.utf8.count < 108 else {
