@@ -35,6 +35,8 @@ let package = Package(
         ),
         // IMAP4rev1 wire format (RFC 3501, 7162): response parser, command encoder. Pure code, no sockets.
         .target(name: "IMAPProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // SMTP submission wire format (RFC 5321, 4954, 3463): reply parser, commands, EHLO, dot-stuffing. No sockets.
+        .target(name: "SMTPProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // The Unix-socket fan-out server and the viewer client.
         .target(
             name: "SyncIPC",
@@ -136,6 +138,7 @@ let package = Package(
             dependencies: ["SyncProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "MaildirTests", dependencies: ["Maildir"]),
         // What the integration tests share: real syncd processes, and running tools.
         .target(
