@@ -60,6 +60,11 @@ struct SyncdCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Check the configuration and exit (0 if valid).")
     var check = false
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Take the system service's defaults (/etc/syncd, /run/syncd, /var/lib/syncd) whoever runs it.",
+        discussion: "The system unit runs syncd as the unprivileged user syncd, which would otherwise get a user's own daemon's XDG directories."))
+    var system = false
+
     func run() async throws {
         let level = logLevel
         let useJournal = JournalLogHandler.stderrIsJournal
@@ -71,8 +76,9 @@ struct SyncdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "syncd")
-        // Root runs the system service; anyone else their own daemon, in their XDG directories.
-        let locations = DaemonLocations.forProcess(environment: ProcessInfo.processInfo.environment)
+        // Root (or --system: the system unit's user syncd) runs the system service; anyone else
+        // their own daemon, in their XDG directories.
+        let locations = system ? .system : DaemonLocations.forProcess(environment: ProcessInfo.processInfo.environment)
         let config = self.config ?? locations.configFile
         if self.config == nil, locations.scope == .user, !FileManager.default.fileExists(atPath: config) {
             printError("syncd: no configuration at \(config) (a user's own syncd reads it from there): start from the example, `mkdir -p \(config.dropLast("/syncd.toml".count)) && cp \(DaemonLocations.userExample) \(config)`, or pass --config FILE")

@@ -191,9 +191,10 @@ out=$(as_syncd /usr/local/bin/syncd --check --config /etc/syncd/syncd.toml 2>&1)
 check "the installed binary runs in the minbase rootfs and, as user syncd, accepts the installed config with no stores ($out)" \
     eval '[ $status -eq 0 ] && [[ $out == *": OK: no stores"* ]]'
 # Every setting the example shows commented out ("#key = ..." and "#[store.NAME]") is accepted once
-# uncommented; mbsync and rclone, which its exec stores run, are stubs here.
+# uncommented; mbsync and rclone, which its exec stores run, and notmuch, its after_sync hook, are
+# stubs here.
 mkdir -p "$root/usr/local/lib/syncd-test/bin"
-for stub in mbsync rclone; do printf '#!/bin/sh\nexit 0\n' >"$root/usr/local/lib/syncd-test/bin/$stub"; chmod 0755 "$root/usr/local/lib/syncd-test/bin/$stub"; done
+for stub in mbsync rclone notmuch; do printf '#!/bin/sh\nexit 0\n' >"$root/usr/local/lib/syncd-test/bin/$stub"; chmod 0755 "$root/usr/local/lib/syncd-test/bin/$stub"; done
 sed 's/^#\([a-z_[]\)/\1/' "$root/etc/syncd/syncd.toml" >"$root/usr/local/lib/syncd-test/all-keys.toml"
 out=$(inside env PATH=/usr/local/lib/syncd-test/bin:/usr/local/bin:/usr/bin:/bin timeout 10 \
     setpriv --reuid=syncd --regid=syncd --init-groups /usr/local/bin/syncd --check --config /usr/local/lib/syncd-test/all-keys.toml 2>&1); status=$?
