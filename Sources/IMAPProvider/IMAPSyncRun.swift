@@ -97,16 +97,7 @@ final class IMAPSyncRun {
             try checkCancelled()
             // Not synced here, and hierarchy download not asked for.
             guard local.contains(folder.name) || flags.contains(.downloadHierarchy) else { continue }
-            do {
-                try await sync(folder)
-            } catch let error as IMAPCommandError {
-                guard case .refused = error else { throw error }
-                failedFolders += 1
-                callback.error(.failed, "\(folder.name): \(error)")
-            } catch let error as MaildirError {
-                failedFolders += 1
-                callback.error(.storage, "\(folder.name): \(error)")
-            }
+            try await syncReporting(folder)
         }
         relistChangedFolders()
         // What a later run tells a folder removed here by (IMAPSyncRun+Folders.swift).
@@ -127,19 +118,25 @@ final class IMAPSyncRun {
         if flags.contains(.uploadContents) { try await uploadMoves(folders) }
         for folder in folders where local.contains(folder.name) {
             try checkCancelled()
-            do {
-                try await sync(folder)
-            } catch let error as IMAPCommandError {
-                guard case .refused = error else { throw error }
-                failedFolders += 1
-                callback.error(.failed, "\(folder.name): \(error)")
-            } catch let error as MaildirError {
-                failedFolders += 1
-                callback.error(.storage, "\(folder.name): \(error)")
-            }
+            try await syncReporting(folder)
         }
         relistChangedFolders()
         return failedFolders > 0 ? .partial : .ok
+    }
+
+    /// Syncs one folder; a refusal or a Maildir failure there is that folder's Error (the run goes
+    /// on, its result `partial`), anything else ends the run.
+    private func syncReporting(_ folder: RemoteFolder) async throws {
+        do {
+            try await sync(folder)
+        } catch let error as IMAPCommandError {
+            guard case .refused = error else { throw error }
+            failedFolders += 1
+            callback.error(.failed, "\(folder.name): \(error)")
+        } catch let error as MaildirError {
+            failedFolders += 1
+            callback.error(.storage, "\(folder.name): \(error)")
+        }
     }
 
     /// Lists each folder this run changed once more, if it has been left alone long enough for the
