@@ -239,13 +239,14 @@ final class IMAPPushTests: XCTestCase {
         let daemon = try daemon(dovecot, """
             push = []
             push_local = false
-            after_sync = ["/bin/sh", "-c", "sleep 60 & echo $! > PIDFILE; echo started; wait"]
+            after_sync = ["/bin/sh", "-c", "sleep 60 & echo $! > PIDFILE.new; mv PIDFILE.new PIDFILE; echo started; wait"]
             after_sync_timeout = "1s"
             """)
         let pidFile = daemon.directory + "/hook.pid"
         try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(of: "PIDFILE", with: pidFile)
             .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         try await daemon.start()
+        // The hook renames the file into place, so once it exists it holds the whole pid.
         try await waitUntil("the hook started its child") { FileManager.default.fileExists(atPath: pidFile) }
         let child = try XCTUnwrap(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         try await waitUntil("the hook's group is stopped", timeout: .seconds(10)) {
