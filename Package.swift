@@ -146,10 +146,12 @@ let package = Package(
             dependencies: ["SyncIPC", "SyncProtocol"],
             path: "Tests/TestSupport"
         ),
+        // Real mail servers the tests start on loopback: Dovecot, Cyrus, Postfix.
+        .target(name: "MailServers", dependencies: ["IMAPProtocol", "TestSupport"], path: "Tests/MailServers"),
         .testTarget(
             name: "IMAPProviderTests",
             dependencies: [
-                "IMAPProvider", "IMAPProtocol", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
+                "IMAPProvider", "IMAPProtocol", "MailServers", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

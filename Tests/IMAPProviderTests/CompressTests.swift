@@ -1,4 +1,5 @@
 import Foundation
+import MailServers
 import XCTest
 @testable import IMAPProvider
 

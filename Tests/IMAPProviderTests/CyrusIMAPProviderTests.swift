@@ -1,3 +1,4 @@
+import MailServers
 import XCTest
 
 /// The imap provider against a real Cyrus IMAP (the second server beside Dovecot): the same

@@ -1,6 +1,7 @@
 import Foundation
 import IMAPProtocol
 import Logging
+import MailServers
 import Maildir
 import NIOCore
 import SyncIPC

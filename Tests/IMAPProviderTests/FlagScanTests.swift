@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import MailServers
 import XCTest
 @testable import IMAPProvider
 

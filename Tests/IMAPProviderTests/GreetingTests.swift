@@ -1,4 +1,5 @@
 import Foundation
+import MailServers
 import NIOCore
 import NIOPosix
 import XCTest

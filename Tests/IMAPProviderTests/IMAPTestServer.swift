@@ -1,5 +1,6 @@
 import Foundation
 import IMAPProtocol
+import MailServers
 
 /// A real IMAP server a test starts on loopback (``Dovecot``, ``Cyrus``), with what the
 /// provider's end-to-end tests need to change it and to read it back; stopped when released.
@@ -85,3 +86,5 @@ extension Dovecot: IMAPTestServer {
         }
     }
 }
+
+extension Cyrus: IMAPTestServer {}

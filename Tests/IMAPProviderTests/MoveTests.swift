@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import IMAPProtocol
+import MailServers
 import SyncProtocol
 import XCTest
 @testable import IMAPProvider

@@ -4,6 +4,7 @@ import Glibc
 import AsyncHTTPClient
 import Foundation
 import IMAPProvider
+import MailServers
 import NIOCore
 import OAuth2
 import SyncDaemon

@@ -1,5 +1,6 @@
 import Foundation
 import IMAPProtocol
+import MailServers
 import SyncProtocol
 import XCTest
 

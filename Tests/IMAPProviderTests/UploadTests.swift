@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import IMAPProtocol
 import Logging
+import MailServers
 import SyncIPC
 import SyncProtocol
 import XCTest

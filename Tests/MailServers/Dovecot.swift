@@ -6,30 +6,30 @@ import IMAPProtocol
 import TestSupport
 
 /// A throwaway Dovecot on loopback (tests/dovecot/dovecot.sh) with a generated mailbox.
-final class Dovecot {
-    static let repository = URL(fileURLWithPath: #filePath)
+public final class Dovecot {
+    public static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let directory: String
-    let plainPort: Int
-    let tlsPort: Int
+    public let directory: String
+    public let plainPort: Int
+    public let tlsPort: Int
     /// What Dovecot announces after login, if not its own list (see tests/dovecot/dovecot.sh).
-    let capability: String?
+    public let capability: String?
     /// With an introspection URL, Dovecot also offers XOAUTH2 and OAUTHBEARER and asks that URL
     /// whether a token is good (its oauth2 passdb; see tests/dovecot/dovecot.sh).
-    let oauth2Introspection: String?
+    public let oauth2Introspection: String?
     /// Messages generated so far: the next ones get new indexes (and Message-IDs).
     private var generated: Int
     /// The server's own Maildir of user alice: the truth a sync is checked against.
-    var mailbox: String { directory + "/mail/alice" }
-    var caFile: String { directory + "/tls/ca.pem" }
+    public var mailbox: String { directory + "/mail/alice" }
+    public var caFile: String { directory + "/tls/ca.pem" }
 
     /// Dovecot offers COMPRESS=DEFLATE (its imap_zlib plugin).
-    let compress: Bool
+    public let compress: Bool
     /// Dovecot writes each session's traffic to ``rawlogDirectory``.
-    let rawlog: Bool
-    var rawlogDirectory: String { directory + "/rawlog" }
+    public let rawlog: Bool
+    public var rawlogDirectory: String { directory + "/rawlog" }
 
-    init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil,
+    public init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil,
          oauth2Introspection: String? = nil, compress: Bool = false, rawlog: Bool = false, maxMessageSize: Int? = nil,
          mixedBodies: Bool = false) throws {
         self.generated = 0
@@ -67,7 +67,7 @@ final class Dovecot {
     }
 
     /// Stops Dovecot, lets `change` edit its files at rest, and starts it again on the same ports.
-    func restart(changing change: () throws -> Void) throws {
+    public func restart(changing change: () throws -> Void) throws {
         try run(Self.repository.path + "/tests/dovecot/dovecot.sh", ["stop", directory])
         usleep(200_000)
         try change()
@@ -75,20 +75,20 @@ final class Dovecot {
     }
 
     /// A loopback port nobody listens on now (the kernel's choice for port 0).
-    static func freePort() -> Int { freeLoopbackPort() }
+    public static func freePort() -> Int { freeLoopbackPort() }
 
     /// A TCP socket bound to a port of the kernel's choice on 127.0.0.1, and that port.
-    static func boundLoopbackSocket() -> (fd: Int32, port: Int) { TestSupport.boundLoopbackSocket() }
+    public static func boundLoopbackSocket() -> (fd: Int32, port: Int) { TestSupport.boundLoopbackSocket() }
 
     /// Adds generated messages to the server's mailbox (Dovecot notices them on the next SELECT).
-    func generate(messages: Int, folders: String, seed: Int) throws {
+    public func generate(messages: Int, folders: String, seed: Int) throws {
         try generate(messages: messages, folders: folders, seed: seed, maxSize: nil)
     }
 
     /// As ``generate(messages:folders:seed:)``, each message at most `maxSize` bytes; with
     /// `mixedBodies`, text of random words and base64 attachments of random bytes (which compress
     /// as real mail does) instead of one repeated line.
-    func generate(messages: Int, folders: String, seed: Int, maxSize: Int?, mixedBodies: Bool = false) throws {
+    public func generate(messages: Int, folders: String, seed: Int, maxSize: Int?, mixedBodies: Bool = false) throws {
         try run("/usr/bin/env", ["python3", Self.repository.path + "/tests/dovecot/make-mailbox.py", mailbox,
                                  "--messages", "\(messages)", "--first", "\(generated)", "--folders", folders, "--seed", "\(seed)"]
                 + (maxSize.map { ["--max-size", "\($0)"] } ?? []) + (mixedBodies ? ["--body", "mixed"] : []))
@@ -98,7 +98,7 @@ final class Dovecot {
 
     /// Puts one message of about `bodyMegabytes` MB into `folder` (created if missing), with
     /// Message-ID `<big-N@example.org>`.
-    func addMessage(folder: String, bodyMegabytes: Int) throws {
+    public func addMessage(folder: String, bodyMegabytes: Int) throws {
         let directory = mailbox + (folder == "INBOX" ? "" : "/." + String(decoding: MailboxName(folder).bytes, as: UTF8.self))
         for sub in ["cur", "new", "tmp"] {
             try FileManager.default.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
@@ -127,7 +127,7 @@ final class Dovecot {
     /// Delivers a small message into `folder` as a local delivery agent does (a file renamed into
     /// `new/`): Dovecot tells idling clients at once. Returns its Message-ID.
     @discardableResult
-    func deliver(folder: String = "INBOX", from: String = "Alice Example <alice@example.org>", subject: String) throws -> String {
+    public func deliver(folder: String = "INBOX", from: String = "Alice Example <alice@example.org>", subject: String) throws -> String {
         let directory = mailbox + (folder == "INBOX" ? "" : "/." + String(decoding: MailboxName(folder).bytes, as: UTF8.self))
         generated += 1
         let id = "<pushed-\(generated)-\(UInt32.random(in: 0...UInt32.max))@example.org>"
@@ -143,7 +143,7 @@ final class Dovecot {
     /// APPENDs a small message to `folder` as another IMAP client (Python's imaplib) does: what a
     /// NOTIFY watch hears of (a file dropped into a folder not selected reaches Dovecot's indexes,
     /// and so NOTIFY, only when something opens that folder).
-    func append(folder: String, subject: String) throws {
+    public func append(folder: String, subject: String) throws {
         let script = """
             import imaplib, sys
             m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("alice", "secret")
@@ -156,12 +156,12 @@ final class Dovecot {
     /// Runs a tool to completion (``runTool``: the start script leaves Dovecot running in the
     /// background, which Foundation's Process mistakes for the script still running).
     @discardableResult
-    func run(_ path: String, _ arguments: [String]) throws -> String {
+    public func run(_ path: String, _ arguments: [String]) throws -> String {
         try Self.run(path, arguments)
     }
 
     @discardableResult
-    static func run(_ path: String, _ arguments: [String]) throws -> String {
+    public static func run(_ path: String, _ arguments: [String]) throws -> String {
         let (status, output) = runTool(path, arguments, mergeStandardError: true)
         guard status == 0 else { throw DovecotError("\(path) \(arguments.joined(separator: " ")) failed: \(output)") }
         return output
@@ -170,13 +170,13 @@ final class Dovecot {
     /// Kills the imap processes (one per logged-in connection) of every Dovecot this test process
     /// runs: the connection drops mid-command, as when a server restarts. Never by name: imap
     /// processes of other Dovecots on the machine are not ours to kill.
-    static func killIMAPProcesses() {
+    public static func killIMAPProcesses() {
         for directory in running.all { killIMAPProcesses(of: directory) }
     }
 
     /// Sends `signal` to the imap processes of every Dovecot this test process runs (SIGSTOP: a
     /// server that stops answering, its connections still open); returns their pids.
-    static func signalIMAPProcesses(_ signal: Int32) -> [pid_t] {
+    public static func signalIMAPProcesses(_ signal: Int32) -> [pid_t] {
         running.all.flatMap { processes(named: "imap", inSessionOf: $0 + "/dovecot.pid") }.filter { kill($0, signal) == 0 }
     }
 
@@ -188,12 +188,12 @@ final class Dovecot {
 
     /// SIGKILLs the processes named `command` in the session led by the process whose pid is in
     /// `pidFile` (a server's master, started under setsid), never the master itself.
-    static func killProcesses(named command: String, inSessionOf pidFile: String) {
+    public static func killProcesses(named command: String, inSessionOf pidFile: String) {
         for pid in processes(named: command, inSessionOf: pidFile) { kill(pid, SIGKILL) }
     }
 
     /// The processes named `command` whose parent is the process whose pid is in `pidFile`.
-    static func processes(named command: String, inSessionOf pidFile: String) -> [pid_t] {
+    public static func processes(named command: String, inSessionOf pidFile: String) -> [pid_t] {
         var found: [pid_t] = []
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
               let master = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), master > 1 else { return [] }
@@ -222,31 +222,31 @@ final class Dovecot {
     }
 }
 
-struct DovecotError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct DovecotError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Every message of a Maildir tree, by folder and Message-ID, with its bytes' hash and flags:
 /// what "the Maildir matches the server message by message" compares.
-struct MailboxContents: Equatable, CustomStringConvertible {
-    struct Message: Equatable, Hashable {
-        var digest: Int
-        var size: Int
-        var flags: String
+public struct MailboxContents: Equatable, CustomStringConvertible {
+    public struct Message: Equatable, Hashable {
+        public var digest: Int
+        public var size: Int
+        public var flags: String
     }
 
     /// folder → Message-ID → message
-    var folders: [String: [String: Message]] = [:]
+    public var folders: [String: [String: Message]] = [:]
     /// Message files per folder: equal to the messages when nothing is duplicated.
-    var files: [String: Int] = [:]
+    public var files: [String: Int] = [:]
 
-    var count: Int { folders.values.reduce(0) { $0 + $1.count } }
+    public var count: Int { folders.values.reduce(0) { $0 + $1.count } }
 
-    var description: String { folders.map { "\($0.key): \($0.value.count)" }.sorted().joined(separator: ", ") }
+    public var description: String { folders.map { "\($0.key): \($0.value.count)" }.sorted().joined(separator: ", ") }
 
     /// Reads a Maildir++ tree; `decode` turns a directory name into a folder name.
-    init(maildirPlusPlus root: String, decode: (String) -> String = { $0 }) throws {
+    public init(maildirPlusPlus root: String, decode: (String) -> String = { $0 }) throws {
         let fm = FileManager.default
         var directories: [(String, String)] = [("INBOX", root)]
         for entry in try fm.contentsOfDirectory(atPath: root) where entry.hasPrefix(".") && entry != "." && entry != ".." {

@@ -5,34 +5,34 @@ import IMAPProtocol
 /// real server of the provider's end-to-end tests. Its store is not a Maildir, so everything goes
 /// over IMAP (tests/cyrus/imap.py): messages are APPENDed, and the server is read back by FETCHing
 /// every message of every folder into a Maildir++ snapshot.
-final class Cyrus: IMAPTestServer {
+public final class Cyrus {
     /// How Cyrus names alice's folders: its hierarchy separator, and whether they are beside INBOX
     /// (`altnamespace: yes`, like Dovecot: "Sent") or below it (Debian's default: "INBOX.Sent").
-    struct Namespace: Sendable {
-        var separator: Character
-        var altNamespace: Bool
+    public struct Namespace: Sendable {
+        public var separator: Character
+        public var altNamespace: Bool
         /// Debian's imapd.conf: `unixhierarchysep: no`, `altnamespace: no`.
-        static let debian = Namespace(separator: ".", altNamespace: false)
+        public static let debian = Namespace(separator: ".", altNamespace: false)
         /// `unixhierarchysep: yes`, `altnamespace: no`: "INBOX/Sent".
-        static let slashBelowInbox = Namespace(separator: "/", altNamespace: false)
+        public static let slashBelowInbox = Namespace(separator: "/", altNamespace: false)
         /// Cyrus's own defaults since 3.0: `unixhierarchysep: yes`, `altnamespace: yes`.
-        static let upstream = Namespace(separator: "/", altNamespace: true)
+        public static let upstream = Namespace(separator: "/", altNamespace: true)
     }
 
-    static let script = Dovecot.repository.path + "/tests/cyrus/cyrus.sh"
-    static let tool = Dovecot.repository.path + "/tests/cyrus/imap.py"
-    let directory: String
-    let plainPort: Int
-    let namespace: Namespace
+    public static let script = Dovecot.repository.path + "/tests/cyrus/cyrus.sh"
+    public static let tool = Dovecot.repository.path + "/tests/cyrus/imap.py"
+    public let directory: String
+    public let plainPort: Int
+    public let namespace: Namespace
     /// Capabilities Cyrus does not announce (`suppress_capabilities`), e.g. "QRESYNC CONDSTORE".
-    let suppressed: String?
+    public let suppressed: String?
     private var generated = 0
 
-    var label: String {
+    public var label: String {
         "Cyrus (\(namespace.separator), \(namespace.altNamespace ? "altnamespace" : "INBOX\(namespace.separator)Name")\(suppressed.map { ", without \($0)" } ?? ""))"
     }
 
-    init(
+    public init(
         messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1,
         namespace: Namespace = .debian, suppressing suppressed: String? = nil
     ) throws {
@@ -58,50 +58,50 @@ final class Cyrus: IMAPTestServer {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func port(security: String) -> Int { plainPort }
+    public func port(security: String) -> Int { plainPort }
 
     @discardableResult
     private func tool(_ arguments: [String]) throws -> String {
         try Dovecot.run("/usr/bin/env", ["python3", Self.tool, "--port", "\(plainPort)"] + arguments)
     }
 
-    func generate(messages: Int, folders: String, seed: Int) throws {
+    public func generate(messages: Int, folders: String, seed: Int) throws {
         try tool(["populate", "--messages", "\(messages)", "--first", "\(generated)", "--folders", folders, "--seed", "\(seed)"])
         generated += messages
     }
 
-    func snapshot() throws -> String {
+    public func snapshot() throws -> String {
         let path = directory + "/snapshot"
         try? FileManager.default.removeItem(atPath: path)
         try tool(["dump", path])
         return path
     }
 
-    func mailboxName(_ folder: String) -> String {
+    public func mailboxName(_ folder: String) -> String {
         guard folder != "INBOX" else { return "INBOX" }
         let name = folder.replacingOccurrences(of: "/", with: String(namespace.separator))
         return String(decoding: MailboxName(namespace.altNamespace ? name : "INBOX\(namespace.separator)\(name)").bytes, as: UTF8.self)
     }
 
-    func localName(_ folder: String) -> String {
+    public func localName(_ folder: String) -> String {
         folder == "INBOX" || namespace.altNamespace ? folder : "INBOX/" + folder
     }
 
-    func deleteFolder(_ folder: String) throws { try tool(["delete", folder]) }
+    public func deleteFolder(_ folder: String) throws { try tool(["delete", folder]) }
 
-    func denyRead(_ folder: String) throws -> Bool {
+    public func denyRead(_ folder: String) throws -> Bool {
         try tool(["deny-read", folder])
         return true
     }
 
-    func allowRead(_ folder: String) throws { try tool(["allow-read", folder]) }
+    public func allowRead(_ folder: String) throws { try tool(["allow-read", folder]) }
 
     /// Cyrus keeps a folder's UIDVALIDITY for its life: the admin deletes alice's mailboxes and
     /// they are made again with the same messages, flags and dates.
-    func renumber() throws { try tool(["renumber"]) }
+    public func renumber() throws { try tool(["renumber"]) }
 
     /// Kills the imapd processes (one per connection) of this Cyrus: those in its master's session.
-    var connectionCutter: @Sendable () -> Void {
+    public var connectionCutter: @Sendable () -> Void {
         { [pidFile = directory + "/cyrus.pid"] in Dovecot.killProcesses(named: "imapd", inSessionOf: pidFile) }
     }
 }
