@@ -37,6 +37,18 @@ let package = Package(
         .target(name: "IMAPProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // SMTP submission wire format (RFC 5321, 4954, 3463): reply parser, commands, EHLO, dot-stuffing. No sockets.
         .target(name: "SMTPProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // The SMTP submission client (RFC 6409): STARTTLS or implicit TLS, AUTH, pipelined envelopes, streamed DATA.
+        .target(
+            name: "SMTPClient",
+            dependencies: [
+                "SMTPProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The Unix-socket fan-out server and the viewer client.
         .target(
             name: "SyncIPC",
@@ -154,6 +166,15 @@ let package = Package(
                 "IMAPProvider", "IMAPProtocol", "MailServers", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // The SMTP client against a real Postfix (submission, SASL and LMTP through a real Dovecot).
+        .testTarget(
+            name: "SMTPClientTests",
+            dependencies: [
+                "SMTPClient", "SMTPProtocol", "MailServers", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -28,11 +28,14 @@ public final class Dovecot {
     /// Dovecot writes each session's traffic to ``rawlogDirectory``.
     public let rawlog: Bool
     public var rawlogDirectory: String { directory + "/rawlog" }
+    /// Dovecot also serves a ``Postfix``: SASL and LMTP delivery (see tests/dovecot/dovecot.sh).
+    public let postfix: Bool
 
     public init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil,
          oauth2Introspection: String? = nil, compress: Bool = false, rawlog: Bool = false, maxMessageSize: Int? = nil,
-         mixedBodies: Bool = false) throws {
+         mixedBodies: Bool = false, postfix: Bool = false) throws {
         self.generated = 0
+        self.postfix = postfix
         self.compress = compress
         self.rawlog = rawlog
         self.capability = capability
@@ -63,6 +66,7 @@ public final class Dovecot {
         if let oauth2Introspection { environment.append("DOVECOT_OAUTH2_INTROSPECTION_URL=\(oauth2Introspection)") }
         if compress { environment.append("DOVECOT_COMPRESS=1") }
         if rawlog { environment.append("DOVECOT_RAWLOG=1") }
+        if postfix { environment.append("DOVECOT_POSTFIX=1") }
         try run("/usr/bin/env", environment + [Self.repository.path + "/tests/dovecot/dovecot.sh"] + arguments)
     }
 
@@ -151,6 +155,42 @@ public final class Dovecot {
             typ, _ = m.append(sys.argv[2], None, None, body); m.logout(); sys.exit(0 if typ == "OK" else 1)
             """
         try run("/usr/bin/python3", ["-c", script, "\(plainPort)", String(decoding: MailboxName(folder).bytes, as: UTF8.self), subject])
+    }
+
+    /// The server's own Maildir of `user`, where LMTP delivers (alice's is ``mailbox``).
+    public func mailbox(of user: String) -> String { directory + "/mail/" + user }
+
+    /// Every message in `user`'s INBOX as IMAP gives it to a mail reader (`BODY.PEEK[]`, CRLF line
+    /// ends), in UID order.
+    public func fetchInbox(user: String) throws -> [Data] {
+        let output = directory + "/fetched-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let script = """
+            import imaplib, os, sys
+            m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login(sys.argv[2], "secret"); m.select("INBOX", readonly=True)
+            _, found = m.uid("SEARCH", None, "ALL")
+            for n, uid in enumerate(sorted(found[0].split(), key=int)):
+                _, data = m.uid("FETCH", uid, "(BODY.PEEK[])")
+                open(os.path.join(sys.argv[3], "%06d" % n), "wb").write(data[0][1])
+            m.logout()
+            """
+        try run("/usr/bin/python3", ["-c", script, "\(plainPort)", user, output])
+        return try FileManager.default.contentsOfDirectory(atPath: output).sorted().map {
+            try Data(contentsOf: URL(fileURLWithPath: output + "/" + $0))
+        }
+    }
+
+    /// Waits until `user`'s Maildir holds `count` messages (LMTP delivery follows the SMTP
+    /// transaction by a moment), at most `seconds`; returns how many it holds.
+    @discardableResult
+    public func waitForMessages(user: String, count: Int, seconds: Double = 10) -> Int {
+        let deadline = Date().addingTimeInterval(seconds)
+        func held() -> Int {
+            ["new", "cur"].reduce(0) { $0 + ((try? FileManager.default.contentsOfDirectory(atPath: mailbox(of: user) + "/" + $1).count) ?? 0) }
+        }
+        while held() < count, Date() < deadline { usleep(50_000) }
+        return held()
     }
 
     /// Runs a tool to completion (``runTool``: the start script leaves Dovecot running in the

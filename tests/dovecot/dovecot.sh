@@ -16,6 +16,9 @@
 # Opt-in: with DOVECOT_RAWLOG=1, Dovecot writes each imap session's traffic to DIR/rawlog
 # (*.in what the client sent, *.out what Dovecot answered; as on the wire, so compressed after
 # COMPRESS).
+# Opt-in: with DOVECOT_POSTFIX=1, Dovecot also serves a Postfix as real sites have it: SASL for
+# its submission service on DIR/run/auth-postfix (smtpd_sasl_type = dovecot) and LMTP delivery on
+# DIR/run/lmtp-postfix, recipients user@domain being the users above (auth_username_format %Ln).
 set -euo pipefail
 command=${1:?start or stop}
 dir=$(realpath -m "${2:?directory}")
@@ -47,6 +50,26 @@ start)
     imap_plugins="" rawlog=""
     if [ -n "${DOVECOT_COMPRESS:-}" ]; then imap_plugins="mail_plugins = \$mail_plugins imap_zlib"; fi
     if [ -n "${DOVECOT_RAWLOG:-}" ]; then mkdir -p "$dir/rawlog"; rawlog="rawlog_dir = $dir/rawlog"; fi
+    protocols=imap postfix=""
+    if [ -n "${DOVECOT_POSTFIX:-}" ]; then
+        protocols="imap lmtp"
+        # Postfix's smtpd and lmtp run as user postfix: only they may use the sockets.
+        owner="mode = 0666"
+        if [ "$(id -u)" -eq 0 ]; then owner="mode = 0660
+    user = postfix
+    group = postfix"; fi
+        postfix="auth_username_format = %Ln
+service auth {
+  unix_listener auth-postfix {
+    $owner
+  }
+}
+service lmtp {
+  unix_listener lmtp-postfix {
+    $owner
+  }
+}"
+    fi
     # As root, Dovecot's own unprivileged users run the login processes and mail belongs to
     # nobody (65534); as anyone else, everything runs as that user.
     if [ "$(id -u)" -eq 0 ]; then
@@ -63,7 +86,7 @@ base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/log/dovecot.log
 info_log_path = $dir/log/dovecot.log
-protocols = imap
+protocols = $protocols
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <$dir/tls/cert.pem
@@ -100,6 +123,7 @@ service imap-login {
     ssl = yes
   }
 }
+$postfix
 protocol imap {
   mail_max_userip_connections = 100
   ${capability:+imap_capability = $capability}
