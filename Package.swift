@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "IMAPProvider",
             dependencies: [
-                "IMAPProtocol", "Maildir", "OAuth2", "SyncDaemon", "SyncProtocol",
+                "IMAPProtocol", "Maildir", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -85,6 +85,8 @@ let package = Package(
         // statfs(2) for the Maildir store (is a folder on a network file system?).
         .systemLibrary(name: "CLinuxVFS"),
         .target(name: "Maildir", dependencies: ["CLinuxVFS"]),
+        // A message's header read: fields, RFC 2047 encoded words, dates. Pure code.
+        .target(name: "MessageHeaders"),
         .executableTarget(
             name: "syncd",
             dependencies: [
@@ -149,7 +151,7 @@ let package = Package(
         .testTarget(
             name: "IMAPProviderTests",
             dependencies: [
-                "IMAPProvider", "IMAPProtocol", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
+                "IMAPProvider", "IMAPProtocol", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
