@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "syncctl", targets: ["syncctl"]),
         .executable(name: "syncd-http", targets: ["syncd-http"]),
         .executable(name: "syncd-desktop", targets: ["syncd-desktop"]),
+        .executable(name: "syncd-sendmail", targets: ["syncd-sendmail"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -87,6 +88,13 @@ let package = Package(
         .target(name: "Maildir", dependencies: ["CLinuxVFS"]),
         // A message's header read: fields, RFC 2047 encoded words, dates. Pure code.
         .target(name: "MessageHeaders"),
+        // A store's outbox: queued, sending, sent / deferred / failed, each step one durable rename.
+        .target(name: "Outbox", dependencies: ["Maildir", "MessageHeaders"]),
+        // sendmail's command line into a store's outbox, then a send run asked of syncd.
+        .executableTarget(
+            name: "syncd-sendmail",
+            dependencies: ["Outbox", "Maildir", "MessageHeaders", "IMAPProvider", "SyncDaemon", "SyncIPC", "SyncProtocol"]
+        ),
         .executableTarget(
             name: "syncd",
             dependencies: [
@@ -142,6 +150,10 @@ let package = Package(
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "MaildirTests", dependencies: ["Maildir"]),
+        .testTarget(
+            name: "OutboxTests",
+            dependencies: ["Outbox", "Maildir", "MessageHeaders", "SyncIPC", "SyncProtocol", "TestSupport"]
+        ),
         // What the integration tests share: real syncd processes, and running tools.
         .target(
             name: "TestSupport",
