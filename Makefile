@@ -55,6 +55,8 @@ install:
 	install -m 0644 packaging/user/syncd.toml $(DESTDIR)$(EXAMPLESDIR)/syncd.user.toml
 	install -d $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 docs/man/syncd.toml.5 $(DESTDIR)$(MANDIR)/man5/syncd.toml.5
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/man/syncd-sendmail.8 $(DESTDIR)$(MANDIR)/man8/syncd-sendmail.8
 	install -m 0644 packaging/sysusers.d/syncd.conf $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
 	test -e $(DESTDIR)$(CONFDIR)/syncd.toml || install -m 0644 packaging/syncd.example.toml $(DESTDIR)$(CONFDIR)/syncd.toml
 	cp -R packaging/examples/. $(DESTDIR)$(EXAMPLESDIR)/
@@ -86,6 +88,7 @@ endif
 	rm -f $(DESTDIR)$(UNITDIR)/syncd.service $(DESTDIR)$(UNITDIR)/syncd.socket $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
 	rm -f $(DESTDIR)$(USERUNITDIR)/syncd.service $(DESTDIR)$(USERUNITDIR)/syncd.socket
 	rm -f $(DESTDIR)$(MANDIR)/man5/syncd.toml.5
+	rm -f $(DESTDIR)$(MANDIR)/man8/syncd-sendmail.8
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/syncctl $(DESTDIR)$(ZSHCOMPDIR)/_syncctl $(DESTDIR)$(FISHCOMPDIR)/syncctl.fish
 	-rmdir $(DESTDIR)$(dir $(EXAMPLESDIR:/=))

@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "syncctl", targets: ["syncctl"]),
         .executable(name: "syncd-http", targets: ["syncd-http"]),
         .executable(name: "syncd-desktop", targets: ["syncd-desktop"]),
+        .executable(name: "syncd-sendmail", targets: ["syncd-sendmail"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -75,7 +76,7 @@ let package = Package(
         .target(
             name: "IMAPProvider",
             dependencies: [
-                "IMAPProtocol", "Maildir", "OAuth2", "SyncDaemon", "SyncProtocol",
+                "IMAPProtocol", "Maildir", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -97,6 +98,15 @@ let package = Package(
         // statfs(2) for the Maildir store (is a folder on a network file system?).
         .systemLibrary(name: "CLinuxVFS"),
         .target(name: "Maildir", dependencies: ["CLinuxVFS"]),
+        // A message's header read: fields, RFC 2047 encoded words, dates. Pure code.
+        .target(name: "MessageHeaders"),
+        // A store's outbox: queued, sending, sent / deferred / failed, each step one durable rename.
+        .target(name: "Outbox", dependencies: ["Maildir", "MessageHeaders"]),
+        // sendmail's command line into a store's outbox, then a send run asked of syncd.
+        .executableTarget(
+            name: "syncd-sendmail",
+            dependencies: ["Outbox", "Maildir", "MessageHeaders", "IMAPProvider", "SyncDaemon", "SyncIPC", "SyncProtocol"]
+        ),
         .executableTarget(
             name: "syncd",
             dependencies: [
@@ -152,6 +162,10 @@ let package = Package(
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "MaildirTests", dependencies: ["Maildir"]),
+        .testTarget(
+            name: "OutboxTests",
+            dependencies: ["Outbox", "Maildir", "MessageHeaders", "SyncIPC", "SyncProtocol", "TestSupport"]
+        ),
         // What the integration tests share: real syncd processes, and running tools.
         .target(
             name: "TestSupport",
@@ -163,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "IMAPProviderTests",
             dependencies: [
-                "IMAPProvider", "IMAPProtocol", "MailServers", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
+                "IMAPProvider", "IMAPProtocol", "MailServers", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

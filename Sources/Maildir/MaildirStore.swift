@@ -134,35 +134,7 @@ public final class MaildirStore: Sendable {
     /// Idempotent: an existing folder is left as it is, and a half-created one is completed.
     /// - Throws: ``MaildirError/Code/invalidFolderName``, or ``MaildirError/Code/io``.
     public func createFolder(_ name: FolderName) throws {
-        let directory = try directory(for: name)
-        var toSync: [String] = []
-        if layout == .nested {
-            // Parents first, each made durable in its own parent.
-            var path = root
-            for part in try FolderPathCodec.relativePath(for: name, layout: .nested)!.split(separator: "/") {
-                let child = path + "/" + part
-                if try Posix.makeDirectory(child, mode: options.directoryMode) { toSync.append(path) }
-                path = child
-            }
-        } else if try Posix.makeDirectory(directory, mode: options.directoryMode) {
-            toSync.append(root)
-        }
-        var created = false
-        for sub in ["cur", "new", "tmp"] {
-            if try Posix.makeDirectory(directory + "/" + sub, mode: options.directoryMode) { created = true }
-        }
-        if layout == .maildirPlusPlus, !name.isInbox {
-            let marker = directory + "/maildirfolder"
-            let fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options.fileMode)
-            if fd >= 0 {
-                close(fd)
-                created = true
-            } else if errno != EEXIST {
-                throw MaildirError.io("create", marker)
-            }
-        }
-        if created { toSync.insert(directory, at: 0) }
-        for path in toSync { try syncDirectory(path) }
+        try tree.createFolder(name, directoryMode: options.directoryMode, fileMode: options.fileMode, syncDirectory: syncDirectory)
     }
 
     /// Deletes a folder's Maildir, but only mail that syncd itself downloaded.

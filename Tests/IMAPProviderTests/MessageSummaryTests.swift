@@ -1,3 +1,4 @@
+import MessageHeaders
 import SyncProtocol
 import XCTest
 @testable import IMAPProvider
@@ -5,12 +6,12 @@ import XCTest
 /// From, Subject and Date for NewMessages, read from a header (RFC 2047 encoded words decoded).
 final class MessageSummaryTests: XCTestCase {
     func testEncodedWords_QAndB_inSeveralCharsets_andWhitespaceBetweenWordsDropped() {
-        XCTAssertEqual(MessageSummary.decodeEncodedWords("=?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus?= K=?ISO-8859-1?Q?=F6?=ln"), "Grüße aus Köln")
-        XCTAssertEqual(MessageSummary.decodeEncodedWords("=?utf-8?B?w4TDpMOk?= =?utf-8?B?w7w=?="), "Äää" + "ü")
-        XCTAssertEqual(MessageSummary.decodeEncodedWords("=?windows-1252?Q?=80_5?= only"), "€ 5 only")
-        XCTAssertEqual(MessageSummary.decodeEncodedWords("plain text"), "plain text")
-        XCTAssertEqual(MessageSummary.decodeEncodedWords("=?broken"), "=?broken", "a malformed word stays")
-        XCTAssertEqual(MessageSummary.decodeEncodedWords("a =?x-unknown?Q?abc?= b"), "a abc b")
+        XCTAssertEqual(MessageHeaders.decodeEncodedWords("=?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus?= K=?ISO-8859-1?Q?=F6?=ln"), "Grüße aus Köln")
+        XCTAssertEqual(MessageHeaders.decodeEncodedWords("=?utf-8?B?w4TDpMOk?= =?utf-8?B?w7w=?="), "Äää" + "ü")
+        XCTAssertEqual(MessageHeaders.decodeEncodedWords("=?windows-1252?Q?=80_5?= only"), "€ 5 only")
+        XCTAssertEqual(MessageHeaders.decodeEncodedWords("plain text"), "plain text")
+        XCTAssertEqual(MessageHeaders.decodeEncodedWords("=?broken"), "=?broken", "a malformed word stays")
+        XCTAssertEqual(MessageHeaders.decodeEncodedWords("a =?x-unknown?Q?abc?= b"), "a abc b")
     }
 
     func testSummary_readsFoldedFields_andTheDate_andStopsAtTheBody() {
