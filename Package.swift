@@ -38,6 +38,16 @@ let package = Package(
         .target(name: "IMAPProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // SMTP submission wire format (RFC 5321, 4954, 3463): reply parser, commands, EHLO, dot-stuffing. No sockets.
         .target(name: "SMTPProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // Sending an outbox through SMTP: the send phase imap stores run first, and the send-only
+        // `smtp` provider.
+        .target(
+            name: "SMTPProvider",
+            dependencies: [
+                "SMTPClient", "Outbox", "Maildir", "SyncDaemon", "SyncProtocol",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The SMTP submission client (RFC 6409): STARTTLS or implicit TLS, AUTH, pipelined envelopes, streamed DATA.
         .target(
             name: "SMTPClient",
@@ -76,7 +86,7 @@ let package = Package(
         .target(
             name: "IMAPProvider",
             dependencies: [
-                "IMAPProtocol", "Maildir", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncProtocol",
+                "IMAPProtocol", "Maildir", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncProtocol", "SMTPProvider", "SMTPClient", "Outbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -110,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "syncd",
             dependencies: [
-                "SyncDaemon", "IMAPProvider",
+                "SyncDaemon", "IMAPProvider", "SMTPProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -177,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "IMAPProviderTests",
             dependencies: [
-                "IMAPProvider", "IMAPProtocol", "MailServers", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport",
+                "IMAPProvider", "IMAPProtocol", "MailServers", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport", "SMTPProvider", "Outbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

@@ -2,6 +2,7 @@ import IMAPProtocol
 import Maildir
 import NIOSSL
 import OAuth2
+import SMTPProvider
 import SyncDaemon
 
 /// One `[store.NAME]` table with `provider = "imap"`: where the account is, how to reach it
@@ -88,6 +89,8 @@ public struct IMAPAccount: Sendable {
     public var pushNotify: Bool
     /// Watch the Maildir with inotify: a change here becomes an upload run within a second.
     public var pushLocal: Bool
+    /// Where the outbox goes (the `smtp` table); nil: the store does not send.
+    public var smtp: SMTPSettings?
 
     // Sending (issue 15): the outbox and where sent and refused messages go.
     /// The folder whose messages a run with `SYNC_OUTGOING_MAIL` sends (`outbox`).
@@ -107,7 +110,7 @@ public struct IMAPAccount: Sendable {
         "host", "port", "security", "allow_plaintext", "user", "auth", "password", "oauth2", "sasl_mechanism", "ca_file",
         "maildir", "layout", "include", "exclude", "fetch_batch", "flag_scan_window", "compress", "timeout", "headers_only", "expunge", "max_delete_share",
         "max_delete_min", "push", "push_connections", "push_keepalive", "push_local", "push_notify",
-    ] + ["outbox", "sent_folder", "failed_folder", "save_sent"]
+    ] + ["outbox", "sent_folder", "failed_folder", "save_sent", "smtp"]
 
     static let oauth2Keys = ["issuer", "tenant", "client_id", "client_secret", "token_url", "device_authorization_url", "scopes"]
 
@@ -187,6 +190,10 @@ public struct IMAPAccount: Sendable {
         if outbox == sentFolder || outbox == failedFolder || outbox == .inbox {
             throw options.error("outbox", "must be a folder of its own, not INBOX, sent_folder or failed_folder")
         }
+        if let section = try options.section("smtp") {
+            smtp = try SMTPSettings(options: section, imap: true)
+            try section.finish(expected: SMTPSettings.keys)
+        }
     }
 
     /// A folder-name key (levels separated by "/") and its Maildir directory.
@@ -251,8 +258,10 @@ public struct IMAPAccount: Sendable {
     }
 
     /// Whether the folder is to be synced, by `include` then `exclude`.
+    /// The outbox and the Failed folder of a store that sends are this machine's own: never synced.
     public func wants(_ folder: String) -> Bool {
-        include.contains { Glob.matches($0, folder) } && !exclude.contains { Glob.matches($0, folder) }
+        if smtp != nil, folder == outbox.description || folder == failedFolder.description { return false }
+        return include.contains { Glob.matches($0, folder) } && !exclude.contains { Glob.matches($0, folder) }
     }
 
     /// A client TLS context that verifies the server's certificate and name against the system's

@@ -30,7 +30,7 @@ public struct IMAPProvider: StoreProvider, LoginProvider {
     }
 
     /// How this run logs in.
-    enum Credential {
+    enum Credential: Sendable {
         case password(String)
         /// An access token from a helper: used as it is.
         case token(String)
@@ -66,6 +66,17 @@ public struct IMAPProvider: StoreProvider, LoginProvider {
             callback.error(.storage, "cannot open the Maildir \(account.maildir): \(error)")
             return .storage
         }
+        let sending: SendPlan?
+        do {
+            sending = try await sendOutbox(request, credential: credential, callback: callback)
+        } catch is CancellationError {
+            return .cancelled
+        } catch {
+            callback.error(.storage, "outbox: \(error)")
+            return .storage
+        }
+        guard let request = receiveRequest(after: sending, request) else { return sending?.outcome.result ?? .ok }
+        let sent = sending?.outcome.result ?? .ok
         // The Maildir side (recovery, the local-change scan) runs while the server handshakes.
         let uploads = request.flags.contains(.uploadContents)
         let preparing = Task { [account] in try LocalFolders(store: store, account: account, scanLocalChanges: uploads) }
@@ -73,7 +84,8 @@ public struct IMAPProvider: StoreProvider, LoginProvider {
         do {
             let result = try await synchronize(request, callback: callback, credential: credential, store: store, preparing: preparing)
             (try? await preparing.value)?.closeAll()
-            return result
+            // Receiving's failure first; else what sending left to retry.
+            return result.isFailure || sent == .ok ? result : sent
         } catch {
             (try? await preparing.value)?.closeAll()
             throw error
@@ -161,7 +173,7 @@ public struct IMAPProvider: StoreProvider, LoginProvider {
 
     /// Logs in. A managed token the server refuses, though it should still be good (revoked,
     /// or expired early), is refreshed once and tried again on the same connection.
-    private func logIn(_ session: IMAPSession, _ credential: Credential, callback: SyncCallback) async throws {
+    func logIn(_ session: IMAPSession, _ credential: Credential, callback: SyncCallback) async throws {
         switch credential {
         case .password(let password):
             try await session.login(account, password: password)

@@ -10,12 +10,14 @@ extension IMAPSyncRun {
     /// its messages are uploaded. A local folder that was synced and is gone on the server was
     /// deleted there: the download of the hierarchy deals with it. A CREATE the server refuses is
     /// an Error naming the folder (result `partial`), the others go on.
+    /// - Parameter scope: only these folders (a push run's), if given.
     /// - Returns: the folders created, to be synced by this run.
-    func createServerFolders(_ remote: [RemoteFolder]) async throws -> [RemoteFolder] {
+    func createServerFolders(_ remote: [RemoteFolder], scope: Set<String>? = nil) async throws -> [RemoteFolder] {
         guard flags.contains(.uploadHierarchy) else { return [] }
         let known = Set(remote.map(\.name))
         let missing = localFolders.names.filter { name in
             guard !known.contains(name), !name.isInbox, account.wants(name.description) else { return false }
+            if let scope, !scope.contains(name.description) { return false }
             // Never synced: created here. (One that failed to open is left alone.)
             return localFolders.peek(name).map { $0.folder.uidValidity == nil } ?? false
         }.sorted()

@@ -109,9 +109,12 @@ final class IMAPSyncRun {
     }
 
     /// A push run: only the folders a listener saw change, and no hierarchy work (the interval's
-    /// whole runs do that). A folder not on the server (gone meanwhile) is left to them too.
+    /// whole runs do that) but creating one of them made here (the Sent folder a send filed into,
+    /// on a server that has none yet). A folder gone on the server meanwhile is left to them too.
     private func run(_ scope: SyncScope) async throws -> SyncStatus {
-        var folders = try await listFolders().filter { $0.selectable && scope.folders.contains($0.name.description) }
+        var folders = try await listFolders()
+        folders += try await createServerFolders(folders, scope: scope.folders)
+        folders = folders.filter { $0.selectable && scope.folders.contains($0.name.description) }
         try await readStatus(&folders)
         total = folders.reduce(0) { $0 + $1.messages }
         let local = localFolders.names

@@ -52,7 +52,10 @@ final class MaildirWatcher: Sendable {
             let wd = inotify_add_watch(inotify, store.root, Self.directoryEvents)
             if wd >= 0, watches[wd] == nil { watches[wd] = .some(nil) }
         }
-        for name in (try? store.listFolders()) ?? [] where account.wants(name.description) {
+        var folders = ((try? store.listFolders()) ?? []).filter { account.wants($0.description) }
+        // A message saved into the outbox is sent within a second (the outbox is no synced folder).
+        if account.smtp != nil { folders.append(account.outbox) }
+        for name in folders {
             guard let directory = try? store.directory(for: name) else { continue }
             for sub in ["", "/cur", "/new"] where watches.count < Self.maxWatches {
                 let wd = inotify_add_watch(inotify, directory + sub, sub.isEmpty ? Self.directoryEvents : Self.events)

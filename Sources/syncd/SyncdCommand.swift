@@ -6,6 +6,7 @@ import Glibc
 #endif
 import IMAPProvider
 import Logging
+import SMTPProvider
 import SyncDaemon
 
 /// Exit statuses, mirrored in packaging/syncd.service (`RestartPreventExitStatus=`).
@@ -34,7 +35,7 @@ struct SyncdCommand: AsyncParsableCommand {
         version: version)
 
     /// Every provider this build hosts.
-    static let providers: [any ProviderFactory] = Daemon.factories + [IMAPFactory()]
+    static let providers: [any ProviderFactory] = Daemon.factories + [IMAPFactory(), SMTPFactory()]
 
     @Option(name: .long, help: ArgumentHelp(
         "Configuration file (an example with every daemon key: \(DaemonConfig.installedExample)).",

@@ -1,5 +1,6 @@
 import Foundation
 import IMAPProvider
+import SMTPProvider
 @testable import SyncDaemon
 import TestSupport
 import XCTest
@@ -20,7 +21,8 @@ final class ManualPageTests: XCTestCase {
     func testEveryAcceptedKey_isInSyncdToml5() throws {
         let documented = try Self.documentedKeys()
         var accepted = DaemonSettings.keys + StoreConfig.keys
-        for factory in Daemon.factories + [IMAPFactory()] { accepted += factory.optionKeys }
+        for factory in Daemon.factories + [IMAPFactory(), SMTPFactory()] { accepted += factory.optionKeys }
+        accepted += SMTPSettings.keys
         let missing = Set(accepted).subtracting(documented)
         XCTAssertEqual(missing, [], "keys syncd accepts that syncd.toml(5) does not document")
         let unknown = documented.subtracting(accepted)

@@ -10,7 +10,8 @@
 # (465). AUTH (only under TLS) asks Dovecot's auth; mail for example.test goes over LMTP into
 # Dovecot, where its users read it. Recipients: alice@ and bob@example.test; greybob@example.test
 # is bob greylisted (451 4.7.1 to the first RCPT of each sender, then accepted);
-# nobody@example.test gets 550 5.1.1. The certificate (CN localhost, SAN 127.0.0.1) is
+# nobody@example.test gets 550 5.1.1; slowbob@example.test is bob whose end of data is answered
+# only after 3 s (DIR/grey/holding appears when the data is in). The certificate (CN localhost, SAN 127.0.0.1) is
 # DIR/tls/cert.pem, its own CA. Log: DIR/maillog. Needs root (Postfix's master does) and the
 # packages postfix, python3; never touches /etc/postfix or the system's queue, and is stopped by
 # the PID it recorded (master and every process it started: they share its session).
@@ -32,16 +33,25 @@ start)
         -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
         -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null
     printf '%s OK\n' alice@example.test bob@example.test > "$dir/vmailbox"
-    echo 'greybob@example.test bob@example.test' > "$dir/virtual"
+    printf '%s bob@example.test\n' greybob@example.test slowbob@example.test > "$dir/virtual"
     echo 'nobody@example.test 550 5.1.1 No such user here' > "$dir/rcpt_access"
     # A policy service: the first RCPT to grey*@ from each sender is deferred, later ones pass.
     cat > "$dir/greylist.py" <<'PY'
-import os, sys
+import os, sys, time
 attributes = {}
 for line in sys.stdin:
     if line.strip():
         key, _, value = line.strip().partition("=")
         attributes[key] = value
+        continue
+    if attributes.get("protocol_state") == "END-OF-MESSAGE":
+        # slowbob@: the answer to the data waits 3 s (a test kills the client meanwhile); the file
+        # "holding" says the data is in.
+        if attributes.get("recipient", "").startswith("slow"):
+            open(os.path.join(sys.argv[1], "holding"), "w").close()
+            time.sleep(3)
+        print("action=DUNNO\n", flush=True)
+        attributes = {}
         continue
     seen = os.path.join(sys.argv[1], (attributes["sender"] + "," + attributes["recipient"]).replace("/", "_"))
     first = attributes["recipient"].startswith("grey") and not os.path.exists(seen)
@@ -62,6 +72,7 @@ PY
         smtpd_tls_cert_file="$dir/tls/cert.pem" smtpd_tls_key_file="$dir/tls/key.pem" \
         smtpd_sasl_type=dovecot smtpd_sasl_path="$dovecot/run/auth-postfix" \
         smtpd_relay_restrictions=reject_unauth_destination \
+        "smtpd_end_of_data_restrictions=check_policy_service unix:private/greylist" \
         "smtpd_recipient_restrictions=check_recipient_access texthash:$dir/rcpt_access check_policy_service unix:private/greylist permit_sasl_authenticated reject"
     $pc -F '*/*/chroot=n'
     $pc -MX smtp/inet

@@ -58,6 +58,7 @@ public enum AfterSyncHook {
         variables["SYNCD_FLAGS_CHANGED"] = String(changes.flagsChanged)
         variables["SYNCD_DELETED"] = String(changes.deleted)
         variables["SYNCD_MOVED"] = String(changes.moved)
+        variables["SYNCD_SENT"] = String(changes.sent)
         variables["SYNCD_NEW_FOLDERS"] = changes.news.map(\.folder).joined(separator: "\n")
         return variables
     }

@@ -129,11 +129,12 @@ public final class SyncCallback: Sendable {
         }
     }
 
-    /// Reports other changes the run made (uploads, flag changes either way, deletions, moves),
-    /// added up over the run: whether anything changed decides whether the store's `after_sync`
-    /// hook runs.
-    public func changed(uploaded: Int = 0, flagsChanged: Int = 0, deleted: Int = 0, moved: Int = 0) {
+    /// Reports other changes the run made (uploads, flag changes either way, deletions, moves,
+    /// messages sent from the outbox), added up over the run: whether anything changed decides
+    /// whether the store's `after_sync` hook runs.
+    public func changed(uploaded: Int = 0, flagsChanged: Int = 0, deleted: Int = 0, moved: Int = 0, sent: Int = 0) {
         changes.withLock { changes in
+            changes.sent += sent
             changes.uploaded += uploaded
             changes.flagsChanged += flagsChanged
             changes.deleted += deleted
@@ -173,10 +174,11 @@ struct RunChanges: Sendable {
     var flagsChanged = 0
     var deleted = 0
     var moved = 0
+    var sent = 0
     /// Per folder, in the order first reported.
     var news: [NewMessages] = []
 
-    var any: Bool { new + uploaded + flagsChanged + deleted + moved > 0 }
+    var any: Bool { new + uploaded + flagsChanged + deleted + moved + sent > 0 }
 }
 
 /// Nanoseconds of `CLOCK_MONOTONIC`: cheap, and storable in an atomic.
