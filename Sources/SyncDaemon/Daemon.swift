@@ -556,6 +556,7 @@ public actor Daemon: ControlHandler {
                 return ControlResult(.authRequired, "'\(name)' needs a login first: run syncctl login \(name)")
             case .busy: return ControlResult(.busy, "'\(name)' is already syncing (run \(runs[name]?.id ?? 0))")
             case .alreadyQueued: return ControlResult(.ok, "a sync of '\(name)' is already queued")
+            case .queuedBehindRun: return ControlResult(.ok, "a sync of '\(name)' follows its current run (run \(runs[name]?.id ?? 0))")
             case .queued:
                 startDueRuns()
                 if let run = runs[name] { return ControlResult(.ok, "sync of '\(name)' started (run \(run.id))") }

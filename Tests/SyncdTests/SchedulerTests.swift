@@ -38,6 +38,18 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(s.requestNow("nope", flags: []), .unknown)
     }
 
+    func testOutgoingMailAskedForWhileTheStoreRuns_followsTheRun_aPersonsSyncJoinsIt() {
+        var s = scheduler()
+        s.configure("mail", interval: .seconds(600), flags: .full, runAtStartup: true, paused: false, now: t0)
+        XCTAssertEqual(s.takeDue(now: t0).map(\.store), ["mail"])
+        XCTAssertEqual(s.requestNow("mail", flags: []), .busy, "syncctl sync waits for the run it joins")
+        XCTAssertEqual(s.requestNow("mail", flags: [.outgoingMail, .onDemand]), .queuedBehindRun)
+        XCTAssertEqual(s.requestNow("mail", flags: [.outgoingMail, .onDemand]), .alreadyQueued)
+        XCTAssertEqual(s.takeDue(now: t0), [], "not while it runs")
+        s.finished("mail", result: .ok, now: t0 + .seconds(1))
+        XCTAssertEqual(s.takeDue(now: t0 + .seconds(1)), [.init(store: "mail", flags: [.outgoingMail, .onDemand], trigger: .onDemand)])
+    }
+
     func testFailure_backsOffExponentially_cappedByInterval() {
         var s = scheduler()
         s.configure("mail", interval: .seconds(600), flags: .full, runAtStartup: true, paused: false, now: t0)

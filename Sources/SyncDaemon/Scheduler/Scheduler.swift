@@ -40,6 +40,8 @@ struct Scheduler {
     enum Answer: Equatable {
         case queued
         case alreadyQueued
+        /// Queued to follow the store's current run.
+        case queuedBehindRun
         case busy
         case paused
         case authRequired
@@ -91,8 +93,16 @@ struct Scheduler {
     mutating func requestNow(_ store: String, flags: SyncFlags) -> Answer {
         guard var entry = entries[store] else { return .unknown }
         if entry.paused { return .paused }
-        if entry.running { return .busy }
         if entry.authRequired { return .authRequired }
+        if entry.running {
+            // Outgoing mail only (syncd-sendmail): the message may be newer than what the current
+            // run took from the outbox, so one run follows it. A person's sync joins the current run.
+            guard flags.subtracting(.onDemand) == .outgoingMail else { return .busy }
+            if entry.demand != nil { return .alreadyQueued }
+            entry.demand = flags.union(.onDemand)
+            entries[store] = entry
+            return .queuedBehindRun
+        }
         if entry.demand != nil { return .alreadyQueued }
         entry.demand = (flags.isEmpty ? entry.flags : flags).union(.onDemand)
         entries[store] = entry
