@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "IMAPProviderTests",
             dependencies: [
-                "IMAPProvider", "IMAPProtocol", "MailServers", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport", "SMTPProvider", "Outbox",
+                "IMAPProvider", "IMAPProtocol", "MailServers", "Maildir", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport", "SMTPProvider", "Outbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

@@ -3,6 +3,8 @@ import Glibc
 #endif
 import Foundation
 import MailServers
+import Maildir
+import Outbox
 import SyncIPC
 import SyncProtocol
 import TestSupport
@@ -310,6 +312,86 @@ final class IMAPSendTests: XCTestCase {
         // Each kill can leave at most one message in the window between its data and the record of
         // the server's answer; only those may arrive twice.
         XCTAssertLessThanOrEqual(duplicates, kills)
+    }
+
+    func testSendmailBurst_whileRunsGoOn_everyMessageGoesWithoutAnotherAsk() async throws {
+        let mail = try Mail()
+        try await mail.daemon.start()
+        let client = try await mail.daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        for i in 0..<6 {
+            let (status, output) = try mail.sendmail(["-t"], message: Self.message(to: "bob@example.test", subject: "burst \(i)"))
+            XCTAssertEqual(status, 0, output)
+        }
+        try await waitUntil("bob has all six", timeout: .seconds(30)) { mail.messages("bob").count == 6 }
+        XCTAssertEqual(mail.waiting, 0)
+        await client.close()
+    }
+
+    func testSaveSentFalse_aMessageInterruptedMidSend_thatTheServerFiledInSent_isNotSentAgain() async throws {
+        let mail = try Mail("save_sent = false")
+        try await mail.daemon.start()
+        let client = try await mail.daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        await client.close()
+        mail.daemon.signal(SIGKILL)
+        _ = try await mail.daemon.waitForExit()
+
+        // What a crash after the server took it leaves: the message taken and its attempt begun
+        // here, and (as Gmail files what it sends) a copy in the server's Sent folder.
+        XCTAssertEqual(try mail.sendmail(["-t"], message: Self.message(to: "bob@example.test", subject: "filed by the server")).status, 0)
+        let outbox = try Outbox(tree: MaildirTree(root: mail.daemon.directory + "/mail", layout: .maildirPlusPlus),
+                                folder: try FolderName(["Outbox"]), failedFolder: try FolderName(["Failed"]))
+        let message = try XCTUnwrap(try outbox.take().messages.first)
+        try outbox.beginAttempt(message)
+        let sent = mail.dovecot.mailbox + "/.Sent"
+        for sub in ["cur", "new", "tmp"] { try FileManager.default.createDirectory(atPath: sent + "/" + sub, withIntermediateDirectories: true) }
+        try "From: alice@example.test\r\nMessage-ID: \(message.messageID)\r\nSubject: filed by the server\r\n\r\nHello.\r\n"
+            .write(toFile: sent + "/new/1.filed.test", atomically: true, encoding: .utf8)
+        _ = runTool("/bin/chown", ["-R", "65534:65534", sent])
+
+        try await mail.daemon.start()
+        let result = try sync(mail)
+        XCTAssertTrue([0, 2].contains(result.status), result.stdout)
+        XCTAssertEqual(mail.waiting, 0)
+        try await Task.sleep(for: .seconds(1))
+        XCTAssertEqual(mail.messages("bob").count, 0, "found in Sent: not sent again")
+        XCTAssertTrue(mail.daemon.stderr.contains("is on the server's Sent folder already"), mail.daemon.stderr)
+    }
+
+    func testSendOnlyStore_providerSMTP_sendsItsOutbox_andFilesSentHere() async throws {
+        let postfix = try Postfix()
+        let daemon = try DaemonProcess(config: "")
+        try "secret".write(toFile: daemon.directory + "/password", atomically: true, encoding: .utf8)
+        try daemon.writeConfig("""
+            [store.out]
+            provider = "smtp"
+            host = "127.0.0.1"
+            port = \(postfix.submissionPort)
+            ca_file = "\(postfix.caFile)"
+            user = "alice"
+            password = { file = "\(daemon.directory)/password" }
+            maildir = "\(daemon.directory)/mail"
+            """)
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        let outbox = daemon.directory + "/mail/.Outbox"
+        try Self.message(to: "bob@example.test", subject: "send-only").write(toFile: outbox + "/tmp/1.test", atomically: false, encoding: .utf8)
+        XCTAssertEqual(rename(outbox + "/tmp/1.test", outbox + "/new/1.test"), 0)
+        let (status, output) = runTool(try builtProduct("syncctl"), ["sync", "out", "--socket", daemon.socket], mergeStandardError: true)
+        XCTAssertEqual(status, 0, output)
+        let seen = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        XCTAssertEqual(seen.last?.doneResult, .ok, "\(seen.map(\.kind))")
+        try await waitUntil("bob has it") {
+            ((try? FileManager.default.contentsOfDirectory(atPath: postfix.dovecot.directory + "/mail/bob/new")) ?? []).count == 1
+        }
+        let filed = try FileManager.default.contentsOfDirectory(atPath: daemon.directory + "/mail/.Sent/cur")
+        XCTAssertEqual(filed.count, 1, "filed into the local Sent folder")
+        await client.close()
     }
 
     private func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async throws {
