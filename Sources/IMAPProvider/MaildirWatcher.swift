@@ -92,6 +92,7 @@ final class MaildirWatcher: Sendable {
     }
 
     private func loop(_ host: ListenerHost) {
+        let outbox = account.smtp == nil ? nil : account.outbox.description
         var watches = Watches()
         watchFolders(&watches)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -105,6 +106,7 @@ final class MaildirWatcher: Sendable {
             if fds[1].revents != 0 { return }
             var changed = Set<String>()
             var newDirectories = false
+            var outboxArrival = false
             while true {
                 let n = read(inotify, &buffer, buffer.count)
                 guard n > 0 else { break }
@@ -121,10 +123,19 @@ final class MaildirWatcher: Sendable {
                     offset += MemoryLayout<inotify_event>.size + length
                     if mask & UInt32(IN_ISDIR) != 0 { newDirectories = true }
                     // Dot files are other programs' temporaries, not messages.
-                    if case .some(.some(let folder)) = watches[wd], !name.hasPrefix(".") { changed.insert(folder) }
+                    if case .some(.some(let folder)) = watches[wd], !name.hasPrefix(".") {
+                        changed.insert(folder)
+                        if folder == outbox, mask & UInt32(IN_MOVED_TO) != 0 { outboxArrival = true }
+                    }
                 }
             }
             if newDirectories { watchFolders(&watches) }
+            // A message renamed into the outbox is never syncd's own doing (its runs only take
+            // messages out): it goes even while a run is on, as the run after it.
+            if outboxArrival {
+                host.requestRun(SyncScope(folders: [outbox!], localOnly: true))
+                changed.remove(outbox!)
+            }
             guard !changed.isEmpty, !host.mayBeOwnChange() else { continue }
             host.requestRun(SyncScope(folders: changed, localOnly: true))
         }
