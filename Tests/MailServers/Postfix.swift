@@ -13,6 +13,8 @@ public final class Postfix {
     public let directory: String
     public let submissionPort: Int
     public let tlsPort: Int
+    /// A careless listener: no STARTTLS, and AUTH offered in the clear.
+    public let cleartextPort: Int
     /// Postfix's SIZE limit (message_size_limit).
     public let messageSizeLimit: Int
     /// The certificate the server presents (self-signed, CN localhost, SAN 127.0.0.1).
@@ -35,7 +37,10 @@ public final class Postfix {
         directory = "/tmp/postfix-\(run)\(UInt32.random(in: 0...UInt32.max))"
         submissionPort = Dovecot.freePort()
         tlsPort = Dovecot.freePort()
-        try Dovecot.run(Self.script, ["start", directory, "\(submissionPort)", "\(tlsPort)", dovecot.directory, "\(messageSizeLimit)"])
+        cleartextPort = Dovecot.freePort()
+        try Dovecot.run(Self.script, [
+            "start", directory, "\(submissionPort)", "\(tlsPort)", "\(cleartextPort)", dovecot.directory, "\(messageSizeLimit)",
+        ])
     }
 
     deinit {

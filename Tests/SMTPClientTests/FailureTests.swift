@@ -181,6 +181,22 @@ final class FailureTests: XCTestCase {
         XCTAssertEqual(postfix.dovecot.waitForMessages(user: "bob", count: 1, seconds: 0.5), 0, "a cut message is not delivered")
     }
 
+    /// A server that offers AUTH but no STARTTLS: the client stops before its credentials or
+    /// any mail would travel in the clear.
+    func testServerWithoutSTARTTLS_isRefused_beforeAnythingIsSentInTheClear() async throws {
+        let postfix = try Postfix()
+        let error = await expectError {
+            _ = try await SMTPConnection.connect(
+                to: SMTPServer(host: "localhost", port: postfix.cleartextPort, security: .starttls, caFile: postfix.caFile, timeout: .seconds(10)),
+                login: Submission.alice, group: MultiThreadedEventLoopGroup.singleton, logger: Submission.logger)
+        }
+        XCTAssertEqual(error?.kind, .tlsUnavailable)
+        XCTAssertEqual(error?.isTemporary, false)
+        XCTAssertTrue(error?.description.contains("does not offer STARTTLS") ?? false, error?.description ?? "")
+        XCTAssertTrue(postfix.waitForLog("disconnect from localhost[127.0.0.1] ehlo=1 commands=1"), postfix.log)
+        XCTAssertFalse(postfix.log.contains("auth="), postfix.log)
+    }
+
     func testUntrustedCertificate_isATLSError() async throws {
         let postfix = try Postfix()
         let submission = try Submission(postfix)
