@@ -139,6 +139,28 @@ final class FailureTests: XCTestCase {
         XCTAssertLessThan(elapsed, .seconds(3), "waited \(elapsed) with a timeout of 1 s")
     }
 
+    /// Postfix's smtpd stops (SIGSTOP) after the login: the next reply never comes, and the send
+    /// ends with a timeout instead of waiting for ever.
+    func testServerStopsAnsweringMidSession_timesOut() async throws {
+        let postfix = try Postfix()
+        let submission = try Submission(postfix)
+        let path = try submission.message(subject: "stalled", body: "never answered\n")
+        let connection = try await submission.connect(timeout: .seconds(1))
+        let smtpd = postfix.smtpdProcesses
+        XCTAssertFalse(smtpd.isEmpty)
+        for pid in smtpd { kill(pid, SIGSTOP) }
+        defer { for pid in smtpd { kill(pid, SIGKILL) } }
+        let started = ContinuousClock.now
+        let error = await expectError { _ = try await connection.send(self.envelope, messageFile: path) }
+        let elapsed = ContinuousClock.now - started
+        XCTAssertEqual(error?.kind, .timeout, error?.description ?? "")
+        XCTAssertEqual(error?.isTemporary, true)
+        XCTAssertLessThan(elapsed, .seconds(3), "waited \(elapsed) with a timeout of 1 s")
+        let quitting = ContinuousClock.now
+        await connection.quit()
+        XCTAssertLessThan(ContinuousClock.now - quitting, .milliseconds(500), "quit waited for a server that does not answer")
+    }
+
     /// Postfix's smtpd dies while the message streams in: the message was not taken, try again.
     func testConnectionDroppedMidData_isTemporary() async throws {
         let postfix = try Postfix(messageSizeLimit: 200 << 20)
