@@ -79,6 +79,19 @@ final class DeliveryTests: XCTestCase {
         XCTAssertTrue(postfix.waitForLog("mail=\(count) rcpt=\(2 * count) data=\(count) quit=1"), postfix.log)
     }
 
+    /// A non-ASCII address goes with MAIL FROM's SMTPUTF8, which Postfix insists on for it.
+    func testNonASCIISender_isSentWithSMTPUTF8() async throws {
+        let postfix = try Postfix()
+        let submission = try Submission(postfix)
+        let path = try submission.message(subject: "unicode", body: "from Jürgen\n", from: "jürgen@example.test")
+        let connection = try await submission.connect()
+        XCTAssertTrue(connection.capabilities.smtpUTF8)
+        let delivery = try await connection.send(SMTPEnvelope(from: "jürgen@example.test", recipients: ["bob@example.test"]), messageFile: path)
+        await connection.quit()
+        XCTAssertEqual(delivery.accepted, ["bob@example.test"])
+        XCTAssertTrue(postfix.waitForLog("from=<jürgen@example.test>"), postfix.log)
+    }
+
     /// Sends from several tasks on one connection wait their turn instead of mixing on the wire.
     func testConcurrentSends_takeTurns() async throws {
         let postfix = try Postfix()
