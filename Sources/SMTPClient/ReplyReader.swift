@@ -150,8 +150,16 @@ final class ReplyReader: ChannelInboundHandler {
 
     private func smtpError(_ error: Error) -> SMTPError {
         if let error = error as? SMTPError { return error }
-        if handshake != nil, error is NIOSSLError || error is BoringSSLError {
-            return SMTPError(kind: .tlsFailed, isTemporary: false, description: "TLS with \(host) failed: \(error)")
+        if handshake != nil, error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            let text = "\(error)"
+            let reason = if error is NIOSSLExtraError {
+                "its certificate is not for \(host)"
+            } else if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                "its certificate is not signed by a trusted CA"
+            } else {
+                "the handshake failed"
+            }
+            return SMTPError(kind: .tlsFailed, isTemporary: false, description: "TLS with \(host) failed: \(reason) (\(text))")
         }
         return SMTPError(kind: .connectionClosed, isTemporary: true, description: "the connection to \(host) was lost: \(error)")
     }

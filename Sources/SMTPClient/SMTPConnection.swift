@@ -84,8 +84,14 @@ public actor SMTPConnection {
     public func quit() async {
         await takeTurn()
         defer { passTurn() }
-        _ = try? await wire.command(.quit)
-        await wire.close()
+        do {
+            _ = try await wire.command(.quit)
+            await wire.close()
+        } catch {
+            // A connection that failed is closed already, or closing: waiting for the TLS
+            // shutdown of a server that stopped answering would only add its timeout.
+            wire.channel.close(promise: nil)
+        }
     }
 
     private func takeTurn() async {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOCore
 import NIOSSL
 
 /// Where a submission client connects (RFC 6409), and how patiently.
@@ -53,6 +54,8 @@ public struct SMTPServer: Sendable {
         configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = .fullVerification
         if let caFile { configuration.trustRoots = .file(caFile) }
+        // Closing waits this long for the server's close_notify; the timeout bounds every wait.
+        configuration.shutdownTimeout = min(TimeAmount(timeout), .seconds(5))
         return try NIOSSLContext(configuration: configuration)
     }
 

@@ -96,7 +96,7 @@ struct SMTPWire: Sendable {
                 throw SMTPError(kind: .rejected, isTemporary: false, description: "cannot send to \(server.host): \(error)")
             }
             if log {
-                logger.debug("C: \(command.containsCredentials ? "(credentials, not logged)" : String(String(buffer: line).dropLast(2)))")
+                logger.debug("C: \(command.containsCredentials ? "(credentials, not logged)" : String(decoding: line.readableBytesView.dropLast(2), as: UTF8.self))")
             }
             buffer.writeBuffer(&line)
         }

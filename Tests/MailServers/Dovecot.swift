@@ -30,12 +30,16 @@ public final class Dovecot {
     public var rawlogDirectory: String { directory + "/rawlog" }
     /// Dovecot also serves a ``Postfix``: SASL and LMTP delivery (see tests/dovecot/dovecot.sh).
     public let postfix: Bool
+    /// SASL mechanisms instead of "plain login"; with "xoauth2" or "oauthbearer", the password is
+    /// the token Dovecot accepts.
+    public let authMechanisms: String?
 
     public init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil,
          oauth2Introspection: String? = nil, compress: Bool = false, rawlog: Bool = false, maxMessageSize: Int? = nil,
-         mixedBodies: Bool = false, postfix: Bool = false) throws {
+         mixedBodies: Bool = false, postfix: Bool = false, authMechanisms: String? = nil) throws {
         self.generated = 0
         self.postfix = postfix
+        self.authMechanisms = authMechanisms
         self.compress = compress
         self.rawlog = rawlog
         self.capability = capability
@@ -67,6 +71,7 @@ public final class Dovecot {
         if compress { environment.append("DOVECOT_COMPRESS=1") }
         if rawlog { environment.append("DOVECOT_RAWLOG=1") }
         if postfix { environment.append("DOVECOT_POSTFIX=1") }
+        if let authMechanisms { environment.append("DOVECOT_AUTH_MECHANISMS=\(authMechanisms)") }
         try run("/usr/bin/env", environment + [Self.repository.path + "/tests/dovecot/dovecot.sh"] + arguments)
     }
 

@@ -13,6 +13,8 @@ public final class Postfix {
     public let directory: String
     public let submissionPort: Int
     public let tlsPort: Int
+    /// A careless listener: no STARTTLS, and AUTH offered in the clear.
+    public let cleartextPort: Int
     /// Postfix's SIZE limit (message_size_limit).
     public let messageSizeLimit: Int
     /// The certificate the server presents (self-signed, CN localhost, SAN 127.0.0.1).
@@ -22,20 +24,24 @@ public final class Postfix {
     private var pidFile: String { directory + "/postfix.pid" }
     private static let script = Dovecot.repository.path + "/tests/postfix/postfix.sh"
 
-    /// Starts Postfix and, for it, a Dovecot of its own (with DOVECOT_POSTFIX's sockets).
-    public init(messageSizeLimit: Int = 64 << 20) throws {
+    /// Starts Postfix and, for it, a Dovecot of its own (with DOVECOT_POSTFIX's sockets), whose
+    /// SASL mechanisms Postfix offers: `authMechanisms` as for ``Dovecot``.
+    public init(messageSizeLimit: Int = 64 << 20, authMechanisms: String? = nil) throws {
         guard getuid() == 0 else { throw DovecotError("Postfix's master runs only as root: run the SMTP tests as root (CI does)") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/lib/postfix/sbin/master") else {
             throw DovecotError("postfix is not installed: run scripts/test (it installs postfix)")
         }
-        dovecot = try Dovecot(messages: 0, postfix: true)
+        dovecot = try Dovecot(messages: 0, postfix: true, authMechanisms: authMechanisms)
         self.messageSizeLimit = messageSizeLimit
         // As Dovecot's: the run's name in the directory, so scripts/test finds what is left running.
         let run = ProcessInfo.processInfo.environment["SYNCD_TEST_RUN"].map { $0 + "-" } ?? ""
         directory = "/tmp/postfix-\(run)\(UInt32.random(in: 0...UInt32.max))"
         submissionPort = Dovecot.freePort()
         tlsPort = Dovecot.freePort()
-        try Dovecot.run(Self.script, ["start", directory, "\(submissionPort)", "\(tlsPort)", dovecot.directory, "\(messageSizeLimit)"])
+        cleartextPort = Dovecot.freePort()
+        try Dovecot.run(Self.script, [
+            "start", directory, "\(submissionPort)", "\(tlsPort)", "\(cleartextPort)", dovecot.directory, "\(messageSizeLimit)",
+        ])
     }
 
     deinit {

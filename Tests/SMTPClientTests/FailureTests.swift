@@ -139,6 +139,28 @@ final class FailureTests: XCTestCase {
         XCTAssertLessThan(elapsed, .seconds(3), "waited \(elapsed) with a timeout of 1 s")
     }
 
+    /// Postfix's smtpd stops (SIGSTOP) after the login: the next reply never comes, and the send
+    /// ends with a timeout instead of waiting for ever.
+    func testServerStopsAnsweringMidSession_timesOut() async throws {
+        let postfix = try Postfix()
+        let submission = try Submission(postfix)
+        let path = try submission.message(subject: "stalled", body: "never answered\n")
+        let connection = try await submission.connect(timeout: .seconds(1))
+        let smtpd = postfix.smtpdProcesses
+        XCTAssertFalse(smtpd.isEmpty)
+        for pid in smtpd { kill(pid, SIGSTOP) }
+        defer { for pid in smtpd { kill(pid, SIGKILL) } }
+        let started = ContinuousClock.now
+        let error = await expectError { _ = try await connection.send(self.envelope, messageFile: path) }
+        let elapsed = ContinuousClock.now - started
+        XCTAssertEqual(error?.kind, .timeout, error?.description ?? "")
+        XCTAssertEqual(error?.isTemporary, true)
+        XCTAssertLessThan(elapsed, .seconds(3), "waited \(elapsed) with a timeout of 1 s")
+        let quitting = ContinuousClock.now
+        await connection.quit()
+        XCTAssertLessThan(ContinuousClock.now - quitting, .milliseconds(500), "quit waited for a server that does not answer")
+    }
+
     /// Postfix's smtpd dies while the message streams in: the message was not taken, try again.
     func testConnectionDroppedMidData_isTemporary() async throws {
         let postfix = try Postfix(messageSizeLimit: 200 << 20)
@@ -181,6 +203,22 @@ final class FailureTests: XCTestCase {
         XCTAssertEqual(postfix.dovecot.waitForMessages(user: "bob", count: 1, seconds: 0.5), 0, "a cut message is not delivered")
     }
 
+    /// A server that offers AUTH but no STARTTLS: the client stops before its credentials or
+    /// any mail would travel in the clear.
+    func testServerWithoutSTARTTLS_isRefused_beforeAnythingIsSentInTheClear() async throws {
+        let postfix = try Postfix()
+        let error = await expectError {
+            _ = try await SMTPConnection.connect(
+                to: SMTPServer(host: "localhost", port: postfix.cleartextPort, security: .starttls, caFile: postfix.caFile, timeout: .seconds(10)),
+                login: Submission.alice, group: MultiThreadedEventLoopGroup.singleton, logger: Submission.logger)
+        }
+        XCTAssertEqual(error?.kind, .tlsUnavailable)
+        XCTAssertEqual(error?.isTemporary, false)
+        XCTAssertTrue(error?.description.contains("does not offer STARTTLS") ?? false, error?.description ?? "")
+        XCTAssertTrue(postfix.waitForLog("disconnect from localhost[127.0.0.1] ehlo=1 commands=1"), postfix.log)
+        XCTAssertFalse(postfix.log.contains("auth="), postfix.log)
+    }
+
     func testUntrustedCertificate_isATLSError() async throws {
         let postfix = try Postfix()
         let submission = try Submission(postfix)
@@ -193,7 +231,7 @@ final class FailureTests: XCTestCase {
             }
             XCTAssertEqual(error?.kind, .tlsFailed, "\(security): \(error?.description ?? "")")
             XCTAssertEqual(error?.isTemporary, false)
-            XCTAssertTrue(error?.description.contains("certificate") ?? false, error?.description ?? "")
+            XCTAssertTrue(error?.description.contains("its certificate is not signed by a trusted CA") ?? false, error?.description ?? "")
         }
         XCTAssertFalse(postfix.log.contains("sasl_username"), "no credentials over an unverified connection")
     }

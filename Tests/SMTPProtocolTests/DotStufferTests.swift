@@ -32,4 +32,12 @@ final class DotStufferTests: XCTestCase {
             XCTAssertEqual(stuffed([first, second]), whole, "split at \(split)")
         }
     }
+
+    /// One byte a read: the state between chunks (line start, a CR just seen) is all there is.
+    func testOneByteAtATime_givesTheSameBytes() {
+        let message = ".a\r\n..\n\n.\r\rx\r\n\r.\n."
+        let whole = stuffed([message])
+        XCTAssertEqual(whole, "..a\r\n...\r\n\r\n..\r\rx\r\n\r.\r\n..\r\n.\r\n")
+        XCTAssertEqual(stuffed(message.utf8.map { String(decoding: [$0], as: UTF8.self) }), whole)
+    }
 }

@@ -16,6 +16,8 @@
 # Opt-in: with DOVECOT_RAWLOG=1, Dovecot writes each imap session's traffic to DIR/rawlog
 # (*.in what the client sent, *.out what Dovecot answered; as on the wire, so compressed after
 # COMPRESS).
+# DOVECOT_AUTH_MECHANISMS replaces "plain login" (e.g. "xoauth2": Dovecot then checks the bearer
+# token as the user's password, against the passwd-file).
 # Opt-in: with DOVECOT_POSTFIX=1, Dovecot also serves a Postfix as real sites have it: SASL for
 # its submission service on DIR/run/auth-postfix (smtpd_sasl_type = dovecot) and LMTP delivery on
 # DIR/run/lmtp-postfix, recipients user@domain being the users above (auth_username_format %Ln).
@@ -92,7 +94,7 @@ ssl = yes
 ssl_cert = <$dir/tls/cert.pem
 ssl_key = <$dir/tls/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login$oauth2_mechanisms
+auth_mechanisms = ${DOVECOT_AUTH_MECHANISMS:-plain login}$oauth2_mechanisms
 first_valid_uid = 1
 mail_location = maildir:$dir/mail/%u
 imap_logout_format = in=%i out=%o

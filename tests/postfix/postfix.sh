@@ -2,12 +2,13 @@
 # A throwaway Postfix on loopback for the SMTP client's tests: submission as real sites run it,
 # SASL and delivery through a Dovecot started with DOVECOT_POSTFIX=1 (tests/dovecot/dovecot.sh).
 #
-#   tests/postfix/postfix.sh start DIR SUBMISSION_PORT TLS_PORT DOVECOT_DIR [MESSAGE_SIZE_LIMIT]
-#                                               prints "submission=PORT tls=PORT pid=PID"
+#   tests/postfix/postfix.sh start DIR SUBMISSION_PORT TLS_PORT CLEARTEXT_PORT DOVECOT_DIR [MESSAGE_SIZE_LIMIT]
+#                                               prints "submission=PORT tls=PORT cleartext=PORT pid=PID"
 #   tests/postfix/postfix.sh stop DIR
 #
 # SUBMISSION_PORT requires STARTTLS before anything else (587's rules); TLS_PORT is implicit TLS
-# (465). AUTH (only under TLS) asks Dovecot's auth; mail for example.test goes over LMTP into
+# (465). CLEARTEXT_PORT is a careless server: no STARTTLS, AUTH offered in the clear (a client
+# must not use it). AUTH asks Dovecot's auth; mail for example.test goes over LMTP into
 # Dovecot, where its users read it. Recipients: alice@ and bob@example.test; greybob@example.test
 # is bob greylisted (451 4.7.1 to the first RCPT of each sender, then accepted);
 # nobody@example.test gets 550 5.1.1; slowbob@example.test is bob whose end of data is answered
@@ -23,8 +24,9 @@ case $command in
 start)
     submission=${3:?submission port}
     tls=${4:?implicit TLS port}
-    dovecot=$(realpath "${5:?Dovecot directory}")
-    size_limit=${6:-67108864}
+    cleartext=${5:?cleartext port}
+    dovecot=$(realpath "${6:?Dovecot directory}")
+    size_limit=${7:-67108864}
     mkdir -p "$dir"/{conf,queue,data,grey,tls}
     chmod 755 "$dir"
     chown postfix: "$dir/data"
@@ -78,10 +80,12 @@ PY
     $pc -MX smtp/inet
     $pc -Me "127.0.0.1:$submission/inet=127.0.0.1:$submission inet n - n - - smtpd" \
         "127.0.0.1:$tls/inet=127.0.0.1:$tls inet n - n - - smtpd" \
+        "127.0.0.1:$cleartext/inet=127.0.0.1:$cleartext inet n - n - - smtpd" \
         "greylist/unix=greylist unix - n n - 0 spawn user=nobody argv=/usr/bin/python3 $dir/greylist.py $dir/grey"
     $pc -P "127.0.0.1:$submission/inet/smtpd_tls_security_level=encrypt" \
         "127.0.0.1:$submission/inet/smtpd_tls_auth_only=yes" "127.0.0.1:$submission/inet/smtpd_sasl_auth_enable=yes" \
-        "127.0.0.1:$tls/inet/smtpd_tls_wrappermode=yes" "127.0.0.1:$tls/inet/smtpd_sasl_auth_enable=yes"
+        "127.0.0.1:$tls/inet/smtpd_tls_wrappermode=yes" "127.0.0.1:$tls/inet/smtpd_sasl_auth_enable=yes" \
+        "127.0.0.1:$cleartext/inet/smtpd_tls_security_level=none" "127.0.0.1:$cleartext/inet/smtpd_sasl_auth_enable=yes"
     postfix -c "$dir/conf" check
     # Postfix's master stays in the foreground with -s; in a session of its own, so stop ends it
     # and everything it started at once.
@@ -89,7 +93,7 @@ PY
     echo $! > "$dir/postfix.pid"
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$submission") 2>/dev/null; then
-            echo "submission=$submission tls=$tls pid=$(cat "$dir/postfix.pid")"
+            echo "submission=$submission tls=$tls cleartext=$cleartext pid=$(cat "$dir/postfix.pid")"
             exit 0
         fi
         sleep 0.1
