@@ -35,9 +35,9 @@ fi
 work=$(mktemp -d /tmp/send-bench.XXXXXX)
 chmod 755 "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-imap=$(free_port) imaps=$(free_port) submission=$(free_port) smtps=$(free_port)
+imap=$(free_port) imaps=$(free_port) submission=$(free_port) smtps=$(free_port) cleartext=$(free_port)
 DOVECOT_POSTFIX=1 tests/dovecot/dovecot.sh start "$work/dovecot" "$imap" "$imaps" >/dev/null
-tests/postfix/postfix.sh start "$work/postfix" "$submission" "$smtps" "$work/dovecot" >/dev/null
+tests/postfix/postfix.sh start "$work/postfix" "$submission" "$smtps" "$cleartext" "$work/dovecot" >/dev/null
 daemon=""
 cleanup() {
     [ -z "$daemon" ] || { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null || true; }
