@@ -115,7 +115,7 @@ let package = Package(
         // sendmail's command line into a store's outbox, then a send run asked of syncd.
         .executableTarget(
             name: "syncd-sendmail",
-            dependencies: ["Outbox", "Maildir", "MessageHeaders", "IMAPProvider", "SyncDaemon", "SyncIPC", "SyncProtocol"]
+            dependencies: ["Outbox", "Maildir", "MessageHeaders", "IMAPProvider", "SMTPProvider", "SyncDaemon", "SyncIPC", "SyncProtocol"]
         ),
         .executableTarget(
             name: "syncd",

@@ -103,3 +103,11 @@ extension IMAPProvider {
         }
     }
 }
+
+extension IMAPProvider: OutboxOwning {
+    public var outboxLocation: OutboxLocation? {
+        account.smtp.map { _ in
+            OutboxLocation(tree: account.mailTree, folder: account.outbox, failedFolder: account.failedFolder, user: account.user)
+        }
+    }
+}

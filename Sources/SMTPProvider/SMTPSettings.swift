@@ -1,3 +1,4 @@
+import Maildir
 import SMTPClient
 import SyncDaemon
 
@@ -43,4 +44,26 @@ public struct SMTPSettings: Sendable {
             guard password != nil else { throw options.error("password", "is required (or same_as_imap = true on an imap store)") }
         }
     }
+}
+
+/// Where a sending store's outbox is: what `syncd-sendmail` queues into.
+public struct OutboxLocation: Sendable {
+    public var tree: MaildirTree
+    public var folder: FolderName
+    public var failedFolder: FolderName
+    /// The store's login name: the sender of a message that names none, when it is an address.
+    public var user: String?
+
+    public init(tree: MaildirTree, folder: FolderName, failedFolder: FolderName, user: String?) {
+        self.tree = tree
+        self.folder = folder
+        self.failedFolder = failedFolder
+        self.user = user
+    }
+}
+
+/// A provider whose store may have an outbox (an imap store with an smtp table; an smtp store).
+public protocol OutboxOwning {
+    /// nil when this store sends nothing.
+    var outboxLocation: OutboxLocation? { get }
 }

@@ -94,3 +94,10 @@ public struct SMTPFactory: ProviderFactory {
             saveSent: try options.bool("save_sent", default: true)))
     }
 }
+
+extension SMTPStoreProvider: OutboxOwning {
+    public var outboxLocation: OutboxLocation? {
+        OutboxLocation(tree: MaildirTree(root: settings.maildir, layout: settings.layout), folder: settings.outbox,
+                       failedFolder: settings.failedFolder, user: settings.smtp.user)
+    }
+}

@@ -6,6 +6,7 @@ import IMAPProvider
 import Maildir
 import MessageHeaders
 import Outbox
+import SMTPProvider
 import SyncDaemon
 import SyncIPC
 import SyncProtocol
@@ -73,15 +74,16 @@ struct SendmailCommand {
         func values(_ name: String) -> [String] { fields.filter { $0.name == name }.map(\.value) }
         let headerFrom = values("from").first.flatMap { AddressList.addresses($0).first }
 
-        let store: (name: String, account: IMAPAccount)
+        let store: (name: String, outbox: OutboxLocation)
         do {
             store = try StoreChoice.choose(in: config, named: arguments.store, sender: arguments.sender ?? headerFrom)
         } catch {
             complain("\(error)")
             return Sysexit.usage
         }
-        let account = store.account
-        let fallbackSender = account.user.contains("@") ? account.user : nil
+        let location = store.outbox
+        let outboxPath = (try? location.tree.directory(for: location.folder)) ?? location.folder.description
+        let fallbackSender = location.user.flatMap { $0.contains("@") ? $0 : nil }
 
         var recipients = arguments.recipients
         if arguments.extractRecipients {
@@ -106,10 +108,10 @@ struct SendmailCommand {
         let outbox: Outbox
         let delivery: OutboxDelivery
         do {
-            outbox = try Outbox(tree: account.mailTree, folder: account.outbox, failedFolder: account.failedFolder)
+            outbox = try Outbox(tree: location.tree, folder: location.folder, failedFolder: location.failedFolder)
             delivery = try OutboxDelivery(into: outbox)
         } catch {
-            complain("cannot queue the message in \(account.outboxPath): \(error)")
+            complain("cannot queue the message in \(outboxPath): \(error)")
             return Sysexit.forWriting(error)
         }
         do {
@@ -123,12 +125,12 @@ struct SendmailCommand {
             return Sysexit.temporaryFailure
         } catch {
             delivery.abandon()
-            complain("cannot queue the message in \(account.outboxPath): \(error)")
+            complain("cannot queue the message in \(outboxPath): \(error)")
             return Sysexit.forWriting(error)
         }
 
         await askForRun(store: store.name, socket: socketPath(arguments, config: config, environment: environment),
-                        outbox: account.outboxPath)
+                        outbox: outboxPath)
         return Sysexit.ok
     }
 
@@ -156,7 +158,7 @@ struct SendmailCommand {
     /// `--config`, else where syncd itself looks: the user's own configuration if there is one,
     /// else the system service's.
     static func loadConfig(_ path: String?, environment: [String: String]) throws -> DaemonConfig {
-        let factories = Daemon.factories + [IMAPFactory()]
+        let factories = Daemon.factories + [IMAPFactory(), SMTPFactory()]
         var locations = DaemonLocations.forProcess(environment: environment)
         if path == nil, locations.scope == .user, !FileManager.default.fileExists(atPath: locations.configFile) {
             locations = .system

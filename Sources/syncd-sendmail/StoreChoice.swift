@@ -1,32 +1,34 @@
 import Foundation
-import IMAPProvider
+import SMTPProvider
 import SyncDaemon
 
-/// Which store's outbox takes the message: `--store`, else the only imap store, else the one
-/// whose `user` is the sender's address.
+/// Which store's outbox takes the message: `--store`, else the only store that sends (an imap
+/// store with an smtp table, or an smtp store), else the one whose `user` is the sender's address.
 enum StoreChoice {
-    static func choose(in config: DaemonConfig, named: String?, sender: String?) throws -> (name: String, account: IMAPAccount) {
-        let imap = config.stores.values
-            .compactMap { store in (store.provider as? IMAPProvider).map { (store.name, $0.account) } }
+    static func choose(in config: DaemonConfig, named: String?, sender: String?) throws -> (name: String, outbox: OutboxLocation) {
+        let sending = config.stores.values
+            .compactMap { store in (store.provider as? OutboxOwning)?.outboxLocation.map { (store.name, $0) } }
             .sorted { $0.0 < $1.0 }
-        let names = imap.map(\.0).joined(separator: ", ")
+        let names = sending.map(\.0).joined(separator: ", ")
         if let named {
-            guard let found = imap.first(where: { $0.0 == named }) else {
-                let reason = config.stores[named] == nil ? "no store named '\(named)'" : "store '\(named)' is not an imap store"
+            guard let found = sending.first(where: { $0.0 == named }) else {
+                let reason = config.stores[named] == nil
+                    ? "no store named '\(named)'" : "store '\(named)' does not send (an imap store needs an smtp table)"
                 throw SendmailArguments.UsageError(
-                    description: "\(reason) in \(config.file) (imap stores: \(names.isEmpty ? "none" : names))")
+                    description: "\(reason) in \(config.file) (stores that send: \(names.isEmpty ? "none" : names))")
             }
             return found
         }
-        guard !imap.isEmpty else {
-            throw SendmailArguments.UsageError(description: "\(config.file) has no imap store to send through")
+        guard !sending.isEmpty else {
+            throw SendmailArguments.UsageError(
+                description: "\(config.file) has no store that sends: give an imap store an smtp table, or add a provider = \"smtp\" store")
         }
-        if imap.count == 1 { return imap[0] }
+        if sending.count == 1 { return sending[0] }
         if let sender {
-            let matching = imap.filter { $0.1.user.lowercased() == sender.lowercased() }
+            let matching = sending.filter { $0.1.user?.lowercased() == sender.lowercased() }
             if matching.count == 1 { return matching[0] }
         }
         throw SendmailArguments.UsageError(
-            description: "\(config.file) has several imap stores (\(names)) and none has the sender \(sender.map { "<\($0)>" } ?? "(none)") as its user: pick one with --store NAME")
+            description: "\(config.file) has several stores that send (\(names)) and none has the sender \(sender.map { "<\($0)>" } ?? "(none)") as its user: pick one with --store NAME")
     }
 }

@@ -28,8 +28,8 @@ final class SendmailTests: XCTestCase {
         directory = nil
     }
 
-    /// An imap store whose server does not exist: a run fails to connect, which is all a test of
-    /// the request needs.
+    /// An imap store that sends, whose servers do not exist: a run fails to connect, which is all
+    /// a test of the request needs.
     static func config(maildir: String, name: String = "mail", user: String = "alice@example.test", extra: String = "") -> String {
         """
         [store.\(name)]
@@ -41,6 +41,10 @@ final class SendmailTests: XCTestCase {
         password = { file = "/dev/null" }
         maildir = "\(maildir)"
         run_at_startup = false
+
+        [store.\(name).smtp]
+        host = "127.0.0.1"
+        port = \(freeLoopbackPort())
 
         """ + extra
     }
