@@ -24,6 +24,8 @@ EXAMPLESDIR ?= /usr/lib/syncd/examples
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 MANDIR      ?= $(PREFIX)/share/man
+# Every page in docs/man/, each into the section its suffix names (syncd.8 into man8).
+MANPAGES    ?= $(wildcard docs/man/*.[1-9])
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
 SWIFT    ?= swift
@@ -53,8 +55,9 @@ install:
 	chmod 0644 $(DESTDIR)$(USERUNITDIR)/syncd.service
 	install -m 0644 packaging/user/syncd.socket $(DESTDIR)$(USERUNITDIR)/syncd.socket
 	install -m 0644 packaging/user/syncd.toml $(DESTDIR)$(EXAMPLESDIR)/syncd.user.toml
-	install -d $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 docs/man/syncd.toml.5 $(DESTDIR)$(MANDIR)/man5/syncd.toml.5
+	for m in $(MANPAGES); do \
+	    install -d $(DESTDIR)$(MANDIR)/man$${m##*.} && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
+	done
 	install -m 0644 packaging/sysusers.d/syncd.conf $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
 	test -e $(DESTDIR)$(CONFDIR)/syncd.toml || install -m 0644 packaging/syncd.example.toml $(DESTDIR)$(CONFDIR)/syncd.toml
 	cp -R packaging/examples/. $(DESTDIR)$(EXAMPLESDIR)/
@@ -85,7 +88,7 @@ endif
 	rm -f $(DESTDIR)$(USERUNITDIR)/syncd-desktop.service $(DESTDIR)$(APPSDIR)/syncd-desktop.desktop
 	rm -f $(DESTDIR)$(UNITDIR)/syncd.service $(DESTDIR)$(UNITDIR)/syncd.socket $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
 	rm -f $(DESTDIR)$(USERUNITDIR)/syncd.service $(DESTDIR)$(USERUNITDIR)/syncd.socket
-	rm -f $(DESTDIR)$(MANDIR)/man5/syncd.toml.5
+	for m in $(notdir $(MANPAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/syncctl $(DESTDIR)$(ZSHCOMPDIR)/_syncctl $(DESTDIR)$(FISHCOMPDIR)/syncctl.fish
 	-rmdir $(DESTDIR)$(dir $(EXAMPLESDIR:/=))
@@ -94,11 +97,16 @@ ifeq ($(DESTDIR),)
 endif
 	@echo "kept: $(CONFDIR) (config), /var/lib/syncd (state) and the syncd user; README.md says how to remove them"
 
-# The Debian package, syncd_$(VERSION)_amd64.deb here (needs debhelper; lintian checks it). debian/
-# is copied from packaging/debian for the build and removed after it.
+# The Debian package, syncd_$(VERSION)_amd64.deb here, lintian-checked. It reuses the release build
+# in $(SCRATCH). debian/ is copied from packaging/debian for the build and removed after it.
+DEB_TOOLS := dpkg-buildpackage dh lintian pkg-config
 deb:
-	command -v dh >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debhelper lintian; }
+	for t in $(DEB_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ] || ! pkg-config --exists libsystemd; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	        dpkg-dev debhelper lintian libsystemd-dev pkg-config; \
+	fi
 	rm -rf debian && cp -a packaging/debian debian
 	dpkg-buildpackage -us -uc -b; status=$$?; rm -rf debian; exit $$status
 	mv ../syncd_$(VERSION)_amd64.deb ../syncd_$(VERSION)_amd64.buildinfo ../syncd_$(VERSION)_amd64.changes .
-	-lintian --info syncd_$(VERSION)_amd64.changes
+	lintian --info --fail-on warning syncd_$(VERSION)_amd64.changes
