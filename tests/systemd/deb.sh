@@ -5,7 +5,8 @@
 # removes and purges it.
 
 note "--- the Debian package: $(basename "$deb")"
-out=$(lintian --fail-on warning "$deb" 2>&1); status=$?
+# (Its tags on stdout; stderr only says it runs as root.)
+out=$(lintian --fail-on warning "$deb" 2>/dev/null); status=$?
 check "lintian: no errors, no warnings${out:+ ($out)}" test $status -eq 0 -a -z "$out"
 note "Depends: $(dpkg-deb -f "$deb" Depends)"
 
@@ -29,7 +30,7 @@ if [ $status -ne 0 ]; then
 fi
 check "apt install ./$(basename "$deb")" test $status -eq 0
 [ $status -eq 0 ] || sed 's/^/#   /' <<<"$out" | tail -n 20
-paths=$(inside dpkg -L syncd)
+paths=$(inside dpkg -L syncd | grep -vx /.)
 
 check "syncd.socket is enabled ($(inside systemctl is-enabled syncd.socket)) and listening ($(prop SubState syncd.socket))" \
     test "$(inside systemctl is-enabled syncd.socket)/$(prop SubState syncd.socket)" = enabled/listening
@@ -122,6 +123,16 @@ sock=$(inside stat -c '%a %U %G' "/run/user/$uid/syncd/syncd.sock" 2>&1)
 check "her socket /run/user/$uid/syncd/syncd.sock is 0600 alice:alice ($sock)" test "$sock" = "600 alice alice"
 # as_alice COMMAND...: as alice in her session's environment, for at most 30 s.
 as_alice() { inside timeout 30 runuser -u alice -- env XDG_RUNTIME_DIR="/run/user/$uid" HOME=/home/alice "$@"; }
+# The packaged unit as her manager loads it (before the container's drop-in below).
+out=$(as_alice systemd-analyze --user security syncd.service 2>&1)
+score=$(sed -n 's/.*Overall exposure level for syncd.service: \([0-9.]*\).*/\1/p' <<<"$out")
+if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then ok "systemd-analyze --user security of her syncd.service, as her manager loaded it: exposure $score <= 2.0"
+else not_ok "systemd-analyze --user security of her syncd.service: exposure ${score:-?} (want <= 2.0)"; grep '✗' <<<"$out" | sed 's/^/#   /'; fi
+# Test-only: systemd-nspawn gives the container no /proc/kmsg, and systemd 252's user manager fails
+# the service (226/NAMESPACE) when ProtectKernelLogs= cannot mask it. A real machine has it.
+mkdir -p "$root/etc/systemd/user/syncd.service.d"
+printf '[Service]\nProtectKernelLogs=no\n' >"$root/etc/systemd/user/syncd.service.d/test-no-kmsg.conf"
+inside systemctl --user -M alice@ daemon-reload
 out=$(as_alice syncctl status 2>&1); status=$?
 check "syncctl status as alice talks to her own syncd ($(head -n 1 <<<"$out"))" \
     eval '[ $status -eq 0 ] && [ "$(head -n 1 <<<"$out")" = "syncd (user): /run/user/$uid/syncd/syncd.sock" ] && grep -q "^alice-demo  *synthetic " <<<"$out"'
@@ -135,12 +146,9 @@ check "... her state is in ~/.local/state/syncd and the exec store wrote ~/Mail/
 check "... but could not write elsewhere in her home (ProtectHome=read-only)" eval '! inside test -e /home/alice/outside'
 user_service=$(inside systemctl --user -M alice@ show -P ActiveState syncd.service 2>&1)
 check "her syncd.service runs under her manager, started by the socket ($user_service)" test "$user_service" = active
-out=$(as_alice systemd-analyze --user security syncd.service 2>&1)
-score=$(sed -n 's/.*Overall exposure level for syncd.service: \([0-9.]*\).*/\1/p' <<<"$out")
-if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then ok "systemd-analyze --user security of her running syncd.service: exposure $score <= 2.0"
-else not_ok "systemd-analyze --user security of her running syncd.service: exposure ${score:-?} (want <= 2.0)"; grep '✗' <<<"$out" | sed 's/^/#   /'; fi
 out=$(inside timeout 30 systemctl --user -M alice@ disable --now syncd.socket syncd.service 2>&1); status=$?
 check "systemctl --user -M alice@ disable --now syncd.socket syncd.service${out:+ ($(tr '\n' ' ' <<<"$out"))}" test $status -eq 0
+rm -rf "$root/etc/systemd/user/syncd.service.d"
 
 # --- Remove, then purge ---------------------------------------------------------------------------
 
