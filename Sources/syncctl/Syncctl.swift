@@ -14,7 +14,7 @@ struct Syncctl: AsyncParsableCommand {
         abstract: "Query and drive syncd, the background sync daemon.",
         usage: "syncctl [--user | --system | --socket <socket>] [<subcommand>] [<arguments>...]",
         discussion: """
-            Without a subcommand, syncctl shows the status table. --socket may come before or after the subcommand; default: $SYNCD_SOCKET, else /run/syncd/syncd.sock.
+            Without a subcommand, syncctl shows the status table. --socket, --user and --system may come before or after the subcommand; default: $SYNCD_SOCKET, else the user's own daemon ($XDG_RUNTIME_DIR/syncd/syncd.sock) if its socket exists, else the system's (/run/syncd/syncd.sock).
 
             \(Exit.help)
             """,

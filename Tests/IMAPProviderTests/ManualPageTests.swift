@@ -5,10 +5,19 @@ import SMTPProvider
 import TestSupport
 import XCTest
 
-/// syncd.toml(5) documents every key the daemon accepts, and renders without warnings.
+/// syncd.toml(5) documents every key the daemon accepts, and every page in docs/man/ renders
+/// without warnings.
 final class ManualPageTests: XCTestCase {
-    static let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../docs/man/syncd.toml.5").standardized.path
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../docs/man").standardized.path
+    static let page = directory + "/syncd.toml.5"
+
+    /// Every page in docs/man/ (NAME.SECTION), the generated ones and those written by hand.
+    static func pages() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.range(of: #"\.[1-9]$"#, options: .regularExpression) != nil }
+            .sorted().map { directory + "/" + $0 }
+    }
 
     /// The keys the page documents: its `.It Cm KEY` lines.
     static func documentedKeys() throws -> Set<String> {
@@ -30,9 +39,13 @@ final class ManualPageTests: XCTestCase {
     }
 
     func testManualPages_renderWithoutWarnings() throws {
-        // The page itself to /dev/null; what man and troff say about it (stderr) is the output.
-        let result = runTool("/bin/sh", ["-c", "man --warnings -l -Tutf8 \"$1\" 2>&1 >/dev/null", "sh", Self.page])
-        XCTAssertEqual(result.status, 0, result.stdout)
-        XCTAssertEqual(result.stdout, "", "warnings rendering \(Self.page)")
+        let pages = try Self.pages()
+        XCTAssertTrue(pages.contains(Self.page), "docs/man/ as seen: \(pages)")
+        for page in pages {
+            // The page itself to /dev/null; what man and troff say about it (stderr) is the output.
+            let result = runTool("/bin/sh", ["-c", "man --warnings -l -Tutf8 \"$1\" 2>&1 >/dev/null", "sh", page])
+            XCTAssertEqual(result.status, 0, result.stdout)
+            XCTAssertEqual(result.stdout, "", "warnings rendering \(page)")
+        }
     }
 }

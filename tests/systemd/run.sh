@@ -3,11 +3,15 @@
 # rootfs (debootstrap, cached in /var/cache/syncd-test/rootfs) gets syncd through `make install
 # DESTDIR=...` and is booted with systemd-nspawn. The installed config (the commented example, no
 # stores) is checked, then replaced by the installed demo.toml (packaging/examples/), whose stores
-# the later checks need. Prints one "ok - ..." / "not ok - ..." line per check and ends with
-# "N passed, M failed"; exits 1 if any check failed.
+# the later checks need. Then a second copy of the rootfs is booted for the Debian package (`make
+# deb`): installed with apt, used by a member of group syncd, reloaded, a user's own syncd under
+# her user manager (packaging/user/), then removed and purged. Prints one "ok - ..." / "not ok -
+# ..." line per check and ends with "N passed, M failed"; exits 1 if any check failed.
 #
-#   sudo tests/systemd/run.sh                          builds the static release first (slow)
-#   sudo SYNCD_BIN=path/to/syncd tests/systemd/run.sh  tests that binary instead
+#   sudo tests/systemd/run.sh                          builds the static release and the package first
+#                                                      (make build, make deb; slow the first time)
+#   sudo SYNCD_BIN=path/to/syncd tests/systemd/run.sh  tests that binary instead, and no package
+#   sudo SYNCD_BIN=... SYNCD_DEB=path/to/syncd_V_amd64.deb tests/systemd/run.sh   ... and that package
 #
 # Needs root (debootstrap, nspawn, nsenter); installs systemd-container and debootstrap if missing.
 # KEEP=1 keeps the booted rootfs copy (its path is printed). MIRROR= overrides the Debian mirror,
@@ -16,7 +20,9 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=/var/cache/syncd-test
-packages=systemd,dbus,procps,socat  # procps: /bin/kill for ExecReload=; socat: the test client
+# procps: /bin/kill for ExecReload=; socat: the test client; dbus-user-session, libpam-systemd: a
+# user manager with its own bus, for `systemctl --user -M alice@`.
+packages=systemd,dbus,procps,socat,dbus-user-session,libpam-systemd
 started=$SECONDS
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root" >&2; exit 2; }
 
@@ -66,7 +72,8 @@ fi
 work=$(mktemp -d /var/tmp/syncd-test.XXXXXX)
 root=$work/rootfs
 nspawn_pid="" pid1=""
-cleanup() {
+# halt: powers the booted container off (the one nspawn_pid started), or kills it after 15 s.
+halt() {
     if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
         kill -TERM "$nspawn_pid"  # nspawn asks the container's systemd to power off
         for _ in $(seq 150); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
@@ -76,7 +83,11 @@ cleanup() {
         fi
         wait "$nspawn_pid" 2>/dev/null
     fi
-    if [ "${KEEP:-0}" = 1 ]; then echo "# kept $root" >&2; else rm -rf --one-file-system "$work"; fi
+    nspawn_pid="" pid1=""
+}
+cleanup() {
+    halt
+    if [ "${KEEP:-0}" = 1 ]; then echo "# kept $work" >&2; else rm -rf --one-file-system "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM  # so that cleanup runs
@@ -92,6 +103,17 @@ else
     note "building the static release (make build)"
     make -s -C "$repo" build >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log" >&2; die "make build failed"; }
     install_args=()
+fi
+# The package, built from the same release build (make deb only packages it when that is current).
+version=$(dpkg-parsechangelog -l "$repo/packaging/debian/changelog" -S Version)
+if [ -n "${SYNCD_DEB:-}" ]; then
+    deb=$(realpath "$SYNCD_DEB") && [ -f "$deb" ] || die "SYNCD_DEB=$SYNCD_DEB is not a file"
+elif [ -z "${SYNCD_BIN:-}" ]; then
+    note "building the package (make deb)"
+    make -s -C "$repo" deb >"$work/deb.log" 2>&1 || { tail -n 30 "$work/deb.log" >&2; die "make deb failed"; }
+    deb=$repo/syncd_${version}_amd64.deb
+else
+    deb=""
 fi
 make -s -C "$repo" install DESTDIR="$root" "${install_args[@]}" >"$work/install.log" 2>&1 \
     || { cat "$work/install.log" >&2; die "make install DESTDIR=$root failed"; }
@@ -166,15 +188,20 @@ chmod 0755 "$root/usr/local/lib/syncd-test/hello"
 
 # --- Boot -------------------------------------------------------------------------------------
 
-systemd-nspawn -q -D "$root" -b --register=no --keep-unit --console=pipe >"$work/console.log" 2>&1 &
-nspawn_pid=$!
-for _ in $(seq 300); do
-    pid1=$(pgrep -P "$nspawn_pid" -x systemd | head -n 1)
-    [ -n "$pid1" ] && [ -S "/proc/$pid1/root/run/systemd/private" ] && break
-    kill -0 "$nspawn_pid" 2>/dev/null || { cat "$work/console.log" >&2; die "systemd-nspawn exited"; }
-    sleep 0.1
-done
-[ -n "$pid1" ] || die "no systemd in the container after 30 s"
+# boot ROOTFS: boots it in the background; sets nspawn_pid and pid1 (the container's systemd).
+boot() {
+    systemd-nspawn -q -D "$1" -b --register=no --keep-unit --console=pipe >"$work/console.log" 2>&1 &
+    nspawn_pid=$!
+    for _ in $(seq 300); do
+        pid1=$(pgrep -P "$nspawn_pid" -x systemd | head -n 1)
+        [ -n "$pid1" ] && [ -S "/proc/$pid1/root/run/systemd/private" ] && break
+        kill -0 "$nspawn_pid" 2>/dev/null || { cat "$work/console.log" >&2; die "systemd-nspawn exited"; }
+        pid1=""
+        sleep 0.1
+    done
+    [ -n "$pid1" ] || die "no systemd in the container after 30 s"
+}
+boot "$root"
 # inside COMMAND...: runs a command inside the container, with its own clean environment.
 inside() { nsenter -t "$pid1" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin SYSTEMD_COLORS=0 "$@"; }
 prop() { inside systemctl show -P "$1" "${2:-syncd.service}"; }
@@ -309,6 +336,13 @@ check "config fixed, reset-failed, socket started: a client is served again ($re
 if [ "$failed" -gt 0 ]; then
     note "syncd's journal (last 40 lines):"
     inside journalctl -q --no-pager -u syncd.socket -u syncd.service | tail -n 40 | sed 's/^/#   /'
+fi
+halt
+
+if [ -n "$deb" ]; then
+    . "$repo/tests/systemd/deb.sh"
+else
+    note "skip: the Debian package (SYNCD_BIN without SYNCD_DEB)"
 fi
 note "wall time $((SECONDS - started)) s"
 echo "$passed passed, $failed failed"
