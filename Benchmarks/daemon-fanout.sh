@@ -22,7 +22,8 @@ viewer_counts=${VIEWERS:-1 10 100}
 scratch=${SCRATCH:-.build-release}
 stores=16
 warmup=2
-make build SCRATCH="$scratch" PRODUCTS="syncd syncctl" >/dev/null
+# NO_BUILD=1: take the binaries as they are (a rerun on an unchanged tree).
+[ -n "${NO_BUILD:-}" ] || make build SCRATCH="$scratch" PRODUCTS="syncd syncctl" >/dev/null 2>"${TMPDIR:-/tmp}/daemon-fanout-build.log"
 bin=$scratch/release
 run=$(mktemp -d /tmp/syncd-fanout.XXXXXX)
 cc -O2 -o "$run/reader" Benchmarks/fanout-reader.c
@@ -36,7 +37,20 @@ cc -O2 -o "$run/baseline" Benchmarks/fanout-baseline.c
 } > "$run/syncd.toml"
 export SYNCD_SOCKET=$run/s.sock
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$run"; }
+cleanup() {
+    kill "${pids[@]}" 2>/dev/null || true
+    # Only our own processes, by pid; one that ignores SIGTERM for 10 s gets SIGKILL.
+    local p alive
+    for _ in $(seq 100); do
+        alive=
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ -n "$alive" ] || break
+        sleep 0.1
+    done
+    kill -9 "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$run"
+}
 trap cleanup EXIT
 "$bin/syncd" --config "$run/syncd.toml" --socket "$SYNCD_SOCKET" --state-dir "$run/state" 2>"$run/syncd.log" &
 daemon=$!; pids+=($daemon)
@@ -53,7 +67,7 @@ daemon_phase() {
     "$run/reader" "$SYNCD_SOCKET" "$2" "$start" "$end" > "$3" & local reader=$!; pids+=($reader)
     sleep 0.5
     "$bin/syncctl" sync $(names "$1") >/dev/null
-    sleep "$(awk -v t="$start" -v n="$(now_us)" 'BEGIN { d = (t - n) / 1e6; print d > 0 ? d : 0 }')"
+    sleep "$(awk -v t="$start" -v n="$(now_us)" 'BEGIN { d = (t - n) / 1e6; print (d > 0 ? d : 0) }')"
     local t0; t0=$(ticks $daemon)
     sleep "$window"
     local t1; t1=$(ticks $daemon)

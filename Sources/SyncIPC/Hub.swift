@@ -34,6 +34,14 @@ final class Hub {
     /// add to a viewer's socket beyond its queue cap.
     static let maxBatch = 1024
 
+    /// How long one drain keeps forwarding while events keep coming: what a viewer's request may
+    /// wait during a flood. Returning to the loop more often would let the thread sleep (and, on a
+    /// busy machine, lose its core for milliseconds) while events wait.
+    static let drainBudget = TimeAmount.microseconds(500)
+
+    /// How soon a drain that used up its budget looks again, after the loop polled its sockets.
+    static let redrainDelay = TimeAmount.microseconds(20)
+
     init(eventLoop: EventLoop, limits: SyncServer.Limits, access: AccessPolicy, firstSeq: UInt64, logger: Logger) {
         self.eventLoop = eventLoop
         self.limits = limits
@@ -106,24 +114,29 @@ final class Hub {
 
     // MARK: Forwarding
 
-    /// Runs on the event loop when the publisher has events. Handles at most 4 × ``maxBatch``
-    /// events per turn of the loop, so viewers' I/O interleaves with a flood.
+    /// Runs on the event loop when the publisher has events. Takes and forwards what is pending,
+    /// again and again while more arrives, for at most ``drainBudget``; then lets the loop poll
+    /// its sockets, so viewers' I/O interleaves with a flood. Each take is at most 4 × ``maxBatch``.
     func drain() {
-        publisher.take(into: &batch, limit: Self.maxBatch * 4)
-        if batch.isEmpty { return }  // the publisher is marked idle now
-        var start = 0
-        while start < batch.count {
-            let end = Swift.min(start + Self.maxBatch, batch.count)
-            forward(batch[start..<end])
-            start = end
-        }
-        batch.removeAll(keepingCapacity: true)
-        // More may have arrived meanwhile; drain again without the publisher having to wake the
-        // loop. As a scheduled task, not `execute`: the loop runs queued tasks until none are
-        // left before it polls sockets, so a drain that requeued itself at once would starve
-        // every viewer's requests while a provider floods.
+        let deadline = NIODeadline.now() + Self.drainBudget
+        repeat {
+            publisher.take(into: &batch, limit: Self.maxBatch * 4)
+            if batch.isEmpty { return }  // the publisher is marked idle now: its next event wakes us
+            var start = 0
+            while start < batch.count {
+                let end = Swift.min(start + Self.maxBatch, batch.count)
+                forward(batch[start..<end])
+                start = end
+            }
+            batch.removeAll(keepingCapacity: true)
+        } while NIODeadline.now() < deadline
+        // Still busy: drain again without the publisher having to wake the loop. As a scheduled
+        // task, not `execute`: the loop runs queued tasks until none are left before it polls
+        // sockets, so a drain that requeued itself at once would starve every viewer's requests
+        // while a provider floods. A task due a little later makes the loop poll its sockets
+        // first (with a timer that short).
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        eventLoop.scheduleTask(in: .milliseconds(1)) { bound.value.drain() }
+        eventLoop.scheduleTask(in: Self.redrainDelay) { bound.value.drain() }
     }
 
     private func forward(_ events: ArraySlice<SyncEvent>) {
