@@ -157,14 +157,17 @@ public final class EventPublisher: Sendable {
     /// The sequence number the next event will get.
     public var nextSeq: UInt64 { pending.withLock { $0.nextSeq } }
 
+    /// True while the forwarder is behind: Progress published now would be merged.
+    public var isBehind: Bool { pending.withLock { $0.events.count >= Swift.max(1, mergeBacklog) } }
+
     /// Moves up to `limit` of the oldest pending events into `batch` (which must be empty, and
     /// whose storage is reused). When there are none, marks the forwarder idle so the next
-    /// publish wakes it. Taking a bounded share keeps one turn of the event loop short, so
-    /// viewers' requests are answered while a provider floods.
-    func take(into batch: inout [SyncEvent], limit: Int) {
+    /// publish wakes it, unless `stayBusy`. Taking a bounded share keeps one turn of the event
+    /// loop short, so viewers' requests are answered while a provider floods.
+    func take(into batch: inout [SyncEvent], limit: Int, stayBusy: Bool = false) {
         pending.withLock { state in
             if state.events.isEmpty {
-                state.draining = false
+                if !stayBusy { state.draining = false }
             } else if state.events.count <= limit {
                 swap(&state.events, &batch)
                 state.generation &+= 1

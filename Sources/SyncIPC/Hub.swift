@@ -39,8 +39,10 @@ final class Hub {
     /// busy machine, lose its core for milliseconds) while events wait.
     static let drainBudget = TimeAmount.microseconds(500)
 
-    /// How soon a drain that used up its budget looks again, after the loop polled its sockets.
-    static let redrainDelay = TimeAmount.microseconds(20)
+    /// How soon a busy drain looks again, after the loop polled its sockets. Not shorter: with a
+    /// timer of 20 µs the loop stopped answering requests during an Error storm (the kill -9 test
+    /// in HostileClientTests saw its status requests time out).
+    static let redrainDelay = TimeAmount.milliseconds(1)
 
     init(eventLoop: EventLoop, limits: SyncServer.Limits, access: AccessPolicy, firstSeq: UInt64, logger: Logger) {
         self.eventLoop = eventLoop
@@ -119,9 +121,17 @@ final class Hub {
     /// its sockets, so viewers' I/O interleaves with a flood. Each take is at most 4 × ``maxBatch``.
     func drain() {
         let deadline = NIODeadline.now() + Self.drainBudget
+        var forwarded = false
         repeat {
-            publisher.take(into: &batch, limit: Self.maxBatch * 4)
-            if batch.isEmpty { return }  // the publisher is marked idle now: its next event wakes us
+            // Once this drain forwarded something, the publisher stays marked busy: marked idle,
+            // it would wake the loop with a new task for each event of a steady stream, and the
+            // loop, which runs tasks until none are left, would never poll its sockets again.
+            publisher.take(into: &batch, limit: Self.maxBatch * 4, stayBusy: forwarded)
+            if batch.isEmpty {
+                if forwarded { break }
+                return  // the publisher is marked idle now: its next event wakes us
+            }
+            forwarded = true
             var start = 0
             while start < batch.count {
                 let end = Swift.min(start + Self.maxBatch, batch.count)
@@ -130,11 +140,10 @@ final class Hub {
             }
             batch.removeAll(keepingCapacity: true)
         } while NIODeadline.now() < deadline
-        // Still busy: drain again without the publisher having to wake the loop. As a scheduled
+        // Busy: drain again without the publisher having to wake the loop. As a scheduled
         // task, not `execute`: the loop runs queued tasks until none are left before it polls
         // sockets, so a drain that requeued itself at once would starve every viewer's requests
-        // while a provider floods. A task due a little later makes the loop poll its sockets
-        // first (with a timer that short).
+        // while a provider floods. A task due a little later makes the loop poll its sockets first.
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         eventLoop.scheduleTask(in: Self.redrainDelay) { bound.value.drain() }
     }

@@ -58,8 +58,15 @@ public struct SyntheticProvider: StoreProvider {
                     callback.error(.failed, "\(stepText) \(step): failed (synthetic error)")
                 }
                 step += 1
+                // Every so often, not every step: asking takes the publisher's lock.
+                if step % 64 == 0, callback.isForwarderBehind { break }
             }
             if step <= behind, step <= max(1, steps) {
+                if callback.isForwarderBehind {
+                    // More steps now would only be merged: leave the CPU to the forwarder.
+                    try await Task.sleep(for: .milliseconds(1))
+                    continue
+                }
                 // Still behind: let the others run, then go on at once.
                 await Task.yield()
                 try Task.checkCancellation()
