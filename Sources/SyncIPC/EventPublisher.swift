@@ -49,8 +49,13 @@ public final class EventPublisher: Sendable {
     /// Numbers reserved at a time: one fsync per this many events.
     public static let reservationBlock: UInt64 = 1 << 16
 
-    init(firstSeq: UInt64, reserver: (any SeqReserver)?, logger: Logger, wake: @escaping @Sendable () -> Void) {
+    /// Pending events from which on a Progress is merged into its run's pending one (0: always).
+    private let mergeBacklog: Int
+
+    init(firstSeq: UInt64, reserver: (any SeqReserver)?, logger: Logger, mergeBacklog: Int = 0,
+         wake: @escaping @Sendable () -> Void) {
         self.pending = Mutex(Pending(nextSeq: firstSeq, limit: reserver == nil ? .max : firstSeq, events: [], draining: false))
+        self.mergeBacklog = mergeBacklog
         self.reserver = reserver
         self.logger = logger
         self.wake = wake
@@ -104,13 +109,16 @@ public final class EventPublisher: Sendable {
         return seq
     }
 
-    /// Publishes a Progress, merging it into the same run's previous Progress if the forwarder has
-    /// not taken it yet (that event keeps its sequence number and counts the callbacks it stands for). So a provider calling progress
-    /// millions of times a second costs at most one pending event per run between drains, not
-    /// unbounded memory. `slot` is the caller's memory of its last pending Progress.
+    /// Publishes a Progress, merging it into the same run's previous Progress if the forwarder is
+    /// behind (``mergeBacklog`` events or more wait) and has not taken that one yet: the event keeps
+    /// its sequence number and counts the callbacks it stands for. So a provider calling progress
+    /// millions of times a second costs at most one pending event per run beyond the backlog, not
+    /// unbounded memory, while a forwarder that keeps up forwards every call. `slot` is the
+    /// caller's memory of its last pending Progress.
     func publishProgress(store: String, run: RunID, _ kind: SyncEvent.Kind, slot: inout Slot?) {
         let mustWake = pending.withLock { state -> Bool? in
-            guard let last = slot, last.generation == state.generation, last.index < state.events.count,
+            guard state.events.count >= mergeBacklog,
+                  let last = slot, last.generation == state.generation, last.index < state.events.count,
                   state.events[last.index].run == run, state.events[last.index].isSupersedable
             else { return nil }
             // Merged, the event keeps the step text a newer "just move the bar" leaves out.
@@ -149,14 +157,17 @@ public final class EventPublisher: Sendable {
     /// The sequence number the next event will get.
     public var nextSeq: UInt64 { pending.withLock { $0.nextSeq } }
 
+    /// True while the forwarder is behind: Progress published now would be merged.
+    public var isBehind: Bool { pending.withLock { $0.events.count >= Swift.max(1, mergeBacklog) } }
+
     /// Moves up to `limit` of the oldest pending events into `batch` (which must be empty, and
     /// whose storage is reused). When there are none, marks the forwarder idle so the next
-    /// publish wakes it. Taking a bounded share keeps one turn of the event loop short, so
-    /// viewers' requests are answered while a provider floods.
-    func take(into batch: inout [SyncEvent], limit: Int) {
+    /// publish wakes it, unless `stayBusy`. Taking a bounded share keeps one turn of the event
+    /// loop short, so viewers' requests are answered while a provider floods.
+    func take(into batch: inout [SyncEvent], limit: Int, stayBusy: Bool = false) {
         pending.withLock { state in
             if state.events.isEmpty {
-                state.draining = false
+                if !stayBusy { state.draining = false }
             } else if state.events.count <= limit {
                 swap(&state.events, &batch)
                 state.generation &+= 1

@@ -82,6 +82,10 @@ public final class RunReporter: Sendable {
     }
 
     public var isCancelRequested: Bool { cancelRequested.load(ordering: .acquiring) }
+
+    /// True while the server's forwarder is behind, so that Progress reported now would be merged
+    /// rather than seen: a provider that reports for reporting's sake may pause.
+    public var isForwarderBehind: Bool { publisher.isBehind }
     public var isFinished: Bool { state.withLock { $0.result != nil } }
 
     @discardableResult

@@ -65,13 +65,19 @@ public struct StoreTable: Sendable {
     }
 
     private mutating func update(_ event: SyncEvent, _ change: (inout RunStatus) -> Void) {
-        guard var run = stores[event.store]?.run, run.id == event.run else { return }
-        change(&run)
-        stores[event.store]?.run = run
+        // In place, with one lookup: this runs for every event of a flood.
+        stores[event.store]?.updateRun(event.run, change)
     }
 
     // A run for a store the daemon never described still shows up rather than vanishing.
     private static func unannounced(_ name: String) -> StoreStatus {
         StoreStatus(name: name, info: StoreInfo(provider: ""))
+    }
+}
+
+private extension StoreStatus {
+    mutating func updateRun(_ id: RunID, _ change: (inout RunStatus) -> Void) {
+        guard run?.id == id else { return }
+        change(&run!)
     }
 }

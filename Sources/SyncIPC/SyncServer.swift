@@ -44,6 +44,11 @@ public final class SyncServer: Sendable {
         public var viewerQueueBytes = 4 * 1024 * 1024
         /// Events kept for viewers that reconnect with "since seq".
         public var replayEvents = 16_384
+        /// Events waiting for the forwarder from which on a run's Progress is merged into its
+        /// pending one instead of taking a sequence number of its own; 0 merges whenever one is
+        /// pending. Below it every callback is forwarded: merging is for a forwarder that is
+        /// behind, and a backlog of this size keeps its batches large.
+        public var progressMergeBacklog = 1024
         /// Largest frame accepted from a viewer.
         public var requestFrameLimit = Frame.defaultClientFrameLimit
         /// How long a closing connection is given to take its goodbye notice.
@@ -112,7 +117,8 @@ public final class SyncServer: Sendable {
                 eventLoop: loop)
         }.wait()
         let publisher = EventPublisher(firstSeq: configuration.firstSeq, reserver: configuration.seqReserver,
-                                       logger: configuration.logger) {
+                                       logger: configuration.logger,
+                                       mergeBacklog: configuration.limits.progressMergeBacklog) {
             loop.execute { bound.value.drain() }
         }
         try! loop.submit { bound.value.publisher = publisher }.wait()

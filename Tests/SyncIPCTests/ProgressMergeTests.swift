@@ -52,6 +52,26 @@ final class ProgressMergeTests: XCTestCase {
         XCTAssertEqual(pending(publisher).map(\.callbacks), [1, 1, 1])
     }
 
+    func testProgress_whileTheForwarderKeepsUp_isNotMerged_behindItIs() {
+        // A backlog of 3: the first three calls wait as events of their own; from then on the
+        // forwarder counts as behind, and the next calls merge into the third.
+        let publisher = EventPublisher(firstSeq: 1, reserver: nil, logger: Logger(label: "test"), mergeBacklog: 3) {}
+        var slot: EventPublisher.Slot?
+        for index in 1...6 as ClosedRange<UInt32> {
+            publisher.publishProgress(store: "s", run: 1, .progress(step: "item \(index)", index: index, max: 9), slot: &slot)
+        }
+        var events = pending(publisher)
+        XCTAssertEqual(events.map(\.seq), [1, 2, 3])
+        XCTAssertEqual(events.map(\.callbacks), [1, 1, 4])
+        XCTAssertEqual(events.last?.kind, .progress(step: "item 6", index: 6, max: 9))
+        // Taken, the backlog is gone: the next call is an event of its own again.
+        publisher.publishProgress(store: "s", run: 1, .progress(step: nil, index: 7, max: 9), slot: &slot)
+        publisher.publishProgress(store: "s", run: 1, .progress(step: nil, index: 8, max: 9), slot: &slot)
+        events = pending(publisher)
+        XCTAssertEqual(events.map(\.seq), [4, 5])
+        XCTAssertEqual(events.map(\.callbacks), [1, 1])
+    }
+
     func testSlowViewerQueue_keepsAStepTextThatOnlyBarMovesFollow() {
         // Tags: 1 Progress with step, 2 and 3 Progress without, 4 Progress with step, of run 7.
         var events: [EncodedEvent] = []

@@ -154,6 +154,12 @@ public final class SyncCallback: Sendable {
     /// True once the host asked the run to stop.
     public var isCancelled: Bool { reporter.isCancelRequested }
 
+    /// True while the daemon has more events waiting for its viewers than it forwards at once,
+    /// so that Progress reported now would be merged: a provider whose reports are their own
+    /// purpose (the synthetic one, a load generator) should pause rather than take the CPU the
+    /// forwarder needs.
+    public var isForwarderBehind: Bool { reporter.isForwarderBehind }
+
     var isDone: Bool { reporter.isFinished }
     var errorCounts: Counts { counts.withLock { $0 } }
 

@@ -31,18 +31,23 @@ public struct SyntheticProvider: StoreProvider {
         let start = clock.now
         var errors = 0
         var step = 1
+        let prefix = Array((stepText + " ").utf8)
         while step <= max(1, steps) {
             // Every step due by now, at once, then one sleep until the next is due (at least a
             // millisecond): a fast rate costs a timer per millisecond, not one per step, so the
             // provider is a cheap load generator and measures the daemon rather than itself.
             let elapsed = start.duration(to: clock.now)
-            let due = Swift.min(max(1, steps), Int(Self.seconds(elapsed) * rate) + 1)
+            let behind = Int(Self.seconds(elapsed) * rate) + 1
+            // At most a burst at a time: a provider that cannot keep up with its rate would
+            // otherwise hold its thread for good, and the daemon's other tasks (control requests,
+            // the other stores' runs) share a pool of as many threads as there are cores.
+            let due = Swift.min(max(1, steps), behind, step + Self.burst - 1)
             while step <= due {
                 if let hangAfter, step > hangAfter {
                     // Silent until cancelled: what a provider stuck on a dead server looks like.
                     try await Task.sleep(for: .seconds(86_400 * 365))
                 }
-                if callback.progress(step: "\(stepText) \(step)", index: UInt32(step), max: UInt32(steps)) == .cancel {
+                if callback.progress(step: Self.stepName(prefix, step), index: UInt32(step), max: UInt32(steps)) == .cancel {
                     return .cancelled
                 }
                 if warnEvery > 0, step % warnEvery == 0 {
@@ -53,12 +58,61 @@ public struct SyntheticProvider: StoreProvider {
                     callback.error(.failed, "\(stepText) \(step): failed (synthetic error)")
                 }
                 step += 1
+                // Every so often, not every step: asking takes the publisher's lock.
+                if step % 64 == 0, callback.isForwarderBehind { break }
+            }
+            if step <= behind, step <= max(1, steps) {
+                if callback.isForwarderBehind {
+                    // More steps now would only be merged: leave the CPU to the forwarder.
+                    try await Task.sleep(for: .milliseconds(1))
+                    continue
+                }
+                // Still behind: let the others run, then go on at once.
+                await Task.yield()
+                try Task.checkCancellation()
+                continue
             }
             // The last step, like every other, is followed by its interval.
             let next = start.advanced(by: .seconds(Double(step - 1) / rate))
             try await Task.sleep(until: Swift.max(next, clock.now.advanced(by: .milliseconds(1))), clock: clock)
         }
         return result ?? (errors > 0 ? .partial : .ok)
+    }
+
+    /// Most steps reported between two suspensions.
+    static let burst = 1024
+
+    /// `prefix` and the step's number: what string interpolation makes, without its heap
+    /// buffer (a short result is a small string, stored inline), as this runs once per step.
+    static func stepName(_ prefix: [UInt8], _ step: Int) -> String {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 24 digits, least significant first
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var rest = step.magnitude
+            repeat {
+                raw[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+        }
+        return String(unsafeUninitializedCapacity: prefix.count + count + (step < 0 ? 1 : 0)) { buffer in
+            var at = 0
+            for byte in prefix {
+                buffer[at] = byte
+                at += 1
+            }
+            if step < 0 {
+                buffer[at] = UInt8(ascii: "-")
+                at += 1
+            }
+            withUnsafeBytes(of: digits) { raw in
+                for index in stride(from: count - 1, through: 0, by: -1) {
+                    buffer[at] = raw[index]
+                    at += 1
+                }
+            }
+            return at
+        }
     }
 
     private static func seconds(_ duration: Duration) -> Double {
