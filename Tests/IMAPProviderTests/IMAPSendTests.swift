@@ -79,6 +79,10 @@ final class IMAPSendTests: XCTestCase {
         }
     }
 
+    /// No Maildir watch: syncd-sendmail's request is the only thing that starts a run, so a test
+    /// can tell the runs apart (the watch would start one of its own for each message).
+    private static let oneRunPerHandOver = "push_local = false"
+
     private static func message(to: String, subject: String, headers: String = "", body: String = "Hello.\n") -> String {
         "From: Alice <alice@example.test>\nTo: \(to)\n\(headers)Subject: \(subject)\nDate: Wed, 02 Dec 2026 10:00:00 +0000\n\n\(body)"
     }
@@ -89,7 +93,7 @@ final class IMAPSendTests: XCTestCase {
     }
 
     func testSendmail_reachesEveryRecipient_withoutBcc_andTheSentCopyIsOnTheServerOnce() async throws {
-        let mail = try Mail()
+        let mail = try Mail(Self.oneRunPerHandOver)
         try await mail.daemon.start()
         let client = try await mail.daemon.client()
         let (_, updates) = try await client.subscribe()
@@ -129,7 +133,7 @@ final class IMAPSendTests: XCTestCase {
     }
 
     func testGreylisted_staysQueued_theRunIsBusy_andTheRetrySendsIt() async throws {
-        let mail = try Mail()
+        let mail = try Mail(Self.oneRunPerHandOver)
         try await mail.daemon.start()
         let client = try await mail.daemon.client()
         let (_, updates) = try await client.subscribe()
@@ -152,7 +156,7 @@ final class IMAPSendTests: XCTestCase {
     }
 
     func testRefused_messageGoesToFailed_withTheServersReply_andPartlyRefused_goesToTheOthers() async throws {
-        let mail = try Mail()
+        let mail = try Mail(Self.oneRunPerHandOver)
         try await mail.daemon.start()
         let client = try await mail.daemon.client()
         let (_, updates) = try await client.subscribe()
