@@ -92,17 +92,15 @@ public struct IMAPAccount: Sendable {
     /// Where the outbox goes (the `smtp` table); nil: the store does not send.
     public var smtp: SMTPSettings?
 
-    // Sending (issue 15): the outbox and where sent and refused messages go.
-    /// The folder whose messages a run with `SYNC_OUTGOING_MAIL` sends (`outbox`).
-    public var outbox: FolderName
-    /// Where a sent message is filed (`sent_folder`), unless ``saveSent`` is false.
-    public var sentFolder: FolderName
-    /// Where a message refused for good goes, with the server's reply (`failed_folder`).
-    public var failedFolder: FolderName
-    /// File sent mail into ``sentFolder`` (`save_sent`); false where the server does (Gmail).
-    public var saveSent: Bool
-    /// The Maildir directories of ``outbox``, ``sentFolder`` and ``failedFolder`` in the store's layout.
-    public var outboxPath: String, sentPath: String, failedPath: String
+    /// The outbox and where sent and refused messages go (`outbox`, `sent_folder`, ...).
+    public var sending: OutboxFolders
+    public var outbox: FolderName { sending.outbox }
+    public var sentFolder: FolderName { sending.sent }
+    public var failedFolder: FolderName { sending.failed }
+    public var saveSent: Bool { sending.saveSent }
+    public var outboxPath: String { sending.outboxPath }
+    public var sentPath: String { sending.sentPath }
+    public var failedPath: String { sending.failedPath }
     /// The store's folders on disk, without opening (locking) the store.
     public var mailTree: MaildirTree { MaildirTree(root: maildir, layout: layout == .nested ? .nested : .maildirPlusPlus) }
 
@@ -110,7 +108,7 @@ public struct IMAPAccount: Sendable {
         "host", "port", "security", "allow_plaintext", "user", "auth", "password", "oauth2", "sasl_mechanism", "ca_file",
         "maildir", "layout", "include", "exclude", "fetch_batch", "flag_scan_window", "compress", "timeout", "headers_only", "expunge", "max_delete_share",
         "max_delete_min", "push", "push_connections", "push_keepalive", "push_local", "push_notify",
-    ] + ["outbox", "sent_folder", "failed_folder", "save_sent", "smtp"]
+    ] + OutboxFolders.keys + ["smtp"]
 
     static let oauth2Keys = ["issuer", "tenant", "client_id", "client_secret", "token_url", "device_authorization_url", "scopes"]
 
@@ -182,28 +180,10 @@ public struct IMAPAccount: Sendable {
         }
         pushLocal = try options.bool("push_local", default: true)
         pushNotify = try options.bool("push_notify", default: true)
-        let tree = MaildirTree(root: maildir, layout: layout == .nested ? .nested : .maildirPlusPlus)
-        (outbox, outboxPath) = try Self.folder(options, "outbox", default: "Outbox", in: tree)
-        (sentFolder, sentPath) = try Self.folder(options, "sent_folder", default: "Sent", in: tree)
-        (failedFolder, failedPath) = try Self.folder(options, "failed_folder", default: "Failed", in: tree)
-        saveSent = try options.bool("save_sent", default: true)
-        if outbox == sentFolder || outbox == failedFolder || outbox == .inbox {
-            throw options.error("outbox", "must be a folder of its own, not INBOX, sent_folder or failed_folder")
-        }
+        sending = try OutboxFolders(options: options, tree: MaildirTree(root: maildir, layout: layout == .nested ? .nested : .maildirPlusPlus))
         if let section = try options.section("smtp") {
             smtp = try SMTPSettings(options: section, imap: true)
             try section.finish(expected: SMTPSettings.keys)
-        }
-    }
-
-    /// A folder-name key (levels separated by "/") and its Maildir directory.
-    private static func folder(_ options: ConfigSection, _ key: String, default fallback: String, in tree: MaildirTree) throws -> (FolderName, String) {
-        let text = try options.string(key, default: fallback)
-        do {
-            let name = try FolderName(imapName: text, delimiter: "/")
-            return (name, try tree.directory(for: name))
-        } catch {
-            throw options.error(key, "expected a folder name such as \"\(fallback)\" (levels separated by /): \(error)")
         }
     }
 

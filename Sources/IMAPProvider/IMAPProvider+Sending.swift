@@ -85,10 +85,7 @@ extension IMAPProvider {
             try await session.prepare(account)
             try await logIn(session, credential, callback: callback)
             try await session.finishLogin()
-            var delimiter: Character?
-            try await session.run(.list(pattern: "")) { event in
-                if case .list(let entry) = event { delimiter = entry.delimiter }
-            }
+            let delimiter = try await session.hierarchyDelimiter()
             var found = false
             do {
                 try await session.run(.examine(MailboxName(account.sentFolder.imapName(delimiter: delimiter))))

@@ -400,6 +400,16 @@ final class IMAPSession {
     func logout() async {
         _ = try? await run(.logout)
     }
+
+    /// The server's hierarchy delimiter (`LIST "" ""`), nil for a flat name space: to name a
+    /// folder there that no LIST of this run has shown.
+    func hierarchyDelimiter() async throws -> Character? {
+        var delimiter: Character?
+        try await run(.list(pattern: "")) { event in
+            if case .list(let entry) = event { delimiter = entry.delimiter }
+        }
+        return delimiter
+    }
 }
 
 /// The server refused a command, or broke the protocol.

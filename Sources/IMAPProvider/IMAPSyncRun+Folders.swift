@@ -22,10 +22,7 @@ extension IMAPSyncRun {
             return localFolders.peek(name).map { $0.folder.uidValidity == nil } ?? false
         }.sorted()
         guard !missing.isEmpty else { return [] }
-        var delimiter: Character?
-        try await session.run(.list(pattern: "")) { event in
-            if case .list(let entry) = event { delimiter = entry.delimiter }
-        }
+        let delimiter = try await session.hierarchyDelimiter()
         var created: [RemoteFolder] = []
         var made = known
         for name in missing {

@@ -132,9 +132,9 @@ final class MaildirWatcher: Sendable {
             if newDirectories { watchFolders(&watches) }
             // A message renamed into the outbox is never syncd's own doing (its runs only take
             // messages out): it goes even while a run is on, as the run after it.
-            if outboxArrival {
-                host.requestRun(SyncScope(folders: [outbox!], localOnly: true))
-                changed.remove(outbox!)
+            if outboxArrival, let outbox {
+                host.requestRun(SyncScope(folders: [outbox], localOnly: true))
+                changed.remove(outbox)
             }
             guard !changed.isEmpty, !host.mayBeOwnChange() else { continue }
             host.requestRun(SyncScope(folders: changed, localOnly: true))

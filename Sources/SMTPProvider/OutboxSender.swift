@@ -49,16 +49,16 @@ public struct OutboxSender: Sendable {
     /// message refused, and the outbox depth before and after.
     public func send(login: SMTPLogin?, callback: SyncCallback, alreadySent: Lookup?) async throws -> Outcome {
         var outcome = Outcome()
-        defer { reportDepth(callback) }
         let batch = try outbox.take()
         for rejected in batch.rejected {
             outcome.failed += 1
             callback.error(.failed, "\(rejected.subject.isEmpty ? "a message" : "\"\(rejected.subject)\"") cannot be sent: \(rejected.reason); it is in the Failed folder")
         }
-        var messages = batch.messages
         reportDepth(callback)
-        guard !messages.isEmpty else { return outcome }
-        messages = try await settleInterrupted(messages, callback: callback, alreadySent: alreadySent, outcome: &outcome)
+        // Most runs find nothing waiting: one count of the outbox, and done.
+        guard !batch.messages.isEmpty else { return outcome }
+        defer { reportDepth(callback) }
+        let messages = try await settleInterrupted(batch.messages, callback: callback, alreadySent: alreadySent)
         guard !messages.isEmpty else { return outcome }
 
         let connection: SMTPConnection
@@ -112,9 +112,7 @@ public struct OutboxSender: Sendable {
 
     /// Messages a crash left between MAIL FROM and their filing: those found sent are finished,
     /// the rest go out again.
-    private func settleInterrupted(
-        _ messages: [OutgoingMessage], callback: SyncCallback, alreadySent: Lookup?, outcome: inout Outcome
-    ) async throws -> [OutgoingMessage] {
+    private func settleInterrupted(_ messages: [OutgoingMessage], callback: SyncCallback, alreadySent: Lookup?) async throws -> [OutgoingMessage] {
         var rest: [OutgoingMessage] = []
         for message in messages {
             guard message.state == .interrupted else {

@@ -13,10 +13,7 @@ public struct SMTPStoreProvider: StoreProvider {
         public var smtp: SMTPSettings
         public var maildir: String
         public var layout: MaildirLayout
-        public var outbox: FolderName
-        public var sentFolder: FolderName
-        public var failedFolder: FolderName
-        public var saveSent: Bool
+        public var folders: OutboxFolders
     }
 
     public let settings: Settings
@@ -34,10 +31,11 @@ public struct SMTPStoreProvider: StoreProvider {
         let sender: OutboxSender
         do {
             let tree = MaildirTree(root: settings.maildir, layout: settings.layout)
-            let outbox = try Outbox(tree: tree, folder: settings.outbox, failedFolder: settings.failedFolder)
-            sender = OutboxSender(outbox: outbox, server: settings.smtp.server, sentFolder: settings.saveSent ? settings.sentFolder : nil)
+            let folders = settings.folders
+            let outbox = try Outbox(tree: tree, folder: folders.outbox, failedFolder: folders.failed)
+            sender = OutboxSender(outbox: outbox, server: settings.smtp.server, sentFolder: folders.saveSent ? folders.sent : nil)
         } catch {
-            callback.error(.storage, "cannot open the outbox \(settings.outbox) in \(settings.maildir): \(error)")
+            callback.error(.storage, "cannot open the outbox \(settings.folders.outboxPath): \(error)")
             return .storage
         }
         let password: String
@@ -65,7 +63,7 @@ public struct SMTPFactory: ProviderFactory {
     public init() {}
     public let name = "smtp"
     public var optionKeys: [String] {
-        SMTPSettings.keys.filter { $0 != "same_as_imap" } + ["maildir", "layout", "outbox", "sent_folder", "failed_folder", "save_sent"]
+        SMTPSettings.keys.filter { $0 != "same_as_imap" } + ["maildir", "layout"] + OutboxFolders.keys
     }
 
     public func makeProvider(for store: String, options: ConfigSection) throws -> any StoreProvider {
@@ -78,26 +76,14 @@ public struct SMTPFactory: ProviderFactory {
         case "nested": layout = .nested
         default: throw options.error("layout", "expected one of maildir++, nested")
         }
-        var folders: [FolderName] = []
-        for (key, fallback) in [("outbox", "Outbox"), ("sent_folder", "Sent"), ("failed_folder", "Failed")] {
-            let name = try options.string(key, default: fallback)
-            guard let folder = try? FolderName(imapName: name, delimiter: "/") else {
-                throw options.error(key, "expected a folder name such as \"\(fallback)\" (levels separated by /)")
-            }
-            folders.append(folder)
-        }
-        if folders[0] == folders[1] || folders[0] == folders[2] || folders[0] == .inbox {
-            throw options.error("outbox", "must be a folder of its own, not INBOX, sent_folder or failed_folder")
-        }
-        return SMTPStoreProvider(settings: .init(
-            smtp: smtp, maildir: maildir, layout: layout, outbox: folders[0], sentFolder: folders[1], failedFolder: folders[2],
-            saveSent: try options.bool("save_sent", default: true)))
+        let folders = try OutboxFolders(options: options, tree: MaildirTree(root: maildir, layout: layout))
+        return SMTPStoreProvider(settings: .init(smtp: smtp, maildir: maildir, layout: layout, folders: folders))
     }
 }
 
 extension SMTPStoreProvider: OutboxOwning {
     public var outboxLocation: OutboxLocation? {
-        OutboxLocation(tree: MaildirTree(root: settings.maildir, layout: settings.layout), folder: settings.outbox,
-                       failedFolder: settings.failedFolder, user: settings.smtp.user)
+        OutboxLocation(tree: MaildirTree(root: settings.maildir, layout: settings.layout), folder: settings.folders.outbox,
+                       failedFolder: settings.folders.failed, user: settings.smtp.user)
     }
 }
