@@ -15,12 +15,21 @@ extension IMAPSyncRun {
     func createServerFolders(_ remote: [RemoteFolder], scope: Set<String>? = nil) async throws -> [RemoteFolder] {
         guard flags.contains(.uploadHierarchy) else { return [] }
         let known = Set(remote.map(\.name))
-        let missing = localFolders.names.filter { name in
-            guard !known.contains(name), !name.isInbox, account.wants(name.description) else { return false }
-            if let scope, !scope.contains(name.description) { return false }
-            // Never synced: created here. (One that failed to open is left alone.)
-            return localFolders.peek(name).map { $0.folder.uidValidity == nil } ?? false
-        }.sorted()
+        var missing: [FolderName] = []
+        for name in localFolders.names.sorted() {
+            guard !known.contains(name), !name.isInbox, account.wants(name.description) else { continue }
+            if let scope, !scope.contains(name.description) { continue }
+            guard let prepared = localFolders.peek(name) else {
+                // It failed to open: no run would reach it through the server's list, so say so here.
+                do { _ = try localFolders.take(name) } catch {
+                    failedFolders += 1
+                    callback.error(.storage, "\(name): not created on the server: \(error)")
+                }
+                continue
+            }
+            // Never synced: created here.
+            if prepared.folder.uidValidity == nil { missing.append(name) }
+        }
         guard !missing.isEmpty else { return [] }
         let delimiter = try await session.hierarchyDelimiter()
         var created: [RemoteFolder] = []

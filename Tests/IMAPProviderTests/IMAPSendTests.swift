@@ -63,6 +63,17 @@ final class IMAPSendTests: XCTestCase {
             }
         }
 
+        /// The file names in a server folder's directories, for a failure's message.
+        func listing(_ user: String, folder: String) -> String {
+            let root = dovecot.directory + "/mail/" + user + "/." + folder
+            return "server \(folder): " + ["new", "cur", "tmp"].map { "\($0)/ \((try? FileManager.default.contentsOfDirectory(atPath: root + "/" + $0)) ?? [])" }.joined(separator: ", ")
+        }
+
+        func localListing(_ folder: String) -> String {
+            let root = daemon.directory + "/mail/." + folder
+            return ["new", "cur", "tmp"].map { "\($0)/ \((try? FileManager.default.contentsOfDirectory(atPath: root + "/" + $0)) ?? [])" }.joined(separator: ", ")
+        }
+
         /// Runs the built syncd-sendmail on the daemon's config and socket, `message` on stdin.
         func sendmail(_ arguments: [String], message: String) throws -> (status: Int32, stdout: String) {
             let file = daemon.directory + "/message-\(UInt32.random(in: 0...UInt32.max)).eml"
@@ -118,9 +129,11 @@ final class IMAPSendTests: XCTestCase {
         XCTAssertTrue(received.contains("Message-ID: <"), "syncd added a Message-ID")
         try await waitUntil("alice has the Bcc copy") { mail.messages("alice").count == 1 }
 
-        // The Sent copy: here, and on the server once, with no Bcc either.
+        // The Sent copy: here, and on the server once, with no Bcc either. (Read again for a moment
+        // in case a listed file is renamed before it is read.)
+        try? await waitUntil("the Sent copy is on the server", timeout: .seconds(2)) { mail.messages("alice", folder: "Sent").count == 1 }
         let sent = mail.messages("alice", folder: "Sent")
-        XCTAssertEqual(sent.count, 1, "the run uploaded the Sent copy")
+        XCTAssertEqual(sent.count, 1, "the run uploaded the Sent copy; \(mail.listing("alice", folder: "Sent")); here: \(mail.localListing("Sent")); events \(seen.map(\.kind)); syncd said:\n\(mail.daemon.stderr)")
         XCTAssertFalse(try XCTUnwrap(sent.first).lowercased().contains("bcc:"))
         XCTAssertEqual(mail.waiting, 0)
         // The next run downloads nothing back, and sends nothing again.
