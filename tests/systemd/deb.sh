@@ -101,10 +101,39 @@ inside loginctl enable-linger alice
 wait_for 30 inside test -S "/run/user/$uid/systemd/private" -a -S "/run/user/$uid/bus"
 check "loginctl enable-linger alice starts her user manager (user@$uid.service $(prop ActiveState "user@$uid.service"))" \
     test "$(prop ActiveState "user@$uid.service")" = active
+# Her mail server: a Dovecot on the loopback the container shares, with three messages for her.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Not under $work (0700): Dovecot's auth process, an unprivileged user, must read its passwd file.
+dovecot_dir=$(mktemp -d /var/tmp/syncd-test-dovecot.XXXXXX) && chmod 755 "$dovecot_dir" || die "mktemp failed"
+dovecot=$("$repo/tests/dovecot/dovecot.sh" start "$dovecot_dir" "$(free_port)" "$(free_port)" 2>&1) || die "dovecot: $dovecot"
+imaps_port=$(sed -n 's/.*tls=\([0-9]*\).*/\1/p' <<<"$dovecot")
+mkdir -p "$dovecot_dir/mail/alice/new"
+for n in 1 2 3; do
+    printf 'From: bob@example.test\r\nTo: alice@example.test\r\nSubject: message %s\r\nMessage-ID: <%s.deb@example.test>\r\n\r\nHello %s.\r\n' \
+        $n $n $n >"$dovecot_dir/mail/alice/new/100000000$n.M1P1.deb"
+done
+chown -R 65534:65534 "$dovecot_dir/mail"
 mkdir -p "$root/home/alice/.config/syncd"
-cat >"$root/home/alice/.config/syncd/syncd.toml" <<'EOF'
-# tests/systemd/deb.sh: alice's own stores. The exec store writes into her Maildir (the user
-# unit's ReadWritePaths=) and tries the rest of her home (ProtectHome=read-only: it must fail).
+cp "$dovecot_dir/tls/ca.pem" "$root/home/alice/.config/syncd/mail-ca.pem"
+printf secret >"$root/home/alice/.config/syncd/mail-password"
+chmod 600 "$root/home/alice/.config/syncd/mail-password"
+cat >"$root/home/alice/.config/syncd/syncd.toml" <<EOF
+# tests/systemd/deb.sh: alice's own stores. Her mail over IMAPS into ~/Mail/work (under the user
+# unit's ReadWritePaths=), a synthetic store, and an exec store that writes into her Maildir and
+# tries the rest of her home (ProtectHome=read-only: it must fail).
+[store.alice-imap]
+provider = "imap"
+host = "127.0.0.1"
+port = $imaps_port
+security = "tls"
+ca_file = "/home/alice/.config/syncd/mail-ca.pem"
+user = "alice"
+password = { file = "/home/alice/.config/syncd/mail-password" }
+maildir = "/home/alice/Mail/work"
+run_at_startup = false
+
+EOF
+cat >>"$root/home/alice/.config/syncd/syncd.toml" <<'EOF'
 [store.alice-demo]
 provider = "synthetic"
 steps = 10
@@ -137,9 +166,11 @@ out=$(as_alice syncctl status 2>&1); status=$?
 check "syncctl status as alice talks to her own syncd ($(head -n 1 <<<"$out"))" \
     eval '[ $status -eq 0 ] && [ "$(head -n 1 <<<"$out")" = "syncd (user): /run/user/$uid/syncd/syncd.sock" ] && grep -q "^alice-demo  *synthetic " <<<"$out"'
 [ $status -eq 0 ] || sed 's/^/#   /' <<<"$out"
-out=$(as_alice syncctl sync --wait alice-demo alice-mail 2>&1); status=$?
-check "syncctl sync --wait alice-demo alice-mail as alice (exit $status)" test $status -eq 0
+out=$(as_alice syncctl sync --wait alice-demo alice-mail alice-imap 2>&1); status=$?
+check "syncctl sync --wait alice-demo alice-mail alice-imap as alice (exit $status)" test $status -eq 0
 [ $status -eq 0 ] || sed 's/^/#   /' <<<"$out" | tail -n 10
+mail=$(inside find /home/alice/Mail/work/cur /home/alice/Mail/work/new -type f -printf '%u %m\n' 2>&1 | sort | uniq -c | xargs)
+check "... her three messages from the IMAP server are in ~/Mail/work, hers, 0600 ($mail)" test "$mail" = "3 alice 600"
 st=$(inside stat -c '%U %a' /home/alice/.local/state/syncd/state.json /home/alice/Mail/synced 2>&1 | xargs)
 check "... her state is in ~/.local/state/syncd and the exec store wrote ~/Mail/synced (owner, mode: $st)" \
     test "$st" = "alice 600 alice 600"

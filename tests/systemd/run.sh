@@ -30,16 +30,22 @@ passed=0 failed=0
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
 # check DESCRIPTION COMMAND...: one result line from the command's exit status.
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; return 1; fi; }
 note() { echo "# $*"; }
 die() { echo "run.sh: $*" >&2; exit 2; }
 
 # --- Host tools, mirror, rootfs ---------------------------------------------------------------
 
-if ! command -v systemd-nspawn >/dev/null || ! command -v debootstrap >/dev/null; then
-    note "installing systemd-container debootstrap"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd-container debootstrap >/dev/null \
-        || die "cannot install systemd-container debootstrap"
+# dovecot-imapd: the imap server (on this machine's loopback, which the container shares) that the
+# package test's user syncs her mail from.
+host_packages=()
+command -v systemd-nspawn >/dev/null || host_packages+=(systemd-container)
+command -v debootstrap >/dev/null || host_packages+=(debootstrap)
+[ -x /usr/sbin/dovecot ] || host_packages+=(dovecot-imapd)
+if [ ${#host_packages[@]} -gt 0 ]; then
+    note "installing ${host_packages[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${host_packages[@]}" >/dev/null \
+        || die "cannot install ${host_packages[*]}"
 fi
 
 # The first bookworm mirror in this machine's apt sources (one-line .list or deb822 .sources).
@@ -85,8 +91,13 @@ halt() {
     fi
     nspawn_pid="" pid1=""
 }
+dovecot_dir=""  # deb.sh's Dovecot, stopped by the pid it recorded
 cleanup() {
     halt
+    if [ -n "$dovecot_dir" ]; then
+        "$repo/tests/dovecot/dovecot.sh" stop "$dovecot_dir" >/dev/null 2>&1
+        rm -rf --one-file-system "$dovecot_dir"
+    fi
     if [ "${KEEP:-0}" = 1 ]; then echo "# kept $work" >&2; else rm -rf --one-file-system "$work"; fi
 }
 trap cleanup EXIT
@@ -262,7 +273,8 @@ entry=$(demo | grep -m 1 '^ *MESSAGE=' | sed 's/^ *//')
 check "journal entry with STORE=demo from syncd.service ($entry)" test -n "$entry"
 check "... carrying RUN= too" eval 'demo | grep -q "^ *RUN=[0-9]"'
 shown=$(inside /usr/local/bin/syncctl show demo 2>&1)
-check "syncctl show demo lists the store's journal lines" eval 'sed -n "/^Journal:/,\$p" <<<"$shown" | grep -q "^  20.* info: run "'
+check "syncctl show demo lists the store's journal lines" eval 'sed -n "/^Journal:/,\$p" <<<"$shown" | grep -q "^  20.* info: run "' \
+    || sed 's/^/#   /' <<<"$shown" | tail -n 12
 
 # --- Exec store: tar under the sandbox, writing into the state directory ----------------------
 
