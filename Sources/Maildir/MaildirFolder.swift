@@ -144,7 +144,7 @@ public final class MaildirFolder {
             var replacedHeaders: [String] = []
             // A mail client may have renamed a header file (the user changed its flags) since we
             // last looked: find them again, so the whole message takes the current flags.
-            if writers.contains(where: { $0.kind == .body || $0.kind == .restore }) { try ensureLocations() }
+            try ensureLocations(of: writers.filter { $0.kind == .body || $0.kind == .restore }.map(\.uid))
             let stale = writers.contains { writer in
                 guard writer.kind == .body || writer.kind == .restore, let location = locations[writer.uid] else { return false }
                 return access((location.inNew ? newPath : curPath) + "/" + location.name, F_OK) != 0
@@ -213,7 +213,7 @@ public final class MaildirFolder {
     ///   ``MaildirError/Code/folderClosed``.
     public func setFlags(_ changes: [UInt32: MessageFlags], highestModSeq: UInt64? = nil) throws {
         try mutate {
-            if !changes.isEmpty { try ensureLocations() }
+            try ensureLocations(of: changes.keys)
             // The map is changed in place, never copied (a copy of a 100 000-message map is
             // megabytes): a failure below leaves the handle unusable (`mutate`), and reopening
             // reads the map from disk again.
@@ -334,7 +334,7 @@ public final class MaildirFolder {
         try mutate {
             let targets = Set(uids).filter { map.entries[$0] != nil }.sorted()
             guard !targets.isEmpty else { return }
-            try ensureLocations()
+            try ensureLocations(of: targets)
             // In place, as in setFlags(_:highestModSeq:).
             for uid in targets { map.entries[uid]!.pending = .expunge }
             try persistInPlace()
@@ -492,9 +492,34 @@ public final class MaildirFolder {
         locationsKnown = true
     }
 
-    func ensureLocations() throws {
-        if !locationsKnown { try refreshLocations() }
+    /// Makes `locations` hold each of `uids` that has a file. On a folder opened on a
+    /// ``ListingStamp`` (clean when last listed: every file is where its map entry says, named by its
+    /// flags) a few UIDs are looked up by the names they must have — a flag change or two from the
+    /// server in a 100 000-message folder then costs a few `access` calls, not a listing of every
+    /// file and its memory. A name that is not there (letters of a mail client's own, say) falls
+    /// back to the listing.
+    func ensureLocations(of uids: some Collection<UInt32>) throws {
+        guard !locationsKnown, !uids.isEmpty else { return }
+        // Not listed since the open, which found a clean stamp; what this handle changed since, it
+        // recorded in `locations`.
+        guard uids.count <= Self.lookupLimit else { return try refreshLocations() }
+        var found: [(UInt32, Location)] = []
+        for uid in uids where locations[uid] == nil {
+            guard let entry = map.entries[uid] else { continue }
+            let inCur = MessageFileName.curName(base: entry.baseName, flags: entry.flags)
+            if access(curPath + "/" + inCur, F_OK) == 0 {
+                found.append((uid, Location(inNew: false, name: inCur)))
+            } else if entry.flags.isEmpty, access(newPath + "/" + entry.baseName, F_OK) == 0 {
+                found.append((uid, Location(inNew: true, name: entry.baseName)))
+            } else {
+                return try refreshLocations()
+            }
+        }
+        for (uid, location) in found { locations[uid] = location }
     }
+
+    /// How many UIDs ``ensureLocations(of:)`` looks up one by one before a listing is cheaper.
+    static let lookupLimit = 512
 
     /// Renames `uid`'s file to carry `flags` in `cur/`; `false` if the file is gone.
     ///

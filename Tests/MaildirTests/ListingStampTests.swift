@@ -124,6 +124,36 @@ final class ListingStampTests: XCTestCase {
         XCTAssertTrue(try folder.scanLocalChanges().isEmpty)
     }
 
+    func testAFewFlagChangesAndExpunges_onAFolderOpenedOnItsStamp_listNothing() throws {
+        let store = try quietFolder()
+        try stamp(store)
+        let folder = try store.openFolder(inbox)
+        XCTAssertEqual(try listings(store) {
+            try folder.setFlags([1: [.seen, .flagged], 2: [.replied], 7: []])
+            try folder.expunge([5, 6])
+        }, 0, "the files are found by the names the map gives them")
+        try assertConsistent(folder, expected: Set(1...20).subtracting([5, 6]))
+        XCTAssertTrue(folder.filePath(for: 1)!.hasSuffix("/cur/" + folder.map[1]!.baseName + ":2,FS"))
+        XCTAssertTrue(folder.filePath(for: 2)!.hasSuffix(":2,R"))
+        folder.close()
+    }
+
+    func testAFileWithAClientsOwnLetter_onAFolderOpenedOnItsStamp_isFoundByAListing_andKeepsIt() throws {
+        let store = try quietFolder()
+        var folder = try store.openFolder(inbox)
+        let path = try XCTUnwrap(folder.filePath(for: 2))  // seen: in cur/, ":2,S"
+        XCTAssertEqual(rename(path, path + "a"), 0)       // a keyword letter a mail client set
+        XCTAssertTrue(try folder.scanLocalChanges().flagChanges.isEmpty)
+        folder.close()
+        waitQuiet()
+        try stamp(store)
+        folder = try store.openFolder(inbox)
+        XCTAssertEqual(try listings(store) { try folder.setFlags([2: [.seen, .flagged]]) }, 1)
+        XCTAssertTrue(try XCTUnwrap(folder.filePath(for: 2)).hasSuffix(":2,FSa"), folder.filePath(for: 2) ?? "")
+        try assertConsistent(folder, expected: Set(1...20))
+        folder.close()
+    }
+
     func testACrashOnAFolderOpenedOnItsStamp_isRecoveredAtTheNextOpen() throws {
         let store = try quietFolder()
         try stamp(store)
