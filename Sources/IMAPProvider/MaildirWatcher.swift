@@ -11,8 +11,12 @@ import SyncDaemon
 /// that folder within a second (the host's 100 ms debounce, plus the run).
 ///
 /// syncd's own writes are not the user's: an event while a run of the store is in progress, or
-/// within 300 ms of its end, is ignored (``ListenerHost/mayBeOwnChange(grace:)``). A change the
-/// user makes during a run is therefore picked up by the next run, not at once. The root and
+/// within 300 ms of its end (``ListenerHost/mayBeOwnChange(grace:)``), only makes its folder a
+/// suspect. Once the run is over, each suspect is read (``MaildirTree/hasUnsyncedChanges(_:)``):
+/// one that holds a change its UID map does not record (the user's, made during the run) gets a
+/// targeted run at once; one the run left as it recorded it gets none, so a run never starts a
+/// run of itself. Reading is cheap: a folder the run re-listed is proved clean by its listing
+/// stamp without reading its directories. The root and
 /// every folder's directory are watched too, so a folder created later (by the first run, or the
 /// mail client) is watched from then on; at most ``maxWatches`` directories are watched.
 final class MaildirWatcher: Sendable {
@@ -42,9 +46,9 @@ final class MaildirWatcher: Sendable {
         self.account = account
     }
 
-    /// Watch descriptor → folder name, for the message directories (`cur/`, `new/`); nil for a
+    /// Watch descriptor → folder, for the message directories (`cur/`, `new/`); nil for a
     /// directory watched for new folders only.
-    private typealias Watches = [Int32: String?]
+    private typealias Watches = [Int32: FolderName?]
 
     /// Adds watches for every folder not watched yet (adding one twice gives the same descriptor).
     private func watchFolders(_ watches: inout Watches) {
@@ -59,7 +63,7 @@ final class MaildirWatcher: Sendable {
             guard let directory = try? store.directory(for: name) else { continue }
             for sub in ["", "/cur", "/new"] where watches.count < Self.maxWatches {
                 let wd = inotify_add_watch(inotify, directory + sub, sub.isEmpty ? Self.directoryEvents : Self.events)
-                if wd >= 0 { watches[wd] = sub.isEmpty ? (watches[wd] ?? .some(nil)) : .some(name.description) }
+                if wd >= 0 { watches[wd] = sub.isEmpty ? (watches[wd] ?? .some(nil)) : .some(name) }
             }
         }
     }
@@ -91,23 +95,28 @@ final class MaildirWatcher: Sendable {
         throw CancellationError()
     }
 
+    /// How often the folders changed during a run are looked at until the run is over.
+    static let suspectPollMilliseconds: Int32 = 100
+
     private func loop(_ host: ListenerHost) {
-        let outbox = account.smtp == nil ? nil : account.outbox.description
+        let outbox = account.smtp == nil ? nil : account.outbox
         var watches = Watches()
         watchFolders(&watches)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // Folders changed while a run was on or had just ended: read once it is over.
+        var suspects = Set<FolderName>()
         while true {
             var fds = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 2, -1)
+            let ready = poll(&fds, 2, suspects.isEmpty ? -1 : Self.suspectPollMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
                 return
             }
             if fds[1].revents != 0 { return }
-            var changed = Set<String>()
+            var changed = Set<FolderName>()
             var newDirectories = false
             var outboxArrival = false
-            while true {
+            while ready > 0 {
                 let n = read(inotify, &buffer, buffer.count)
                 guard n > 0 else { break }
                 var offset = 0
@@ -133,11 +142,26 @@ final class MaildirWatcher: Sendable {
             // A message renamed into the outbox is never syncd's own doing (its runs only take
             // messages out): it goes even while a run is on, as the run after it.
             if outboxArrival, let outbox {
-                host.requestRun(SyncScope(folders: [outbox], localOnly: true))
+                host.requestRun(SyncScope(folders: [outbox.description], localOnly: true))
                 changed.remove(outbox)
             }
-            guard !changed.isEmpty, !host.mayBeOwnChange() else { continue }
-            host.requestRun(SyncScope(folders: changed, localOnly: true))
+            guard !changed.isEmpty || !suspects.isEmpty else { continue }
+            if host.mayBeOwnChange() {
+                suspects.formUnion(changed)
+                continue
+            }
+            var due = changed
+            let checked = suspects.subtracting(changed)
+            // Unreadable (a map being replaced, a folder half deleted): a run finds out.
+            for folder in checked where (try? store.hasUnsyncedChanges(folder)) ?? true { due.insert(folder) }
+            suspects = []
+            if host.mayBeOwnChange() {
+                // A run began while the folders were read: what they showed may be its work.
+                suspects = checked
+                due.subtract(checked)
+            }
+            guard !due.isEmpty else { continue }
+            host.requestRun(SyncScope(folders: Set(due.map(\.description)), localOnly: true))
         }
     }
 }

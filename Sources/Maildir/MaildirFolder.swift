@@ -293,6 +293,15 @@ public final class MaildirFolder {
         }
         locations = found
         locationsKnown = true
+        let changes = Self.changes(map: map, files: files, found: found, unclaimed: unclaimed)
+        if changes.isEmpty, let candidate, candidate.stamp.isQuiet(now: candidate.takenAt, directory: path) {
+            candidate.stamp.save(folder: path, fileMode: store.options.fileMode)
+        }
+        return changes
+    }
+
+    /// What the files found say has changed against `map` (see ``scanLocalChanges()``).
+    static func changes(map: UIDMap, files: [MessageFile], found: [UInt32: Location], unclaimed: [Int]) -> LocalChanges {
         var changes = LocalChanges()
         for (uid, entry) in map.entries {
             guard let location = found[uid] else {
@@ -314,9 +323,6 @@ public final class MaildirFolder {
             changes.unknownFiles.append(file.relativePath)
         }
         changes.unknownFiles.sort()
-        if changes.isEmpty, let candidate, candidate.stamp.isQuiet(now: candidate.takenAt, directory: path) {
-            candidate.stamp.save(folder: path, fileMode: store.options.fileMode)
-        }
         return changes
     }
 
@@ -443,9 +449,13 @@ public final class MaildirFolder {
 
     func listMessageFiles() throws -> [MessageFile] {
         store.listingCount.add(1, ordering: .relaxed)
+        return try Self.listMessageFiles(folder: path)
+    }
+
+    static func listMessageFiles(folder path: String) throws -> [MessageFile] {
         var files: [MessageFile] = []
         for inNew in [false, true] {
-            let directory = inNew ? newPath : curPath
+            let directory = path + (inNew ? "/new" : "/cur")
             guard let listing = try Posix.list(directory) else {
                 throw MaildirError.io("opendir", directory, errno: ENOENT)
             }
@@ -460,7 +470,10 @@ public final class MaildirFolder {
     /// the locations and the indices of files no entry claims. Extra files with a claimed base name
     /// count as unclaimed.
     func index(_ files: [MessageFile], map: UIDMap? = nil) -> (found: [UInt32: Location], unclaimed: [Int]) {
-        let map = map ?? self.map
+        Self.index(files, map: map ?? self.map)
+    }
+
+    static func index(_ files: [MessageFile], map: UIDMap) -> (found: [UInt32: Location], unclaimed: [Int]) {
         // One index per base name; the rare further files with a base name already seen apart.
         var first: [String: Int] = [:]
         first.reserveCapacity(files.count)

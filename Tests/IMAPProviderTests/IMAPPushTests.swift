@@ -206,6 +206,59 @@ final class IMAPPushTests: XCTestCase {
         await client.close()
     }
 
+    private static let longRunMessages = 1500
+
+    /// A flag the user sets while the start-up run is still downloading (ListenerHost.mayBeOwnChange
+    /// holds then) is not left for the interval: it is read once the run is over.
+    func testMaildirWatch_aFlagSetDuringARun_isOnTheServerWithin2sOfItsEnd() async throws {
+        let dovecot = try Dovecot(messages: Self.longRunMessages, folders: "INBOX")
+        let flaggedBefore = try MailboxContents(maildirPlusPlus: dovecot.mailbox).folders["INBOX"]?.values.filter { $0.flags.contains("F") }.count ?? 0
+        let daemon = try daemon(dovecot, "push = []")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        let cur = daemon.directory + "/mail/cur"
+        var file: String?
+        var delivered = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while file == nil, ContinuousClock.now < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: cur)) ?? []
+            delivered = names.count
+            if delivered >= 50 { file = names.sorted().first { !$0.hasPrefix(".") && !($0.split(separator: ":").last ?? "").contains("F") } }
+            else { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let original = try XCTUnwrap(file, "messages arriving in \(cur)")
+        let flagged = original.hasSuffix(":2,") ? original + "F" : original.replacingOccurrences(of: ":2,", with: ":2,F")
+        XCTAssertEqual(rename(cur + "/" + original, cur + "/" + flagged), 0)
+        XCTAssertLessThan(delivered, Self.longRunMessages, "the flag was set while the run was still downloading")
+        let startup = try await events(from: updates, timeout: .seconds(120)) { $0.isDone }
+        XCTAssertEqual(startup.last?.doneResult, .ok)
+        let ended = ContinuousClock.now
+        let push = try await events(from: updates, timeout: .seconds(10)) { $0.isDone }
+        XCTAssertLessThan(ContinuousClock.now - ended, .seconds(2), "the push run's end, counted from the start-up run's")
+        XCTAssertTrue(push.contains { if case .runStarted(_, .push) = $0.kind { true } else { false } }, "\(push.map(\.kind))")
+        XCTAssertEqual(push.last?.doneResult, .ok)
+        let server = try MailboxContents(maildirPlusPlus: dovecot.mailbox)
+        XCTAssertEqual(server.folders["INBOX"]?.values.filter { $0.flags.contains("F") }.count, flaggedBefore + 1, "flagged on the server")
+        await client.close()
+    }
+
+    /// A long run's own writes (1500 deliveries, each an event in cur/) make its folder a suspect,
+    /// but reading it afterwards finds only what the run recorded: no run follows.
+    func testMaildirWatch_aLongRunAlone_startsNoRunOfItself() async throws {
+        let dovecot = try Dovecot(messages: Self.longRunMessages, folders: "INBOX")
+        let daemon = try daemon(dovecot, "push = []")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        let startup = try await events(from: updates, timeout: .seconds(120)) { $0.isDone }
+        XCTAssertEqual(startup.last?.doneResult, .ok)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.directory + "/mail/cur").count, Self.longRunMessages)
+        let after = try? await events(from: updates, timeout: .seconds(3)) { $0.isRunStarted }
+        XCTAssertNil(after, "no run after the start-up run: \(after?.map(\.kind) ?? [])")
+        await client.close()
+    }
+
     func testSleep_closesTheListener_andAfterResumeMailThatCameMeanwhileIsOnDiskWithin3s() async throws {
         let dovecot = try Dovecot(messages: 1, folders: "INBOX")
         let bus = try PrivateBus()
