@@ -32,7 +32,9 @@ typealias UploadCrashHook = @Sendable (UploadStep) throws -> Void
 
 extension IMAPSyncRun {
     /// Messages per upload batch: one map commit records them all before their APPENDs, one after.
-    static let uploadBatch = 256
+    /// Between batches the server idles (the last answers awaited, the batch adopted, the next
+    /// measured): large enough that a thousand new messages are one or two batches.
+    static let uploadBatch = 1024
     /// APPENDs in flight at most when they pipeline (LITERAL+).
     static let appendWindow = 16
     /// Messages in one MULTIAPPEND, and their bytes at most (a larger message goes alone).
