@@ -113,6 +113,10 @@ user = "alice"
 password = { file = "$work/password" }
 maildir = "$work/syncd-mail"
 run_at_startup = false
+# Each tool syncs when asked, as mbsync does: no run of syncd's own (its Maildir watch on the
+# change script's files, or IDLE on mbsync's) beside or before the one measured.
+push = []
+push_local = false
 TOML
 export SYNCD_SOCKET=$work/syncd.sock
 "$bin/syncd" --config "$work/syncd.toml" --socket "$SYNCD_SOCKET" --state-dir "$work/state" 2>"$work/syncd.log" &

@@ -32,7 +32,9 @@ typealias UploadCrashHook = @Sendable (UploadStep) throws -> Void
 
 extension IMAPSyncRun {
     /// Messages per upload batch: one map commit records them all before their APPENDs, one after.
-    static let uploadBatch = 256
+    /// Between batches the server idles (the last answers awaited, the batch adopted, the next
+    /// measured): large enough that a thousand new messages are one or two batches.
+    static let uploadBatch = 1024
     /// APPENDs in flight at most when they pipeline (LITERAL+).
     static let appendWindow = 16
     /// Messages in one MULTIAPPEND, and their bytes at most (a larger message goes alone).
@@ -283,14 +285,16 @@ extension IMAPSyncRun {
         var results: [[UInt32]] = Array(repeating: [], count: items.count)
         // A new file can only have an unmapped server copy among the messages the server got
         // after our last download (every older one is mapped here): one cheap search for those,
-        // and none of the header searches, which read every message, when there are none.
+        // and none of the header searches, which read every message, when there are none. Mapped
+        // ones above it are our own uploads (adopted, not downloaded: the highest UID stays):
+        // left out, or each batch of a large upload would search every batch before it.
         var scope: [SearchKey] = []
         if !retrying, items.contains(where: { $0.messageID != nil }) {
             let highest = local.highestUID
             var newer: [UInt32] = []
             try await session.run(.uidSearch([.uid(.from(highest + 1))])) { event in
                 // `UID n:*` always matches the highest UID even when it is below n: filter.
-                if case .search(let uids, _) = event { newer += uids.filter { $0 > highest } }
+                if case .search(let uids, _) = event { newer += uids.filter { $0 > highest && !local.contains($0) } }
             }
             guard !newer.isEmpty else { return [:] }
             scope = [.uid(UIDSet(newer))]

@@ -206,11 +206,13 @@ extension MaildirFolder {
             throw MaildirError(.duplicateUID, "UID \(uid) of \(name) is already mapped to another message")
         }
         try mutate {
-            let files = try listMessageFiles()
+            // One pass over the listing for the whole batch, not one per adopted message.
+            let wanted = Set(adoptions.map(\.upload.localBase))
+            let userFiles = userFiles(bases: wanted, in: try listMessageFiles())
             var next = map
             var touched = Set<String>()
             for (index, (upload, uid)) in adoptions.enumerated() {
-                let file = userFile(base: upload.localBase, in: files)
+                let file = userFiles[upload.localBase]
                 var size = upload.wireSize
                 if let file, let info = try Posix.status(path + "/" + file.relativePath) { size = Int(info.st_size) }
                 let base = MessageFileName.ourBase(unique: upload.unique, size: size, folderID: folderID, uidValidity: uidValidity, uid: uid)
@@ -237,7 +239,16 @@ extension MaildirFolder {
     }
 
     private func userFile(base: String, in files: [MessageFile]) -> MessageFile? {
-        let candidates = files.filter { $0.parsed.base == base && !($0.parsed.isOurs && $0.parsed.folderID == map.folderID) }
-        return candidates.first { !$0.inNew } ?? candidates.first
+        userFiles(bases: [base], in: files)[base]
+    }
+
+    /// The user's file for each of `bases` that has one, preferring `cur/`.
+    private func userFiles(bases: Set<String>, in files: [MessageFile]) -> [String: MessageFile] {
+        var found: [String: MessageFile] = [:]
+        for file in files where bases.contains(file.parsed.base) && !(file.parsed.isOurs && file.parsed.folderID == map.folderID) {
+            if let seen = found[file.parsed.base], !seen.inNew { continue }
+            if found[file.parsed.base] == nil || !file.inNew { found[file.parsed.base] = file }
+        }
+        return found
     }
 }

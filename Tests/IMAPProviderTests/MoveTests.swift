@@ -82,9 +82,13 @@ extension UploadTests {
     }
 
     /// Moves three messages from INBOX into `destination` under names of their own (as a client
-    /// that names a moved file anew does, or into a folder made here); checks they were moved
-    /// on the server — the same server files, not uploads — and nothing came back.
-    private func checkServerMove(into destination: String, folders: String, rename: Bool, makeFolder: Bool) async throws {
+    /// that names a moved file anew does, or into a folder made here), flagged on the way if
+    /// `flag`; checks they were moved on the server — the same server files, not uploads — with
+    /// the flag, and nothing came back.
+    private func checkServerMove(
+        into destination: String, folders: String, rename: Bool, makeFolder: Bool, flag: Bool = false,
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
         let dovecot = try Dovecot(messages: 20, folders: folders)
         let imap = try provider(dovecot)
         try await syncClean(imap)
@@ -92,22 +96,44 @@ extension UploadTests {
         let there = makeFolder ? 0 : try localFiles(destination).count
         let serverInbox = serverInodes(dovecot, "INBOX")
         if makeFolder { try makeLocalFolder(destination) }
-        for (index, file) in try localFiles("INBOX").prefix(3).enumerated() {
-            let flags = file.components(separatedBy: ":2,").last ?? ""
-            let name = rename ? "cur/\(1_700_000_000 + index).M\(index)P1.client:2,\(flags)" : file
-            try FileManager.default.moveItem(atPath: directory("INBOX") + "/" + file, toPath: directory(destination) + "/" + name)
+        let flaggedThere = try localFiles(destination).filter { $0.components(separatedBy: ":2,").last?.contains("F") == true }.count
+        for (index, moving) in try localFiles("INBOX").prefix(3).enumerated() {
+            let had = moving.contains(":2,") ? moving.components(separatedBy: ":2,").last ?? "" : ""
+            let flags = flag ? String(Set(had + "F").sorted()) : had
+            let base = String(moving.dropFirst(4).prefix { $0 != ":" })
+            let name = !rename && !flag ? moving : "cur/" + (rename ? "\(1_700_000_000 + index).M\(index)P1.client" : base) + ":2," + flags
+            try FileManager.default.moveItem(atPath: directory("INBOX") + "/" + moving, toPath: directory(destination) + "/" + name)
         }
 
-        try await syncClean(imap)
+        try await syncClean(imap, file: file, line: line)
         let after = try serverContents(dovecot)
-        XCTAssertEqual(after.folders["INBOX"]?.count, inbox - 3)
-        XCTAssertEqual(after.folders[destination]?.count, there + 3)
-        XCTAssertEqual(serverInodes(dovecot, destination).intersection(serverInbox).count, 3, "moved on the server, not appended anew")
-        XCTAssertEqual(try localFiles("INBOX").count, inbox - 3, "nothing downloaded back")
-        XCTAssertEqual(try localFiles(destination).count, there + 3)
-        try assertInSync(dovecot)
-        try await syncClean(imap)
-        try assertInSync(dovecot)
+        XCTAssertEqual(after.folders["INBOX"]?.count, inbox - 3, file: file, line: line)
+        XCTAssertEqual(after.folders[destination]?.count, there + 3, file: file, line: line)
+        XCTAssertEqual(
+            serverInodes(dovecot, destination).intersection(serverInbox).count, 3, "moved on the server, not appended anew",
+            file: file, line: line)
+        if flag {
+            XCTAssertEqual(
+                after.folders[destination]?.values.filter { $0.flags.contains("F") }.count, flaggedThere + 3,
+                "the flag set on the way reached the server", file: file, line: line)
+        }
+        XCTAssertEqual(try localFiles("INBOX").count, inbox - 3, "nothing downloaded back", file: file, line: line)
+        XCTAssertEqual(try localFiles(destination).count, there + 3, file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
+        try await syncClean(imap, file: file, line: line)
+        try assertInSync(dovecot, file: file, line: line)
+    }
+
+    func testMove_ofAFileNamedAnewAndFlagged_isFoundByMessageIDAndSize_andMovedWithTheFlag() async throws {
+        try await checkServerMove(into: "Archiv", folders: "INBOX,Archiv", rename: true, makeFolder: false, flag: true)
+    }
+
+    func testMove_flaggedOnTheWay_intoAFolderMadeHere_isCREATEThenMOVE() async throws {
+        try await checkServerMove(into: "Projekte", folders: "INBOX", rename: false, makeFolder: true, flag: true)
+    }
+
+    func testMove_namedAnewAndFlagged_intoAFolderMadeHere_isCREATEThenMOVE() async throws {
+        try await checkServerMove(into: "Projekte", folders: "INBOX", rename: true, makeFolder: true, flag: true)
     }
 
     func testMove_ofAFileNamedAnew_isFoundByMessageIDAndSize_andMovedOnTheServer() async throws {

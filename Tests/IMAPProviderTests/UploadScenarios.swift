@@ -82,7 +82,53 @@ extension IMAPProviderTestCase {
     }
 }
 
+extension IMAPProviderTestCase {
+    /// Moves a mail client makes under names of its own, flagged on the way, into a folder the
+    /// server has and into one made here in the same run (CREATE, then the move): each message
+    /// once on each side, with the flag, none downloaded back. (That they are server moves, not
+    /// uploads, MoveTests checks on Dovecot's files.)
+    func movesNamedAnewReachTheServer(_ make: MakeIMAPServer, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let mail = try make(20, "INBOX,Sent")
+        let imap = try provider(mail)
+        var (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(mail.label): \(errors)", file: file, line: line)
+        let before = try serverContents(mail)
+        let inbox = try XCTUnwrap(before.folders["INBOX"]?.count, file: file, line: line)
+        let sentName = mail.localName("Sent"), madeName = mail.localName("Projekte")
+        let sent = before.folders[sentName]?.count ?? 0
+        try makeLocalMaildir(madeName)
+        for (index, name) in try localMessageFiles("INBOX").prefix(4).enumerated() {
+            let had = name.contains(":2,") ? name.components(separatedBy: ":2,").last ?? "" : ""
+            let target = index < 2 ? sentName : madeName
+            try FileManager.default.moveItem(
+                atPath: localDirectory("INBOX") + "/" + name,
+                toPath: localDirectory(target) + "/cur/\(1_790_000_000 + index).M\(index)P1.client:2," + String(Set(had + "F").sorted()))
+        }
+
+        (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(mail.label): \(errors)", file: file, line: line)
+        XCTAssertEqual(errors.map(\.message), [], "\(mail.label)", file: file, line: line)
+        let after = try serverContents(mail)
+        XCTAssertEqual(after.folders["INBOX"]?.count, inbox - 4, "\(mail.label): moved away", file: file, line: line)
+        XCTAssertEqual(after.folders[sentName]?.count, sent + 2, "\(mail.label): moved there", file: file, line: line)
+        XCTAssertEqual(after.folders[madeName]?.count, 2, "\(mail.label): created, and moved into", file: file, line: line)
+        XCTAssertEqual(
+            after.folders[madeName]?.values.filter { $0.flags.contains("F") }.count, 2, "\(mail.label): flagged on the way",
+            file: file, line: line)
+        XCTAssertEqual(try localMessageFiles(madeName).filter { !$0.contains(",U=") }, [], "\(mail.label): adopted", file: file, line: line)
+        try assertInSync(mail, file: file, line: line)
+        (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(mail.label): \(errors)", file: file, line: line)
+        XCTAssertEqual(try localMessageFiles(madeName).count, 2, "\(mail.label): nothing downloaded again", file: file, line: line)
+        try assertInSync(mail, file: file, line: line)
+    }
+}
+
 extension IMAPProviderTests {
+    func testMovesNamedAnewAndFlagged_intoAFolderThereAndOneMadeHere() async throws {
+        try await movesNamedAnewReachTheServer(Self.dovecot())
+    }
+
     func testUploads_append_move_expunge_folders() async throws {
         try await uploadsReachTheServer(Self.dovecot())
     }
@@ -93,6 +139,14 @@ extension IMAPProviderTests {
 }
 
 extension CyrusIMAPProviderTests {
+    func testMovesNamedAnewAndFlagged_intoAFolderThereAndOneMadeHere() async throws {
+        try await movesNamedAnewReachTheServer(Self.cyrus())
+    }
+
+    func testMovesNamedAnewAndFlagged_withoutMOVE() async throws {
+        try await movesNamedAnewReachTheServer(Self.cyrus(suppressing: "MOVE"))
+    }
+
     func testUploads_append_move_expunge_folders() async throws {
         try await uploadsReachTheServer(Self.cyrus())
     }
