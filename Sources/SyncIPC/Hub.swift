@@ -87,6 +87,16 @@ final class Hub {
 
     var subscriberCount: Int { subscribers.count }
 
+    /// Viewers disconnected as too slow since the server started.
+    private(set) var droppedAsTooSlow: UInt64 = 0
+
+    /// Counts a viewer dropped as too slow, for status replies.
+    func noteDroppedAsTooSlow() { droppedAsTooSlow &+= 1 }
+
+    var viewerCounts: ViewerCounts {
+        ViewerCounts(watching: UInt32(clamping: subscribers.count), droppedAsTooSlow: droppedAsTooSlow)
+    }
+
     // MARK: Subscriptions
 
     /// Starts `viewer`'s event stream: a replay when `since` is still in the ring, else a snapshot.
