@@ -246,7 +246,10 @@ def decode_subscribed(p):
 
 
 def decode_status_reply(p):
-    return [f"status-reply id={p.u32()}"] + decode_snapshot(p)
+    lines = [f"status-reply id={p.u32()}"] + decode_snapshot(p)
+    if p.remaining():                  # the server's viewers, after the snapshot (0.5)
+        lines.append(f"  viewers watching={p.u32()} dropped-too-slow={p.u64()}")
+    return lines
 
 
 def decode_error_history(p):

@@ -34,20 +34,27 @@ final class Hub {
     /// add to a viewer's socket beyond its queue cap.
     static let maxBatch = 1024
 
-    /// How long one drain keeps forwarding while events keep coming: what a viewer's request may
-    /// wait during a flood. Returning to the loop more often would let the thread sleep (and, on a
-    /// busy machine, lose its core for milliseconds) while events wait.
+    /// How long the forwarder may keep the loop from its sockets while events keep coming: what
+    /// a viewer's request may wait during a flood.
     static let drainBudget = TimeAmount.microseconds(500)
 
-    /// How soon a busy drain looks again, after the loop polled its sockets. Not shorter: with a
-    /// timer of 20 µs the loop stopped answering requests during an Error storm (the kill -9 test
-    /// in HostileClientTests saw its status requests time out).
-    static let redrainDelay = TimeAmount.milliseconds(1)
+    /// How soon a forwarder that used up its budget drains again, once the loop has polled its
+    /// sockets. Short, because events wait meanwhile: the loop is the fan-out's bottleneck in a
+    /// flood, and at 1 ms it sat idle for a third of the time or more.
+    static let redrainDelay = TimeAmount.microseconds(50)
 
-    init(eventLoop: EventLoop, limits: SyncServer.Limits, access: AccessPolicy, firstSeq: UInt64, logger: Logger) {
+    /// The loop's ticks, and the tick and time at which the current run of drains began: drains
+    /// woken one after another within one tick add up to one drain's budget.
+    private let ticks: LoopTicks
+    private var chainTick: UInt64 = .max
+    private var chainStart = NIODeadline.uptimeNanoseconds(0)
+
+    init(eventLoop: EventLoop, limits: SyncServer.Limits, access: AccessPolicy, firstSeq: UInt64,
+         ticks: LoopTicks, logger: Logger) {
         self.eventLoop = eventLoop
         self.limits = limits
         self.access = access
+        self.ticks = ticks
         self.logger = logger
         self.table = StoreTable(seq: firstSeq &- 1)
         self.ring = EventRing(capacity: limits.replayEvents)
@@ -87,6 +94,16 @@ final class Hub {
 
     var subscriberCount: Int { subscribers.count }
 
+    /// Viewers disconnected as too slow since the server started.
+    private(set) var droppedAsTooSlow: UInt64 = 0
+
+    /// Counts a viewer dropped as too slow, for status replies.
+    func noteDroppedAsTooSlow() { droppedAsTooSlow &+= 1 }
+
+    var viewerCounts: ViewerCounts {
+        ViewerCounts(watching: UInt32(clamping: subscribers.count), droppedAsTooSlow: droppedAsTooSlow)
+    }
+
     // MARK: Subscriptions
 
     /// Starts `viewer`'s event stream: a replay when `since` is still in the ring, else a snapshot.
@@ -117,21 +134,29 @@ final class Hub {
     // MARK: Forwarding
 
     /// Runs on the event loop when the publisher has events. Takes and forwards what is pending,
-    /// again and again while more arrives, for at most ``drainBudget``; then lets the loop poll
-    /// its sockets, so viewers' I/O interleaves with a flood. Each take is at most 4 × ``maxBatch``.
+    /// again and again while more arrives; when nothing is left, marks the publisher idle, so that
+    /// its next event wakes the loop at once. Drains within one tick of the loop (woken one after
+    /// another by a steady stream) may together take ``drainBudget``; past it, the next drain is
+    /// scheduled for after the loop has polled its sockets, so viewers' I/O interleaves with a
+    /// flood. Each take is at most 4 × ``maxBatch``.
     func drain() {
-        let deadline = NIODeadline.now() + Self.drainBudget
-        var forwarded = false
+        let now = NIODeadline.now()
+        let tick = ticks.current
+        if tick != chainTick {
+            chainTick = tick
+            chainStart = now
+        }
+        let deadline = chainStart + Self.drainBudget
         repeat {
-            // Once this drain forwarded something, the publisher stays marked busy: marked idle,
-            // it would wake the loop with a new task for each event of a steady stream, and the
-            // loop, which runs tasks until none are left, would never poll its sockets again.
-            publisher.take(into: &batch, limit: Self.maxBatch * 4, stayBusy: forwarded)
+            // Past the budget the publisher stays marked busy even when empty: marked idle, it
+            // would wake the loop with a new task for each event of a steady stream, and the loop,
+            // which runs tasks until none are left, would never poll its sockets again.
+            let overBudget = NIODeadline.now() >= deadline
+            publisher.take(into: &batch, limit: Self.maxBatch * 4, stayBusy: overBudget)
             if batch.isEmpty {
-                if forwarded { break }
+                if overBudget { break }
                 return  // the publisher is marked idle now: its next event wakes us
             }
-            forwarded = true
             var start = 0
             while start < batch.count {
                 let end = Swift.min(start + Self.maxBatch, batch.count)

@@ -65,8 +65,10 @@ public struct StoreTable: Sendable {
     }
 
     private mutating func update(_ event: SyncEvent, _ change: (inout RunStatus) -> Void) {
-        // In place, with one lookup: this runs for every event of a flood.
-        stores[event.store]?.updateRun(event.run, change)
+        // In place, with one lookup: this runs for every event of a flood. Through `values`, not
+        // `stores[key]?`, which moves the whole record out and back in.
+        guard let index = stores.index(forKey: event.store) else { return }
+        stores.values[index].updateRun(event.run, change)
     }
 
     // A run for a store the daemon never described still shows up rather than vanishing.

@@ -91,8 +91,15 @@ public final class SyncClient: Sendable {
     /// Every named store's state (all when empty), without subscribing.
     /// - Throws: ``SyncClientError/refused(_:)`` with the server's reply, e.g. for an unknown store.
     public func status(stores: [String] = []) async throws -> Snapshot {
+        try await statusReply(stores: stores).snapshot
+    }
+
+    /// ``status(stores:)`` with the rest of the answer: the server's viewer counts (nil from a
+    /// server before 0.5).
+    /// - Throws: as ``status(stores:)``.
+    public func statusReply(stores: [String] = []) async throws -> StatusReply {
         switch try await request(.status(stores: stores)) {
-        case .statusReply(let reply): return reply.snapshot
+        case .statusReply(let reply): return reply
         case .reply(let reply): throw SyncClientError.refused(reply)
         case let other: throw SyncClientError.unexpected("expected a status reply, got message type \(other.type)")
         }

@@ -106,14 +106,15 @@ public final class SyncServer: Sendable {
 
     public init(configuration: Configuration) {
         self.configuration = configuration
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let ticks = LoopTicks()
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1, metricsDelegate: ticks)
         let loop = group.next()
         // The hub is loop-bound, so it is made on its loop; the loop was just started, so these
         // waits cannot fail or block for long.
         let bound = try! loop.submit {
             NIOLoopBound(
                 Hub(eventLoop: loop, limits: configuration.limits, access: configuration.access,
-                    firstSeq: configuration.firstSeq, logger: configuration.logger),
+                    firstSeq: configuration.firstSeq, ticks: ticks, logger: configuration.logger),
                 eventLoop: loop)
         }.wait()
         let publisher = EventPublisher(firstSeq: configuration.firstSeq, reserver: configuration.seqReserver,

@@ -199,7 +199,8 @@ final class ViewerHandler: ChannelInboundHandler {
                 reply(request, .notFound, Self.unknownStores(unknown, known: hub.table.names))
                 return
             }
-            send(.statusReply(StatusReply(requestID: request.id, snapshot: hub.table.snapshot(of: stores))))
+            send(.statusReply(StatusReply(requestID: request.id, snapshot: hub.table.snapshot(of: stores),
+                                          viewers: hub.viewerCounts)))
             rearmIdleTimer()
         case .ping:
             // Answered here, on the event loop: a reply proves the loop that forwards events runs.
@@ -314,6 +315,7 @@ final class ViewerHandler: ChannelInboundHandler {
         }
         guard queue.append(chunk) else {
             logger.notice("disconnecting slow viewer: \(queue.bytes) bytes waiting")
+            hub.noteDroppedAsTooSlow()
             goodbye(.tooSlow, "viewer too slow: more than \(queue.maxBytes) bytes waiting; reconnect with since=<the last seq you received> to resume")
             return false
         }

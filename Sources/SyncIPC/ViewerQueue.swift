@@ -65,6 +65,12 @@ struct ViewerQueue {
         return chunk.bytes
     }
 
+    /// The callbacks a queued Progress frame stands for: its last field.
+    private static func callbacks(_ batch: EncodedBatch, _ index: Int) -> UInt32 {
+        let event = batch.events[index]
+        return batch.bytes.getInteger(at: batch.bytes.readerIndex + event.offset + event.length - 4, as: UInt32.self) ?? 1
+    }
+
     mutating func removeAll() {
         chunks.removeAll()
         bytes = 0
@@ -78,6 +84,10 @@ struct ViewerQueue {
         var newerProgress = Set<RunID>()
         var newerStep = Set<RunID>()
         var keep: [Bool] = []  // per event, newest first
+        // A dropped Progress's callbacks go to the nearest newer Progress of its run that stays
+        // (by its place in `keep`), so a viewer's count of callbacks stays whole.
+        var survivor: [RunID: Int] = [:]
+        var folded: [Int: UInt32] = [:]
         var freed = 0
         for chunk in chunks.reversed() {
             guard case .events(let batch, let range) = chunk else { continue }
@@ -92,12 +102,18 @@ struct ViewerQueue {
                 if superseded {
                     keep.append(false)
                     freed += event.length
+                    if let place = survivor[run] {
+                        let (sum, over) = folded[place, default: 0].addingReportingOverflow(Self.callbacks(batch, index))
+                        folded[place] = over ? .max : sum
+                    }
                 } else {
+                    survivor[run] = keep.count
                     keep.append(true)
                 }
             }
         }
         guard freed * 4 >= bytes else { return }
+        var place = keep.count  // counts down: `keep` is newest first, the copy goes oldest first
         var verdicts = keep.reversed().makeIterator()
         var compacted = CircularBuffer<Chunk>(initialCapacity: 4)
         var buffer = ByteBufferAllocator().buffer(capacity: 0)
@@ -114,17 +130,26 @@ struct ViewerQueue {
                 flushEvents()
                 compacted.append(chunk)
             case .events(let batch, let range):
-                for index in range where verdicts.next()! {
+                for index in range {
+                    place -= 1
+                    guard verdicts.next()! else { continue }
                     let event = batch.events[index]
                     events.append(EncodedEvent(
                         seq: event.seq, store: event.store, progressOf: event.progressOf,
                         carriesStep: event.carriesStep, offset: buffer.writerIndex, length: event.length))
                     var frame = batch.frames(index..<index + 1)
                     buffer.writeBuffer(&frame)
+                    if let extra = folded[place] {
+                        // Progress ends with its callbacks (docs/PROTOCOL.md §4.4).
+                        let at = buffer.writerIndex - 4
+                        let (sum, over) = buffer.getInteger(at: at, as: UInt32.self)!.addingReportingOverflow(extra)
+                        buffer.setInteger(over ? .max : sum, at: at)
+                    }
                 }
             }
         }
         flushEvents()
+        assert(place == 0)
         chunks = compacted
         bytes = chunks.reduce(0) { $0 + $1.byteCount }
     }

@@ -17,6 +17,10 @@ public enum Frame {
 
     /// Appends one event as a frame; the hot path of the fan-out, so no `Message` wrapper.
     public static func encode(_ event: SyncEvent, into buffer: inout ByteBuffer) {
+        if case .progress(let step, let index, let max) = event.kind,
+           event.writeProgressFrame(step: step, index: index, max: max, into: &buffer) {
+            return
+        }
         write(event.messageType, into: &buffer) { event.writePayload(to: &$0) }
     }
 

@@ -86,9 +86,7 @@ public enum Message: Hashable, Sendable {
         case .request(let request): request.writePayload(to: &buffer)
         case .reply(let reply): reply.write(to: &buffer)
         case .subscribed(let subscribed): subscribed.write(to: &buffer)
-        case .statusReply(let reply):
-            buffer.writeInteger(reply.requestID)
-            reply.snapshot.write(to: &buffer)
+        case .statusReply(let reply): reply.write(to: &buffer)
         case .errorHistory(let history): history.write(to: &buffer)
         case .runHistory(let history): history.write(to: &buffer)
         case .unknown(_, var payload): buffer.writeBuffer(&payload)
@@ -109,9 +107,7 @@ public enum Message: Hashable, Sendable {
             return .request(try Request.read(type, from: &buffer))
         case .reply: return .reply(try Reply.read(from: &buffer))
         case .subscribed: return .subscribed(try Subscribed.read(from: &buffer))
-        case .statusReply:
-            let id: UInt32 = try buffer.readWireInteger()
-            return .statusReply(StatusReply(requestID: id, snapshot: try Snapshot.read(from: &buffer)))
+        case .statusReply: return .statusReply(try StatusReply.read(from: &buffer))
         case .errorHistory: return .errorHistory(try ErrorHistory.read(from: &buffer))
         case .runHistory: return .runHistory(try RunHistory.read(from: &buffer))
         default:

@@ -57,6 +57,11 @@ enum Format {
     }
 
     /// "listening (IDLE, 3 folders)", "reconnecting in 20s (connection reset)", "not offered by server".
+    /// "viewers: 3 watching, 1 dropped as too slow since syncd started".
+    static func viewers(_ counts: ViewerCounts) -> String {
+        "viewers: \(counts.watching) watching, \(counts.droppedAsTooSlow) dropped as too slow since syncd started"
+    }
+
     static func push(_ info: StoreInfo) -> String {
         guard let detail = info.pushDetail, !detail.isEmpty else { return info.push.description }
         // "in 20s: connection reset" reads as "reconnecting in 20s (connection reset)".

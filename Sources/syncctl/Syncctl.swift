@@ -73,7 +73,8 @@ extension Syncctl {
 
         func run() async throws {
             let client = try await socket.connect()
-            let snapshot = await request { try await client.status(stores: stores) }
+            let reply = await request { try await client.statusReply(stores: stores) }
+            let snapshot = reply.snapshot
             if json {
                 JSONOutput.print(JSONOutput.status(snapshot))
                 return
@@ -101,6 +102,7 @@ extension Syncctl {
             for store in snapshot.stores where store.info.outboxDepth > 0 {
                 Output.line("\(store.name): outbox: \(store.info.outboxDepth) waiting, oldest \(Format.age(store.info.outboxOldest))")
             }
+            if let viewers = reply.viewers { Output.line(Format.viewers(viewers)) }
         }
     }
 

@@ -102,8 +102,11 @@ actor Bridge {
         metrics.sseClients.set(to: Double(clients.count))
     }
 
-    func metricsText() -> String {
-        metrics.render(table, connected: connected)
+    /// The text a scrape gets; `viewers` is the daemon's answer to a status request made for it
+    /// (nil when there was none: the viewer metrics keep their last values).
+    func metricsText(viewers: ViewerCounts?) -> String {
+        if let viewers { metrics.daemonViewers(viewers) }
+        return metrics.render(table, connected: connected)
     }
 
     private var daemonFrame: ByteBuffer {

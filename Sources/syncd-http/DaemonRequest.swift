@@ -1,3 +1,4 @@
+import NIOCore
 import SyncIPC
 import SyncProtocol
 
@@ -6,6 +7,11 @@ import SyncProtocol
 enum DaemonRequest {
     static func status(socket: String, stores: [String]) async throws -> Snapshot {
         try await with(socket) { try await $0.status(stores: stores) }
+    }
+
+    /// The daemon's viewer counts (nil from a daemon before 0.5), within a scrape's patience.
+    static func viewers(socket: String) async throws -> ViewerCounts? {
+        try await with(socket, timeout: .seconds(2)) { try await $0.statusReply().viewers }
     }
 
     static func errors(socket: String, stores: [String]) async throws -> [ErrorEntry] {
@@ -24,8 +30,9 @@ enum DaemonRequest {
         try await with(socket) { try await $0.send(command) }
     }
 
-    private static func with<T: Sendable>(_ socket: String, _ body: (SyncClient) async throws -> T) async throws -> T {
-        let client = try await SyncClient.connect(to: socket, clientName: "syncd-http", requestTimeout: .seconds(10))
+    private static func with<T: Sendable>(_ socket: String, timeout: TimeAmount = .seconds(10),
+                                          _ body: (SyncClient) async throws -> T) async throws -> T {
+        let client = try await SyncClient.connect(to: socket, clientName: "syncd-http", requestTimeout: timeout)
         do {
             let result = try await body(client)
             await client.close()

@@ -28,6 +28,10 @@ struct Metrics {
     private let reconnects: Counter
     private let eventsSeen: Counter
     private let eventsMissed: Counter
+    private let viewers: Gauge
+    private let viewersDropped: Counter
+    /// The daemon's count behind ``viewersDropped``, as last asked.
+    private var droppedAsked: UInt64 = 0
 
     /// Buckets for a sync run: a quick poll takes well under a second, a first download an hour.
     static let durationBuckets: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
@@ -44,6 +48,8 @@ struct Metrics {
         reconnects = registry.makeCounter(descriptor: described("syncd_http_daemon_connects_total", "Connections syncd-http made to the daemon."))
         eventsSeen = registry.makeCounter(descriptor: described("syncd_http_events_total", "Events received from the daemon."))
         eventsMissed = registry.makeCounter(descriptor: described("syncd_http_resyncs_total", "Reconnects after which the daemon no longer held the missed events."))
+        viewers = registry.makeGauge(descriptor: described("syncd_viewers", "Connections subscribed to the daemon's events (syncd-http's own among them), as of the scrape."))
+        viewersDropped = registry.makeCounter(descriptor: described("syncd_viewers_dropped_total", "Viewers the daemon disconnected as too slow since it started (they may reconnect and resume)."))
     }
 
     mutating func connected(_ isUp: Bool) {
@@ -95,6 +101,17 @@ struct Metrics {
         for entry in errors where entry.time > heard {
             errorCounter(entry.store, entry.code).increment()
         }
+    }
+
+    /// Sets the viewer metrics from the daemon's status reply. The counter is the daemon's own
+    /// (it counts from the daemon's start, not this process's): after a daemon restart it goes
+    /// down, which Prometheus reads as the reset it is.
+    mutating func daemonViewers(_ counts: ViewerCounts) {
+        viewers.set(to: Double(counts.watching))
+        if counts.droppedAsTooSlow < droppedAsked { viewersDropped.reset() }
+        let base = counts.droppedAsTooSlow < droppedAsked ? 0 : droppedAsked
+        if counts.droppedAsTooSlow > base { viewersDropped.increment(by: Int64(clamping: counts.droppedAsTooSlow - base)) }
+        droppedAsked = counts.droppedAsTooSlow
     }
 
     /// Sets the gauges from the table and renders the text a scrape gets.

@@ -14,8 +14,10 @@ enum Routes {
         router.get("/dashboard.js") { _, _ in asset(Dashboard.script, type: "text/javascript; charset=utf-8") }
         router.get("/dashboard.css") { _, _ in asset(Dashboard.style, type: "text/css; charset=utf-8") }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: await bridge.metricsText())))
+            // The viewer counts are the daemon's, not in its event stream: asked for at each scrape.
+            let viewers = try? await DaemonRequest.viewers(socket: bridge.socket)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: await bridge.metricsText(viewers: viewers))))
         }
         router.get("/events") { request, _ in
             // The browser sends Last-Event-ID itself when it reconnects; `?since=` is for scripts.

@@ -71,6 +71,43 @@ final class MetricsTests: XCTestCase {
         }
     }
 
+    /// A viewer that stops reading while a store reports Errors (never merged away) is dropped by
+    /// the daemon; /metrics shows it in `syncd_viewers_dropped_total`, and it no longer counts in
+    /// `syncd_viewers`. Errors with long texts, at a rate syncd-http reads with ease, so only the
+    /// stalled viewer falls behind.
+    func testMetrics_aViewerDroppedAsTooSlowIsCounted() async throws {
+        let daemon = try DaemonProcess(config: """
+            [store.alpha]
+            provider = "synthetic"
+            steps = 40000
+            rate = 1000
+            error_every = 1
+            step_text = "\(String(repeating: "x", count: 2000))"
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        let bridge = try await BridgeProcess(daemon: daemon)
+        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        var text = http(bridge.url + "/metrics").body
+        XCTAssertTrue(text.contains("syncd_viewers 1.0\n"), "syncd-http's own subscription: \(text)")
+        XCTAssertTrue(text.contains("syncd_viewers_dropped_total 0\n"), text)
+        let stalled = try StalledViewer(socket: daemon.socket)
+        try await until("the stalled viewer to subscribe") { http(bridge.url + "/metrics").body.contains("syncd_viewers 2.0\n") }
+        let client = try await daemon.client()
+        let reply = try await client.send(.syncNow(store: "alpha", flags: []))
+        XCTAssertTrue(reply.status.isOK, "\(reply)")
+        try await until("the daemon to drop the stalled viewer", seconds: 30) {
+            http(bridge.url + "/metrics").body.contains("syncd_viewers_dropped_total 1\n")
+        }
+        text = http(bridge.url + "/metrics").body
+        XCTAssertTrue(text.contains("syncd_viewers 1.0\n"), "only syncd-http still watches: \(text)")
+        let counts = try await client.statusReply().viewers
+        XCTAssertEqual(counts, ViewerCounts(watching: 1, droppedAsTooSlow: 1))
+        _ = try await client.send(.cancel(store: "alpha"))
+        await client.close()
+        withExtendedLifetime(stalled) {}
+    }
+
     /// A daemon crash while syncd-http runs: the new daemon starts past the seq block the old one
     /// had reserved, so it cannot replay and syncd-http resyncs; the run that ends meanwhile is
     /// still counted (from the run history, or live if syncd-http is back first), and nothing

@@ -93,6 +93,7 @@ final class PythonViewerTests: XCTestCase {
             "request id=9 errors stores=[\"mail\"]",
             "  error store=\"mail\" run=7 code=0x80040115 (network) message=\"connection reset\"",
             "request id=11 ping",
+            "  viewers watching=2 dropped-too-slow=1",
             "reply id=11 status=0x00000000 (ok) message=\"pong\"",
             "request id=10 runs stores=[\"mail\"]",
             "request id=12 login store=\"mail\"",

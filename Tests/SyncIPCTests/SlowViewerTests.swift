@@ -79,6 +79,8 @@ final class SlowViewerTests: XCTestCase {
         XCTAssertEqual(seqs, Array(seqs.first!...seqs.last!))
         let viewers = await server.viewerCount()
         XCTAssertEqual(viewers, 1, "only the healthy viewer remains")
+        let counts = try await client.statusReply().viewers
+        XCTAssertEqual(counts, ViewerCounts(watching: 1, droppedAsTooSlow: 1), "status tells of the drop")
         await server.stop()
     }
 }

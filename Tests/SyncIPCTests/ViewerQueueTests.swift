@@ -37,6 +37,29 @@ final class ViewerQueueTests: XCTestCase {
         XCTAssertEqual(queue.bytes, 0)
     }
 
+    /// Real Progress frames: what a dropped one stood for is added to the one that superseded it.
+    func testCompaction_foldsTheCallbacksOfDroppedProgressIntoTheirSurvivor() throws {
+        var bytes = ByteBuffer()
+        var events: [EncodedEvent] = []
+        let published: [(RunID, String?, UInt32)] = [(7, "a", 2), (7, nil, 1), (8, nil, 5), (7, nil, 3), (7, "b", 1), (8, nil, 1)]
+        for (i, (run, step, callbacks)) in published.enumerated() {
+            let offset = bytes.writerIndex
+            Frame.encode(SyncEvent(seq: UInt64(i + 1), time: Timestamp(rawValue: 1), store: "s", run: run,
+                                   kind: .progress(step: step, index: UInt32(i), max: 9), callbacks: callbacks), into: &bytes)
+            events.append(EncodedEvent(seq: UInt64(i + 1), store: "s", progressOf: run, carriesStep: step != nil,
+                                       offset: offset, length: bytes.writerIndex - offset))
+        }
+        var queue = ViewerQueue(maxBytes: 10_000)
+        XCTAssertTrue(queue.append(.events(EncodedBatch(bytes: bytes, events: events), 0..<events.count)))
+        queue.compact()
+        var out = ByteBuffer()
+        while var chunk = queue.popFirst() { out.writeBuffer(&chunk) }
+        var got: [SyncEvent] = []
+        while case .event(let event)? = try Frame.decode(from: &out, limit: 1 << 20) { got.append(event) }
+        XCTAssertEqual(got.map(\.seq), [5, 6], "run 7's newest and run 8's newest stay")
+        XCTAssertEqual(got.map(\.callbacks), [2 + 1 + 3 + 1, 5 + 1], "every callback still counted")
+    }
+
     func testCap_mustDeliverFramesBeyondItOverflow() {
         var queue = ViewerQueue(maxBytes: 30)
         XCTAssertTrue(queue.append(.events(batch(firstSeq: 1, [(1, nil), (2, nil)]), 0..<2)))

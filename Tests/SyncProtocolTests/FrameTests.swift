@@ -35,6 +35,38 @@ final class FrameTests: XCTestCase {
         XCTAssertEqual(buffer.readableBytes, 0)
     }
 
+    /// The fan-out encodes Progress on a path of its own; it must give the bytes of the general one.
+    func testProgressFastPath_givesTheBytesOfTheFieldByFieldEncoding() throws {
+        let long = String(repeating: "é", count: 40_000)  // 80 000 bytes: cut by the general path
+        let vectors = GoldenVectors.all.compactMap { vector -> SyncEvent? in
+            if case .event(let event) = vector.message { return event }
+            return nil
+        }
+        let events = vectors + [
+            SyncEvent(seq: 1, time: Timestamp(rawValue: 2), store: "", run: 3, kind: .progress(step: "", index: 0, max: 0)),
+            SyncEvent(seq: .max, time: Timestamp(rawValue: .max), store: "flood01", run: .max,
+                      kind: .progress(step: "item 2147483647", index: .max, max: .max), callbacks: .max),
+            SyncEvent(seq: 9, time: .now(), store: "Boîte de réception — très longue, pas en ligne", run: 1,
+                      kind: .progress(step: "📬 " + String(repeating: "x", count: 300), index: 5, max: 10)),
+            SyncEvent(seq: 10, time: .now(), store: "mail", run: 1, kind: .progress(step: long, index: 1, max: 2)),
+        ]
+        for event in events {
+            var fast = ByteBuffer()
+            Frame.encode(event, into: &fast)
+            var general = ByteBuffer()
+            Frame.encode(Message.event(event), into: &general)
+            XCTAssertEqual(Array(fast.readableBytesView), Array(general.readableBytesView), "\(event.kind)")
+        }
+        // Appended after other frames, it lands after them and leaves them alone.
+        var both = ByteBuffer()
+        Frame.encode(events[0], into: &both)
+        Frame.encode(events[events.count - 2], into: &both)
+        var expected = ByteBuffer()
+        Frame.encode(Message.event(events[0]), into: &expected)
+        Frame.encode(Message.event(events[events.count - 2]), into: &expected)
+        XCTAssertEqual(both, expected)
+    }
+
     func testHostileLength_isRejectedFromTheLengthFieldAlone() {
         // Only the 4 length bytes have arrived: the decoder must not wait for 4 GiB.
         var buffer = ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF])

@@ -60,7 +60,7 @@ enum GoldenVectors {
                 name: "mail", info: mailBefore,
                 run: RunStatus(id: 7, flags: runFlags, trigger: .onDemand, started: time, step: "INBOX", index: 41, max: 200,
                                errors: 1)),
-        ])))),
+        ]), viewers: ViewerCounts(watching: 2, droppedAsTooSlow: 1)))),
         ("done", .event(SyncEvent(seq: 47, time: ended, store: "mail", run: 7, kind: .done(result: .partial)))),
         ("store-changed", .event(SyncEvent(
             seq: 48, time: ended, store: "mail", run: 0,

@@ -124,6 +124,7 @@ final class SyncctlTests: XCTestCase {
         XCTAssertEqual(before.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }, [
             ["STORE", "PROVIDER", "STATE", "PROGRESS", "LAST", "RESULT", "LAST", "SUCCESS", "NEXT", "RUN"],
             ["slow", "synthetic", "idle", "-", "never", "-"],
+            ["viewers:", "0", "watching,", "0", "dropped", "as", "too", "slow", "since", "syncd", "started"],
         ])
         _ = try await syncctl(["sync", "slow"], daemon: daemon)
         try await Task.sleep(for: .milliseconds(500))
@@ -371,7 +372,7 @@ final class SyncctlTests: XCTestCase {
         let result = try await syncctl([], daemon: daemon)
         XCTAssertEqual(result.status, 0, result.stderr)
         let names = result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
-        XCTAssertEqual(names, ["STORE", "fails", "ok", "slow", "warns"], result.stdout)
+        XCTAssertEqual(names, ["STORE", "fails", "ok", "slow", "warns", "viewers:"], result.stdout)
         let json = try await syncctl(["--json"], daemon: daemon)
         XCTAssertEqual(json.status, 0, json.stderr)
         let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]

@@ -83,9 +83,51 @@ public struct Subscribed: Hashable, Sendable {
 public struct StatusReply: Hashable, Sendable {
     public var requestID: UInt32
     public var snapshot: Snapshot
+    /// The server's viewers; nil from servers before 0.5, which do not send them.
+    public var viewers: ViewerCounts?
 
-    public init(requestID: UInt32, snapshot: Snapshot) {
+    public init(requestID: UInt32, snapshot: Snapshot, viewers: ViewerCounts? = nil) {
         self.requestID = requestID
         self.snapshot = snapshot
+        self.viewers = viewers
+    }
+
+    func write(to buffer: inout ByteBuffer) {
+        buffer.writeInteger(requestID)
+        snapshot.write(to: &buffer)
+        // After every section of the snapshot, so a reader before 0.5 ignores it (§9).
+        viewers?.write(to: &buffer)
+    }
+
+    static func read(from buffer: inout ByteBuffer) throws(ProtocolError) -> StatusReply {
+        let id: UInt32 = try buffer.readWireInteger()
+        let snapshot = try Snapshot.read(from: &buffer)
+        let viewers = buffer.readableBytes > 0 ? try ViewerCounts.read(from: &buffer) : nil
+        return StatusReply(requestID: id, snapshot: snapshot, viewers: viewers)
+    }
+}
+
+/// How many viewers a server has, as a status request finds them: what an operator needs to
+/// tell "nobody is watching" from "someone is watching and too slow to keep up".
+public struct ViewerCounts: Hashable, Sendable {
+    /// Connections subscribed to events at the time of the answer (the asking connection is one
+    /// only if it subscribed).
+    public var watching: UInt32
+    /// Viewers disconnected as too slow (Goodbye `too-slow`) since the server started.
+    public var droppedAsTooSlow: UInt64
+
+    public init(watching: UInt32, droppedAsTooSlow: UInt64) {
+        self.watching = watching
+        self.droppedAsTooSlow = droppedAsTooSlow
+    }
+
+    func write(to buffer: inout ByteBuffer) {
+        buffer.writeInteger(watching)
+        buffer.writeInteger(droppedAsTooSlow)
+    }
+
+    static func read(from buffer: inout ByteBuffer) throws(ProtocolError) -> ViewerCounts {
+        let watching: UInt32 = try buffer.readWireInteger()
+        return ViewerCounts(watching: watching, droppedAsTooSlow: try buffer.readWireInteger())
     }
 }
