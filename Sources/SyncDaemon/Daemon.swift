@@ -262,13 +262,25 @@ public actor Daemon: ControlHandler {
         logger.info("stopped")
     }
 
+    /// How long the loop sleeps at rest: with no run to watch for stalls and the state saved, a
+    /// tick has nothing to do but report health, so it waits for the next due run, the watchdog's
+    /// next ping or this long, whichever comes first. A run starting or ending wakes it
+    /// (``wakeLoop()``), and control requests start runs themselves.
+    static let restingTick = Duration.seconds(10)
+
     private func sleepUntilNextTick() async {
-        var wait = Duration.seconds(1)
+        var wait = runs.isEmpty && storageProblem == nil ? Self.restingTick : .seconds(1)
         if let watchdog = notifier.watchdogInterval { wait = min(wait, watchdog / 4) }
         if let due = scheduler.nextDue() { wait = max(.zero, min(wait, due - .now)) }
         let sleeper = Task { _ = try? await Task.sleep(for: wait) }
         self.sleeper = sleeper
         await sleeper.value
+    }
+
+    /// Ends the loop's sleep early: the tick after a run starts or ends reports it (STATUS=) and
+    /// goes back to one second while runs are watched.
+    private func wakeLoop() {
+        sleeper?.cancel()
     }
 
     /// STATUS= for systemd, and WATCHDOG=1 once the IPC event loop has answered.
@@ -349,6 +361,7 @@ public actor Daemon: ControlHandler {
             await self.finish(name, run: id, providerResult: result)
         }
         runs[name] = ActiveRun(id: id, flags: flags, trigger: trigger, started: .now(), callback: callback, task: task)
+        wakeLoop()
         publishInfo(name)
     }
 
@@ -369,6 +382,7 @@ public actor Daemon: ControlHandler {
     private func finish(_ name: String, run id: RunID, providerResult: SyncStatus) {
         guard let run = runs[name], run.id == id else { return }  // already finished by the host
         runs[name] = nil
+        wakeLoop()
         let callback = run.callback
         var result = providerResult
         // A provider that finished its work despite the cancel keeps its result; one that
@@ -496,7 +510,10 @@ public actor Daemon: ControlHandler {
     private func storageFailed(_ error: Error, refusing store: String? = nil) {
         let first = storageProblem == nil
         storageProblem = "\(error)"
-        if first { logger.error("cannot save state, no run will start until it can: \(error)") }
+        if first {
+            logger.error("cannot save state, no run will start until it can: \(error)")
+            wakeLoop()  // to retry each second, not each resting tick
+        }
         guard let store else { return }
         scheduler.finished(store, result: .storage, now: .now, jitter: Double.random(in: 0.8...1.2))
         server.publisher.publish(store: store, run: 0, .error(code: .storage, message: "not starting a sync: the daemon cannot save its state (\(error))"))
