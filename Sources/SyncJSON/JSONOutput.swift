@@ -87,6 +87,13 @@ public enum JSONOutput {
     public struct Status: Encodable {
         public var seq: UInt64
         public var stores: [Store]
+        /// Only where the answer carried them (a StatusReply from a 0.5 daemon); left out otherwise.
+        public var viewers: Viewers?
+    }
+
+    public struct Viewers: Encodable {
+        public var watching: UInt32
+        public var dropped_too_slow: UInt64
     }
 
     public static func flags(_ flags: SyncFlags) -> [String] {
@@ -110,8 +117,9 @@ public enum JSONOutput {
             outbox_oldest: store.info.outboxOldest.map(StoreWords.iso))
     }
 
-    public static func status(_ snapshot: Snapshot) -> Status {
-        Status(seq: snapshot.seq, stores: snapshot.stores.map(store))
+    public static func status(_ snapshot: Snapshot, viewers: ViewerCounts? = nil) -> Status {
+        Status(seq: snapshot.seq, stores: snapshot.stores.map(store),
+               viewers: viewers.map { Viewers(watching: $0.watching, dropped_too_slow: $0.droppedAsTooSlow) })
     }
 
     /// One event as a flat object: type, store, run, seq, time and the event's own fields.

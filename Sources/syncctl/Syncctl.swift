@@ -64,7 +64,7 @@ extension Syncctl {
             discussion: """
                 A run waiting for a free slot (max_concurrent_runs) shows as queued with its place in line; a store whose last run failed shows which retry comes when, and why, below the table.
 
-                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, login-required, queued, retrying, error), "paused", "stalled", "auth_required", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run", "queue_place" (0: not waiting), "retry" (0: none), "retry_reason", "interval" (seconds, 0: on demand only), "flags"}]}. Times are ISO 8601 UTC or null.
+                --json prints one document: {"seq", "stores": [{"name", "provider", "state" (idle, syncing, stalled, paused, login-required, queued, retrying, error), "paused", "stalled", "auth_required", "run": {"id", "flags", "trigger", "started", "step", "index", "max", "percent", "warnings", "errors"} or null, "last_result": {"code", "name", "text"} or null, "last_run_ended", "last_success", "next_run", "queue_place" (0: not waiting), "retry" (0: none), "retry_reason", "interval" (seconds, 0: on demand only), "flags"}], "viewers": {"watching", "dropped_too_slow"}}. Times are ISO 8601 UTC or null.
                 """)
 
         @OptionGroup var socket: SocketOption
@@ -76,7 +76,7 @@ extension Syncctl {
             let reply = await request { try await client.statusReply(stores: stores) }
             let snapshot = reply.snapshot
             if json {
-                JSONOutput.print(JSONOutput.status(snapshot))
+                JSONOutput.print(JSONOutput.status(snapshot, viewers: reply.viewers))
                 return
             }
             if let header = socket.header { Output.line(header) }

@@ -5,8 +5,8 @@ import SyncProtocol
 /// One request to the daemon on a connection of its own: what `/api/...` and the dashboard's
 /// buttons do. The daemon checks this process's rights on each (SO_PEERCRED), as for syncctl.
 enum DaemonRequest {
-    static func status(socket: String, stores: [String]) async throws -> Snapshot {
-        try await with(socket) { try await $0.status(stores: stores) }
+    static func status(socket: String, stores: [String]) async throws -> StatusReply {
+        try await with(socket) { try await $0.statusReply(stores: stores) }
     }
 
     /// The daemon's viewer counts (nil from a daemon before 0.5), within a scrape's patience.

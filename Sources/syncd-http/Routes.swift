@@ -48,8 +48,8 @@ enum Routes {
         }
         router.get("/api/status") { request, _ in
             try await daemon {
-                let snapshot = try await DaemonRequest.status(socket: bridge.socket, stores: request.uri.queryParameters.getAll("store"))
-                return try json(JSONSerialization.jsonObject(with: JSONEncoder().encode(JSONOutput.status(snapshot))))
+                let reply = try await DaemonRequest.status(socket: bridge.socket, stores: request.uri.queryParameters.getAll("store"))
+                return try json(JSONSerialization.jsonObject(with: JSONEncoder().encode(JSONOutput.status(reply.snapshot, viewers: reply.viewers))))
             }
         }
         router.get("/api/errors") { request, _ in
