@@ -239,7 +239,7 @@ public actor Daemon: ControlHandler {
         stopping = true
         notifier.stopping(status: "stopping: cancelling \(runs.count) run(s)")
         logger.info("stopping", metadata: ["runs": "\(runs.count)"])
-        sleeper?.cancel()
+        wakeLoop()
     }
 
     private func shutDown() async {
@@ -264,8 +264,8 @@ public actor Daemon: ControlHandler {
 
     /// How long the loop sleeps at rest: with no run to watch for stalls and the state saved, a
     /// tick has nothing to do but report health, so it waits for the next due run, the watchdog's
-    /// next ping or this long, whichever comes first. A run starting or ending wakes it
-    /// (``wakeLoop()``), and control requests start runs themselves.
+    /// next ping or this long, whichever comes first. Whatever changes the runs or the schedule
+    /// outside the loop goes through ``startDueRuns()``, which wakes it to plan its sleep again.
     static let restingTick = Duration.seconds(10)
 
     private func sleepUntilNextTick() async {
@@ -277,8 +277,8 @@ public actor Daemon: ControlHandler {
         await sleeper.value
     }
 
-    /// Ends the loop's sleep early: the tick after a run starts or ends reports it (STATUS=) and
-    /// goes back to one second while runs are watched.
+    /// Ends the loop's sleep early, so that its next wait is computed from the runs, the schedule
+    /// and the storage state as they are now (and a run that started or ended is in STATUS=).
     private func wakeLoop() {
         sleeper?.cancel()
     }
@@ -307,7 +307,10 @@ public actor Daemon: ControlHandler {
 
     // MARK: Runs
 
+    /// Called after every change to the schedule or the runs (a reload, a request, a push, a login,
+    /// a run's end) as well as by the loop itself.
     func startDueRuns() {
+        wakeLoop()
         guard !stopping, storageProblem == nil else { return }
         for start in scheduler.takeDue(now: .now) {
             guard let store = config.stores[start.store] else { continue }
@@ -361,7 +364,6 @@ public actor Daemon: ControlHandler {
             await self.finish(name, run: id, providerResult: result)
         }
         runs[name] = ActiveRun(id: id, flags: flags, trigger: trigger, started: .now(), callback: callback, task: task)
-        wakeLoop()
         publishInfo(name)
     }
 
@@ -382,7 +384,6 @@ public actor Daemon: ControlHandler {
     private func finish(_ name: String, run id: RunID, providerResult: SyncStatus) {
         guard let run = runs[name], run.id == id else { return }  // already finished by the host
         runs[name] = nil
-        wakeLoop()
         let callback = run.callback
         var result = providerResult
         // A provider that finished its work despite the cancel keeps its result; one that
