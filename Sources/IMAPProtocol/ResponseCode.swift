@@ -13,6 +13,9 @@ public enum ResponseCode: Hashable, Sendable {
     case readWrite
     /// APPEND/COPY failed because the target mailbox does not exist and may be created.
     case tryCreate
+    /// RFC 5530: CREATE or RENAME failed because the mailbox exists (made meanwhile by another
+    /// client, or by the server itself).
+    case alreadyExists
     /// RFC 7162: the mailbox does not support mod-sequences (no CONDSTORE for it).
     case noModSeq
     /// RFC 7162: the previously selected mailbox is now closed (sent during SELECT with QRESYNC).

@@ -129,6 +129,7 @@ extension ParserCursor {
         case "READ-ONLY": code = .readOnly
         case "READ-WRITE": code = .readWrite
         case "TRYCREATE": code = .tryCreate
+        case "ALREADYEXISTS": code = .alreadyExists
         case "NOMODSEQ": code = .noModSeq
         case "CLOSED": code = .closed
         case "UIDVALIDITY":

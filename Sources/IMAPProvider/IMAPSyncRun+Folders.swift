@@ -54,6 +54,11 @@ extension IMAPSyncRun {
                 try await session.run(.create(mailbox))
                 made.insert(name)
                 created.append(RemoteFolder(name: name, mailbox: mailbox, selectable: true))
+            } catch IMAPCommandError.refused(_, let status) where status.code == .alreadyExists {
+                // Made since the LIST (another client; Dovecot under load even answers so to a
+                // CREATE that itself made it): the folder is there, which is all that was asked.
+                made.insert(name)
+                created.append(RemoteFolder(name: name, mailbox: mailbox, selectable: true))
             } catch IMAPCommandError.refused(_, let status) {
                 failedFolders += 1
                 callback.error(.failed, "\(name): created here, but the server refused to create \(mailbox): \(status.condition.rawValue) \(status.text)")

@@ -7,11 +7,12 @@ import XCTest
 final class StatusResponseTests: XCTestCase {
     func testTagged_okNoBad() {
         assertEvents(
-            wire("A1 OK done\nA2 NO [TRYCREATE] no such mailbox\nA3 BAD Command unknown\n"),
+            wire("A1 OK done\nA2 NO [TRYCREATE] no such mailbox\nA3 BAD Command unknown\nA4 NO [ALREADYEXISTS] Mailbox already exists\n"),
             [
                 .tagged(tag: "A1", .ok(nil, "done")),
                 .tagged(tag: "A2", StatusResponse(.no, code: .tryCreate, text: "no such mailbox")),
                 .tagged(tag: "A3", StatusResponse(.bad, text: "Command unknown")),
+                .tagged(tag: "A4", StatusResponse(.no, code: .alreadyExists, text: "Mailbox already exists")),
             ])
     }
 
