@@ -36,26 +36,14 @@ public final class MaildirFolder {
     /// Whether the map was written through this handle (by recovery or any change).
     public private(set) var changedSinceOpen = false
 
-    struct Location: Equatable {
-        var inNew: Bool
-        var name: String
-    }
-
-    struct MessageFile {
-        var inNew: Bool
-        var name: String
-        var parsed: MessageFileName
-        var relativePath: String { (inNew ? "new/" : "cur/") + name }
-    }
-
     /// The current file of each mapped UID, as last seen (mail clients rename at will, so every user
     /// of it retries after a rescan on ENOENT).
-    var locations: [UInt32: Location] = [:]
+    var locations: Locations = [:]
     /// The `cur/` and `new/` listing recovery took, while nothing has changed them since: the first
     /// ``scanLocalChanges()`` after opening uses it instead of reading both directories again (half
     /// the cost of a sync with nothing new). Seeing the files as of the open is no staler than any
     /// scan, which is always overtaken by the user's next rename.
-    var listingAtOpen: (files: [MessageFile], found: [UInt32: Location], unclaimed: [Int])?
+    var listingAtOpen: FolderListing?
     /// Opened on a valid ``ListingStamp``: the folder is as clean as when last listed, so recovery
     /// and the first local-change scan had nothing to read; `locations` is filled on first need.
     private var openedOnStamp = false
@@ -112,8 +100,8 @@ public final class MaildirFolder {
     /// A mail client may rename it at any moment; on `ENOENT` call ``scanLocalChanges()`` and ask again.
     public func filePath(for uid: UInt32) -> String? {
         if !locationsKnown { try? refreshLocations() }
-        guard let location = locations[uid] else { return nil }
-        return (location.inNew ? newPath : curPath) + "/" + location.name
+        guard let location = locations[uid], let entry = map.entries[uid] else { return nil }
+        return (location.inNew ? newPath : curPath) + "/" + location.name(base: entry.baseName)
     }
 
     // MARK: Delivery
@@ -146,8 +134,10 @@ public final class MaildirFolder {
             // last looked: find them again, so the whole message takes the current flags.
             try ensureLocations(of: writers.filter { $0.kind == .body || $0.kind == .restore }.map(\.uid))
             let stale = writers.contains { writer in
-                guard writer.kind == .body || writer.kind == .restore, let location = locations[writer.uid] else { return false }
-                return access((location.inNew ? newPath : curPath) + "/" + location.name, F_OK) != 0
+                guard writer.kind == .body || writer.kind == .restore, let location = locations[writer.uid],
+                    let entry = map.entries[writer.uid]
+                else { return false }
+                return access((location.inNew ? newPath : curPath) + "/" + location.name(base: entry.baseName), F_OK) != 0
             }
             if stale { try refreshLocations() }
             for (index, writer) in writers.enumerated() {
@@ -161,10 +151,10 @@ public final class MaildirFolder {
                     // upload); the map keeps the ones agreed with the server.
                     let location = locations[writer.uid]
                     toNew = location?.inNew ?? false
-                    let parsed = location.map { MessageFileName($0.name) }
+                    let parsed = location.map { MessageFileName($0.name(base: old.baseName)) }
                     fileName = toNew ? base : MessageFileName.curName(
                         base: base, flags: parsed?.flags ?? old.flags, others: parsed?.otherLetters ?? [])
-                    if let location { replacedHeaders.append((location.inNew ? newPath : curPath) + "/" + location.name) }
+                    if let location { replacedHeaders.append((location.inNew ? newPath : curPath) + "/" + location.name(base: old.baseName)) }
                     next.entries[writer.uid] = UIDMap.Entry(baseName: base, flags: old.flags)
                 } else {
                     toNew = store.options.deliverUnseenToNew && writer.flags.isEmpty
@@ -174,7 +164,7 @@ public final class MaildirFolder {
                 let directory = toNew ? newPath : curPath
                 try Posix.renameNoReplace(writer.temporaryPath, directory + "/" + fileName)
                 touched.insert(directory)
-                locations[writer.uid] = Location(inNew: toNew, name: fileName)
+                locations[writer.uid] = Location(inNew: toNew, name: fileName, base: base)
                 if index == 0 { try crash(.deliveryFirstRenamed) }
             }
             try crash(.deliveryRenamed)
@@ -220,7 +210,7 @@ public final class MaildirFolder {
             var renames: [(UInt32, MessageFlags)] = []
             var changed = false
             for (uid, flags) in changes.sorted(by: { $0.key < $1.key }) where map.entries[uid] != nil {
-                if let location = locations[uid], location.inNew || MessageFileName(location.name).flags != flags {
+                if let location = locations[uid], location.inNew || location.flags != flags {
                     renames.append((uid, flags))
                 } else if map.entries[uid]!.flags != flags {
                     // The file already carries them (or is gone): only the map changes.
@@ -284,16 +274,10 @@ public final class MaildirFolder {
         try checkUsable()
         if openedOnStamp { return LocalChanges() }  // nothing has changed since a clean listing
         let candidate = listingAtOpen != nil ? stampCandidate.take() : nil
-        let files: [MessageFile], found: [UInt32: Location], unclaimed: [Int]
-        if let atOpen = listingAtOpen.take() {
-            (files, found, unclaimed) = atOpen
-        } else {
-            files = try listMessageFiles()
-            (found, unclaimed) = index(files)
-        }
-        locations = found
+        let listing = try listingAtOpen.take() ?? list()
+        locations = listing.found
         locationsKnown = true
-        let changes = Self.changes(map: map, files: files, found: found, unclaimed: unclaimed)
+        let changes = Self.changes(map: map, listing: listing)
         if changes.isEmpty, let candidate, candidate.stamp.isQuiet(now: candidate.takenAt, directory: path) {
             candidate.stamp.save(folder: path, fileMode: store.options.fileMode)
         }
@@ -301,14 +285,14 @@ public final class MaildirFolder {
     }
 
     /// What the files found say has changed against `map` (see ``scanLocalChanges()``).
-    static func changes(map: UIDMap, files: [MessageFile], found: [UInt32: Location], unclaimed: [Int]) -> LocalChanges {
+    static func changes(map: UIDMap, listing: FolderListing) -> LocalChanges {
         var changes = LocalChanges()
         for (uid, entry) in map.entries {
-            guard let location = found[uid] else {
+            guard let location = listing.found[uid] else {
                 changes.vanished.append(uid)
                 continue
             }
-            let local = location.inNew ? MessageFlags() : MessageFileName(location.name).flags
+            let local = location.flags
             if local != entry.flags {
                 changes.flagChanges.append(.init(uid: uid, synced: entry.flags, local: local))
             }
@@ -316,8 +300,8 @@ public final class MaildirFolder {
         // Sorted by UID, the few there are, rather than every entry.
         changes.vanished.sort()
         changes.flagChanges.sort { $0.uid < $1.uid }
-        for index in unclaimed {
-            let file = files[index]
+        for index in listing.unclaimed {
+            let file = listing.files[index]
             // Ours but unmapped: recovery adopts or quarantines it at the next open; not for upload.
             if file.parsed.isOurs, file.parsed.folderID == map.folderID { continue }
             changes.unknownFiles.append(file.relativePath)
@@ -378,19 +362,24 @@ public final class MaildirFolder {
         try checkUsable()
         if map.uidValidity == newUIDValidity { return ResetReport(movedMessages: 0, quarantine: nil) }
         return try mutate {
-            let files = try listMessageFiles()
-            let (found, _) = index(files)
-            let mappedNames = Set(found.values.map { ($0.inNew ? "new/" : "cur/") + $0.name })
-            let ours = files.filter {
-                mappedNames.contains($0.relativePath) || ($0.parsed.isOurs && $0.parsed.folderID == map.folderID && map.folderID != nil)
+            let listing = try list()
+            // Mapped, or carrying this folder's marker.
+            var mapped: [(inNew: Bool, name: String)] = []
+            listing.found.forEach { uid, location in
+                if let entry = map.entries[uid] { mapped.append((location.inNew, location.name(base: entry.baseName))) }
             }
+            let marked = listing.unclaimed.map { listing.files[$0] }.filter {
+                $0.parsed.isOurs && $0.parsed.folderID == map.folderID && map.folderID != nil
+            }
+            let ours = mapped + marked.map { (inNew: $0.inNew, name: $0.name) }
             var quarantine: String?
             if !ours.isEmpty {
                 let target = try makeQuarantine("uidvalidity-\(map.uidValidity ?? 0)-\(time(nil))")
                 quarantine = target
                 var touched = Set<String>()
                 for (index, file) in ours.enumerated() {
-                    try Posix.renameNoReplace(path + "/" + file.relativePath, target + "/" + file.relativePath)
+                    let relativePath = (file.inNew ? "new/" : "cur/") + file.name
+                    try Posix.renameNoReplace(path + "/" + relativePath, target + "/" + relativePath)
                     touched.insert(file.inNew ? newPath : curPath)
                     touched.insert(target + (file.inNew ? "/new" : "/cur"))
                     if index == 0 { try crash(.resetFirstMoved) }
@@ -447,61 +436,14 @@ public final class MaildirFolder {
         map = next
     }
 
-    func listMessageFiles() throws -> [MessageFile] {
+    /// Lists `cur/` and `new/` against the map (see ``FolderListing``).
+    func list() throws -> FolderListing {
         store.listingCount.add(1, ordering: .relaxed)
-        return try Self.listMessageFiles(folder: path)
-    }
-
-    static func listMessageFiles(folder path: String) throws -> [MessageFile] {
-        var files: [MessageFile] = []
-        for inNew in [false, true] {
-            let directory = path + (inNew ? "/new" : "/cur")
-            guard let listing = try Posix.list(directory) else {
-                throw MaildirError.io("opendir", directory, errno: ENOENT)
-            }
-            for entry in listing.entries where !entry.name.hasPrefix(".") && entry.isDirectory != true {
-                files.append(MessageFile(inNew: inNew, name: entry.name, parsed: MessageFileName(entry.name)))
-            }
-        }
-        return files
-    }
-
-    /// Matches files to map entries by base name (a file in `cur/` wins over one in `new/`); returns
-    /// the locations and the indices of files no entry claims. Extra files with a claimed base name
-    /// count as unclaimed.
-    func index(_ files: [MessageFile], map: UIDMap? = nil) -> (found: [UInt32: Location], unclaimed: [Int]) {
-        Self.index(files, map: map ?? self.map)
-    }
-
-    static func index(_ files: [MessageFile], map: UIDMap) -> (found: [UInt32: Location], unclaimed: [Int]) {
-        // One index per base name; the rare further files with a base name already seen apart.
-        var first: [String: Int] = [:]
-        first.reserveCapacity(files.count)
-        var more: [String: [Int]] = [:]
-        for (index, file) in files.enumerated() {
-            if first[file.parsed.base] == nil {
-                first[file.parsed.base] = index
-            } else {
-                more[file.parsed.base, default: []].append(index)
-            }
-        }
-        var claimed = [Bool](repeating: false, count: files.count)
-        var found: [UInt32: Location] = [:]
-        found.reserveCapacity(map.entries.count)
-        for (uid, entry) in map.entries {
-            guard let index = first[entry.baseName] else { continue }
-            var chosen = index
-            if files[index].inNew, let others = more[entry.baseName], let inCur = others.first(where: { !files[$0].inNew }) {
-                chosen = inCur
-            }
-            claimed[chosen] = true
-            found[uid] = Location(inNew: files[chosen].inNew, name: files[chosen].name)
-        }
-        return (found, claimed.indices.filter { !claimed[$0] })
+        return try FolderListing(folder: path, map: map)
     }
 
     func refreshLocations() throws {
-        locations = index(try listMessageFiles()).found
+        locations = try list().found
         locationsKnown = true
     }
 
@@ -521,9 +463,9 @@ public final class MaildirFolder {
             guard let entry = map.entries[uid] else { continue }
             let inCur = MessageFileName.curName(base: entry.baseName, flags: entry.flags)
             if access(curPath + "/" + inCur, F_OK) == 0 {
-                found.append((uid, Location(inNew: false, name: inCur)))
+                found.append((uid, .canonical(inNew: false, flags: entry.flags)))
             } else if entry.flags.isEmpty, access(newPath + "/" + entry.baseName, F_OK) == 0 {
-                found.append((uid, Location(inNew: true, name: entry.baseName)))
+                found.append((uid, .canonical(inNew: true, flags: [])))
             } else {
                 return try refreshLocations()
             }
@@ -545,10 +487,11 @@ public final class MaildirFolder {
                 if attempt == 0, try refreshOnce(&refreshed) { continue }
                 return false
             }
-            let current = MessageFileName(location.name)
+            let name = location.name(base: entry.baseName)
+            let current = MessageFileName(name)
             let target = MessageFileName.curName(base: entry.baseName, flags: flags, others: current.otherLetters)
-            if !location.inNew, location.name == target { return true }
-            let from = (location.inNew ? newPath : curPath) + "/" + location.name
+            if !location.inNew, name == target { return true }
+            let from = (location.inNew ? newPath : curPath) + "/" + name
             do {
                 try Posix.renameNoReplace(from, curPath + "/" + target)
             } catch let error as MaildirError where error.systemError == ENOENT && attempt == 0 {
@@ -558,7 +501,7 @@ public final class MaildirFolder {
             }
             touched.insert(curPath)
             if location.inNew { touched.insert(newPath) }
-            locations[uid] = Location(inNew: false, name: target)
+            locations[uid] = Location(inNew: false, name: target, base: entry.baseName)
             return true
         }
         return false
@@ -567,12 +510,12 @@ public final class MaildirFolder {
     /// Unlinks `uid`'s file wherever a mail client has moved it; nothing if it is gone.
     func removeFile(of uid: UInt32, touched: inout Set<String>, refreshed: inout Bool) throws {
         for attempt in 0..<2 {
-            guard let location = locations[uid] else {
+            guard let location = locations[uid], let entry = map.entries[uid] else {
                 if attempt == 0, try refreshOnce(&refreshed) { continue }
                 return
             }
             let directory = location.inNew ? newPath : curPath
-            if try Posix.unlinkIfPresent(directory + "/" + location.name) {
+            if try Posix.unlinkIfPresent(directory + "/" + location.name(base: entry.baseName)) {
                 touched.insert(directory)
                 locations[uid] = nil
                 return

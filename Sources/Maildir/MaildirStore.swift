@@ -341,9 +341,7 @@ public final class MaildirStore: Sendable {
     }
 
     func readMap(directory: String) throws -> UIDMap? {
-        let path = directory + "/" + Self.mapFileName
-        guard let bytes = try Posix.readFile(path) else { return nil }
-        return try UIDMap(decoding: bytes, path: path)
+        try UIDMap(file: directory + "/" + Self.mapFileName)
     }
 
     /// Replaces the folder's map atomically: temp file, fsync, rename, fsync of the directory.

@@ -49,17 +49,29 @@ struct MessageFileName {
             letters = UnsafeBufferPointer(rebasing: bytes[(colon + 3)...])
         }
         (flags, otherLetters) = MessageFlags.split(letters)
+        (size, folderID, uidValidity, uid) = Self.fields(baseBytes)
+        self.headersOnly = Self.isHeadersOnly(base: base)
+    }
+
+    /// The `F=`, `V=` and `U=` of a base name, if it has all three (a name of ours).
+    static func markers(_ base: UnsafeBufferPointer<UInt8>) -> (folderID: UInt32, uidValidity: UInt32, uid: UInt32)? {
+        let fields = fields(base)
+        guard let folderID = fields.folderID, let uidValidity = fields.uidValidity, let uid = fields.uid else { return nil }
+        return (folderID, uidValidity, uid)
+    }
+
+    private static func fields(_ base: UnsafeBufferPointer<UInt8>) -> (size: Int?, folderID: UInt32?, uidValidity: UInt32?, uid: UInt32?) {
         var size: Int?, folderID: UInt32?, uidValidity: UInt32?, uid: UInt32?
         // Fields after the first comma: `X=value`, each up to the next comma.
-        var cursor = (baseBytes.firstIndex(of: UInt8(ascii: ",")) ?? baseBytes.endIndex)
-        while cursor < baseBytes.endIndex {
+        var cursor = (base.firstIndex(of: UInt8(ascii: ",")) ?? base.endIndex)
+        while cursor < base.endIndex {
             let start = cursor + 1
             var end = start
-            while end < baseBytes.endIndex, baseBytes[end] != UInt8(ascii: ",") { end += 1 }
+            while end < base.endIndex, base[end] != UInt8(ascii: ",") { end += 1 }
             cursor = end
-            guard end - start > 2, baseBytes[start + 1] == UInt8(ascii: "=") else { continue }
-            let value = UnsafeBufferPointer(rebasing: baseBytes[(start + 2)..<end])
-            switch baseBytes[start] {
+            guard end - start > 2, base[start + 1] == UInt8(ascii: "=") else { continue }
+            let value = UnsafeBufferPointer(rebasing: base[(start + 2)..<end])
+            switch base[start] {
             case UInt8(ascii: "S"): size = Int(digits: value, radix: 10)
             case UInt8(ascii: "F"): folderID = value.count == 8 ? UInt32(digits: value, radix: 16) : nil
             case UInt8(ascii: "V"): uidValidity = UInt32(digits: value, radix: 10)
@@ -67,11 +79,7 @@ struct MessageFileName {
             default: break
             }
         }
-        self.size = size
-        self.folderID = folderID
-        self.uidValidity = uidValidity
-        self.uid = uid
-        self.headersOnly = Self.isHeadersOnly(base: base)
+        return (size, folderID, uidValidity, uid)
     }
 
     /// Whether a base name marks a header-only file: `,H=1` is always its last field.

@@ -22,35 +22,45 @@ enum Posix {
 
     /// The entries of a directory except `.` and `..`; `nil` if the directory does not exist.
     static func list(_ path: String) throws -> Listing? {
+        var listing = Listing()
+        let found = try forEachEntry(path) { bytes, isDirectory in
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                listing.undecodable += 1
+                return
+            }
+            listing.entries.append(Entry(name: name, isDirectory: isDirectory))
+        }
+        return found ? listing : nil
+    }
+
+    /// Calls `body` with each entry's name (its bytes, valid only during the call) and type,
+    /// except `.` and `..`, without keeping any: a folder of 100 000 files is read with no
+    /// memory for their names. `false` if the directory does not exist.
+    static func forEachEntry(_ path: String, _ body: (_ name: UnsafeBufferPointer<UInt8>, _ isDirectory: Bool?) throws -> Void) throws -> Bool {
         guard let dir = opendir(path) else {
-            if errno == ENOENT { return nil }
+            if errno == ENOENT { return false }
             throw MaildirError.io("opendir", path)
         }
         defer { closedir(dir) }
-        var listing = Listing()
         while true {
             errno = 0
             guard let entry = readdir(dir) else {
                 if errno != 0 { throw MaildirError.io("readdir", path) }
-                break
+                return true
             }
-            let type = entry.pointee.d_type
-            let decoded: String? = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
-                tuple.withMemoryRebound(to: CChar.self, capacity: 256) { String(validatingCString: $0) }
-            }
-            guard let name = decoded else {
-                listing.undecodable += 1
-                continue
-            }
-            if name == "." || name == ".." { continue }
-            let isDirectory: Bool? = switch Int32(type) {
+            let isDirectory: Bool? = switch Int32(entry.pointee.d_type) {
             case Int32(DT_DIR): true
             case Int32(DT_UNKNOWN), Int32(DT_LNK): nil
             default: false
             }
-            listing.entries.append(Entry(name: name, isDirectory: isDirectory))
+            try withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                try tuple.withMemoryRebound(to: UInt8.self, capacity: 256) { start in
+                    let name = UnsafeBufferPointer(start: start, count: strlen(UnsafeRawPointer(start).assumingMemoryBound(to: CChar.self)))
+                    if name.elementsEqual(".".utf8) || name.elementsEqual("..".utf8) { return }
+                    try body(name, isDirectory)
+                }
+            }
         }
-        return listing
     }
 
     /// `stat` (following symlinks); `nil` if the path does not exist.

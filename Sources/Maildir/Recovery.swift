@@ -52,15 +52,15 @@ extension MaildirFolder {
         // A map commit cut off before its rename; the committed map is the one that counts.
         try Posix.unlinkIfPresent(path + "/" + MaildirStore.mapFileName + ".tmp")
 
-        let files = try listMessageFiles()
+        var listing = try list()
 
         // 2.
-        if next.folderID == nil, files.contains(where: { $0.parsed.isOurs }) {
+        if next.folderID == nil, listing.files.contains(where: { $0.parsed.isOurs }) {
             struct Group: Hashable { var folderID: UInt32, uidValidity: UInt32 }
             var groups: [Group: Int] = [:]
             // Messages the user moved in from another synced folder carry that folder's id: not ours.
             let elsewhere = try store.folderIDsInUse(except: path)
-            for file in files where file.parsed.isOurs && !elsewhere.contains(file.parsed.folderID!) {
+            for file in listing.files where file.parsed.isOurs && !elsewhere.contains(file.parsed.folderID!) {
                 groups[Group(folderID: file.parsed.folderID!, uidValidity: file.parsed.uidValidity!), default: 0] += 1
             }
             if let best = groups.max(by: { ($0.value, $0.key.uidValidity) < ($1.value, $1.key.uidValidity) }) {
@@ -70,7 +70,11 @@ extension MaildirFolder {
         }
 
         // 3.
-        var (found, unclaimed) = index(files, map: next)
+        // A rebuilt map: no file was matched while reading (the map had no folder id).
+        if next.folderID != map.folderID { listing.claimByBaseName(next) }
+        let files = listing.files
+        var found = listing.found
+        var unclaimed = listing.unclaimed
         var quarantine: String?
         func moveToQuarantine(_ file: MessageFile) throws {
             let target = try quarantine ?? makeQuarantine("recovered-\(time(nil))")
@@ -99,7 +103,7 @@ extension MaildirFolder {
 
         // 4.
         var stillUnclaimed: [Int] = []
-        var replacedHeaders: [Location] = []
+        var replacedHeaders: [(inNew: Bool, name: String)] = []
         for index in unclaimed {
             let file = files[index]
             let parsed = file.parsed
@@ -120,7 +124,7 @@ extension MaildirFolder {
                 // leave the highest UID alone (messages below it may not be downloaded yet).
                 next.entries[uid] = UIDMap.Entry(baseName: parsed.base, flags: upload.flags)
                 next.uploads[upload.unique] = nil
-                found[uid] = Location(inNew: file.inNew, name: file.name)
+                found[uid] = Location(inNew: file.inNew, name: file.name, base: parsed.base)
                 report.adopted.append(uid)
                 continue
             }
@@ -139,10 +143,10 @@ extension MaildirFolder {
                     // The whole message for a headers-only entry (or for one whose file is gone,
                     // downloaded again), renamed in before its map commit: finish the replacement
                     // (a header file goes once the map says so).
-                    if let header = found[uid] { replacedHeaders.append(header) }
+                    if let header = found[uid] { replacedHeaders.append((header.inNew, header.name(base: entry.baseName))) }
                     report.vanished.removeAll { $0 == uid }
                     next.entries[uid]!.baseName = parsed.base
-                    found[uid] = Location(inNew: file.inNew, name: file.name)
+                    found[uid] = Location(inNew: file.inNew, name: file.name, base: parsed.base)
                     report.adopted.append(uid)
                     continue
                 }
@@ -152,7 +156,7 @@ extension MaildirFolder {
             {
                 next.entries[uid] = UIDMap.Entry(baseName: parsed.base, flags: file.inNew ? [] : parsed.flags)
                 next.highestUID = max(next.highestUID, uid)
-                found[uid] = Location(inNew: file.inNew, name: file.name)
+                found[uid] = Location(inNew: file.inNew, name: file.name, base: parsed.base)
                 report.adopted.append(uid)
             } else {
                 try moveToQuarantine(file)
@@ -164,24 +168,25 @@ extension MaildirFolder {
         // 5.
         for (uid, entry) in next.entries.filter({ $0.value.pending != nil }).sorted(by: { $0.key < $1.key }) {
             guard let pending = entry.pending, let location = found[uid] else { continue }
+            let name = location.name(base: entry.baseName)
             switch pending {
             case .expunge:
                 let directory = location.inNew ? newPath : curPath
-                try Posix.unlinkIfPresent(directory + "/" + location.name)
+                try Posix.unlinkIfPresent(directory + "/" + name)
                 touched.insert(directory)
                 locations[uid] = nil
                 next.entries[uid] = nil
                 report.completedExpunges.append(uid)
             case .flags(let target):
-                let current = location.inNew ? MessageFlags() : MessageFileName(location.name).flags
+                let current = location.flags
                 if current == entry.flags, current != target || location.inNew {
                     // `applyFlags` reads the base name from `map`, which may not hold this entry yet.
-                    let parsed = MessageFileName(location.name)
-                    let name = MessageFileName.curName(base: entry.baseName, flags: target, others: parsed.otherLetters)
-                    try Posix.renameNoReplace((location.inNew ? newPath : curPath) + "/" + location.name, curPath + "/" + name)
+                    let parsed = MessageFileName(name)
+                    let renamed = MessageFileName.curName(base: entry.baseName, flags: target, others: parsed.otherLetters)
+                    try Posix.renameNoReplace((location.inNew ? newPath : curPath) + "/" + name, curPath + "/" + renamed)
                     touched.insert(curPath)
                     if location.inNew { touched.insert(newPath) }
-                    locations[uid] = Location(inNew: false, name: name)
+                    locations[uid] = Location(inNew: false, name: renamed, base: entry.baseName)
                 }
                 // Otherwise the file already has them, or the user changed it since: leave the file,
                 // so the user's change shows up as a local change against the server's flags.
@@ -202,7 +207,9 @@ extension MaildirFolder {
             }
             for directory in emptied.sorted() { try store.syncDirectory(directory) }
         } else if touched.isEmpty {
-            listingAtOpen = (files, found, unclaimed)  // what index(files) gives against the final map
+            listing.found = found
+            listing.unclaimed = unclaimed
+            listingAtOpen = listing  // what listing the folder again would give against the final map
             if report.isEmpty, next == map, let before { stampCandidate = (before, now) }
         }
         report.adopted.sort()

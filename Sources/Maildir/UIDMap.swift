@@ -146,26 +146,33 @@ public struct UIDMap: Sendable, Equatable {
     /// Parses an encoded map.
     /// - Throws: ``MaildirError/Code/corruptMap`` naming `path` and the offending line.
     init(decoding bytes: [UInt8], path: String) throws {
+        var lines = MapLines(bytes)
+        try self.init(decoding: &lines, path: path)
+    }
+
+    /// Reads the map file at `path` a piece at a time; `nil` if there is none.
+    /// - Throws: ``MaildirError/Code/corruptMap`` naming `path` and the offending line;
+    ///   ``MaildirError/Code/io``.
+    init?(file path: String) throws {
+        guard var lines = try MapLines(file: path) else { return nil }
+        try self.init(decoding: &lines, path: path)
+    }
+
+    private init(decoding lines: inout MapLines, path: String) throws {
         var lineNumber = 0
         func corrupt(_ why: String) -> MaildirError {
             MaildirError(.corruptMap, "\(path) line \(lineNumber): \(why); move the file aside to rebuild it from the message names")
         }
-        try bytes.withUnsafeBufferPointer { buffer in
-            var position = 0
-            func nextLine() -> UnsafeBufferPointer<UInt8>.SubSequence? {
-                guard position < buffer.count else { return nil }
-                var end = position
-                while end < buffer.count, buffer[end] != UInt8(ascii: "\n") { end += 1 }
-                guard end < buffer.count else { return nil }  // no newline: truncated
-                let line = buffer[position..<end]
-                position = end + 1
+        do {
+            func nextLine() throws -> ArraySlice<UInt8>? {
+                guard let line = try lines.next() else { return nil }  // the end, or no newline: truncated
                 lineNumber += 1
                 return line
             }
-            func fields(_ line: UnsafeBufferPointer<UInt8>.SubSequence) -> [UnsafeBufferPointer<UInt8>.SubSequence] {
+            func fields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
                 line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
             }
-            func decimal<T: FixedWidthInteger>(_ field: UnsafeBufferPointer<UInt8>.SubSequence, _: T.Type) -> T? {
+            func decimal<T: FixedWidthInteger>(_ field: ArraySlice<UInt8>, _: T.Type) -> T? {
                 guard !field.isEmpty, field.count <= 20 else { return nil }
                 var value: T = 0
                 for byte in field {
@@ -177,17 +184,17 @@ public struct UIDMap: Sendable, Equatable {
                 }
                 return value
             }
-            func flags(_ field: UnsafeBufferPointer<UInt8>.SubSequence) -> MessageFlags? {
+            func flags(_ field: ArraySlice<UInt8>) -> MessageFlags? {
                 if field.count == 1, field.first == UInt8(ascii: "-") { return [] }
                 return MessageFlags(maildirLetters: String(decoding: field, as: UTF8.self))
             }
 
-            guard let first = nextLine(), first.elementsEqual(Self.magic.utf8) else {
+            guard let first = try nextLine(), first.elementsEqual(Self.magic.utf8) else {
                 throw corrupt("not a syncd UID map (expected \"\(Self.magic)\")")
             }
             var expected: Int?
             while expected == nil {
-                guard let line = nextLine() else { throw corrupt("truncated header") }
+                guard let line = try nextLine() else { throw corrupt("truncated header") }
                 let parts = fields(line)
                 guard parts.count == 2 else { throw corrupt("malformed header line") }
                 let key = String(decoding: parts[0], as: UTF8.self)
@@ -215,7 +222,7 @@ public struct UIDMap: Sendable, Equatable {
             let count = expected!
             entries.reserveCapacity(count)
             for _ in 0..<count {
-                guard let line = nextLine() else { throw corrupt("truncated: expected \(count) messages") }
+                guard let line = try nextLine() else { throw corrupt("truncated: expected \(count) messages") }
                 let parts = fields(line)
                 guard parts.count == 3 || parts.count == 4 else { throw corrupt("malformed message line") }
                 guard let uid = decimal(parts[0], UInt32.self), uid != 0 else { throw corrupt("bad UID") }
@@ -238,7 +245,7 @@ public struct UIDMap: Sendable, Equatable {
                 guard entries.updateValue(entry, forKey: uid) == nil else { throw corrupt("UID \(uid) twice") }
             }
             while true {
-                guard let line = nextLine() else { throw corrupt("missing \"end\"") }
+                guard let line = try nextLine() else { throw corrupt("missing \"end\"") }
                 if line.elementsEqual("end".utf8) { break }
                 let parts = fields(line)
                 guard parts.count == 6 || parts.count == 7, parts[0].elementsEqual("upload".utf8) else { throw corrupt("missing \"end\"") }
@@ -261,7 +268,7 @@ public struct UIDMap: Sendable, Equatable {
                     unique: unique, localBase: localBase, flags: uploaded, wireSize: size, internalDate: date, moveSource: source)
                 guard uploads.updateValue(upload, forKey: unique) == nil else { throw corrupt("upload \(unique) twice") }
             }
-            guard position == buffer.count else { throw corrupt("data after \"end\"") }
+            guard try lines.atEnd else { throw corrupt("data after \"end\"") }
         }
     }
 }

@@ -15,10 +15,7 @@ extension MaildirTree {
         if let saved = ListingStamp.saved(folder: path), try ListingStamp.current(folder: path) == saved { return false }
         let mapPath = path + "/" + MaildirStore.mapFileName
         guard MaildirStore.isMaildir(path) else { return false }
-        let files = try MaildirFolder.listMessageFiles(folder: path)
-        guard let bytes = try Posix.readFile(mapPath) else { return !files.isEmpty }
-        let map = try UIDMap(decoding: bytes, path: mapPath)
-        let (found, unclaimed) = MaildirFolder.index(files, map: map)
-        return !MaildirFolder.changes(map: map, files: files, found: found, unclaimed: unclaimed).isEmpty
+        guard let map = try UIDMap(file: mapPath) else { return try !FolderListing(folder: path, map: UIDMap()).files.isEmpty }
+        return !MaildirFolder.changes(map: map, listing: try FolderListing(folder: path, map: map)).isEmpty
     }
 }

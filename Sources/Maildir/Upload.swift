@@ -208,7 +208,7 @@ extension MaildirFolder {
         try mutate {
             // One pass over the listing for the whole batch, not one per adopted message.
             let wanted = Set(adoptions.map(\.upload.localBase))
-            let userFiles = userFiles(bases: wanted, in: try listMessageFiles())
+            let userFiles = userFiles(bases: wanted, in: try list().files)
             var next = map
             var touched = Set<String>()
             for (index, (upload, uid)) in adoptions.enumerated() {
@@ -221,7 +221,7 @@ extension MaildirFolder {
                     let target = base + String(decoding: file.name.utf8.dropFirst(file.parsed.base.utf8.count), as: UTF8.self)
                     try Posix.renameNoReplace(directory + "/" + file.name, directory + "/" + target)
                     touched.insert(directory)
-                    locations[uid] = Location(inNew: file.inNew, name: target)
+                    locations[uid] = Location(inNew: file.inNew, name: target, base: base)
                 }
                 next.entries[uid] = UIDMap.Entry(baseName: base, flags: upload.flags)
                 next.uploads[upload.unique] = nil
@@ -235,7 +235,7 @@ extension MaildirFolder {
 
     /// The user's (unmarked, unmapped) file with this base name, preferring `cur/`.
     func findUserFile(base: String) throws -> MessageFile? {
-        userFile(base: base, in: try listMessageFiles())
+        userFile(base: base, in: try list().files)
     }
 
     private func userFile(base: String, in files: [MessageFile]) -> MessageFile? {

@@ -69,6 +69,27 @@ final class UIDMapTests: XCTestCase {
         }
     }
 
+    /// From a file, read a piece at a time: a map larger than a piece (64 KiB) reads back whole,
+    /// and one cut anywhere, also at and around a piece's end, is corrupt, never a shorter map.
+    func testReadingAFile_inPieces_roundTrips_andATruncatedFileIsCorrupt() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/map"
+        let map = sample(count: 3_000)
+        let bytes = map.encoded()
+        XCTAssertGreaterThan(bytes.count, 3 << 16)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        XCTAssertEqual(try UIDMap(file: path), map)
+        XCTAssertNil(try UIDMap(file: directory.path + "/none"))
+        for length in [1 << 16 - 1, 1 << 16, 1 << 16 + 1, 2 << 16, bytes.count - 1, bytes.count - 4] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes[..<length])))
+            XCTAssertThrowsError(try UIDMap(file: path), "prefix \(length)") {
+                XCTAssertEqual(($0 as? MaildirError)?.code, .corruptMap, "prefix \(length)")
+            }
+        }
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes + Array("1 - x\n".utf8))))
+        XCTAssertThrowsError(try UIDMap(file: path)) { XCTAssertEqual(($0 as? MaildirError)?.code, .corruptMap) }
+    }
+
     func testDecoding_rejectsGarbage() {
         let good = String(decoding: sample(count: 2).encoded(), as: UTF8.self)
         let bad = [
