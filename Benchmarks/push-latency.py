@@ -3,7 +3,9 @@
 
     push-latency.py append PORT MAILDIR COUNT [GAP]  APPEND by another client → file in MAILDIR (inotify),
                                                      0.1 s to GAP s (0.6) after the last one arrived
-    push-latency.py flag PORT MAILDIR COUNT        a flag set in MAILDIR → FETCH seen by another client's IDLE
+    push-latency.py flag PORT MAILDIR COUNT        a flag set in MAILDIR → on the server (a NOOP every 10 ms
+                                                   of another client sees it), and the FETCH seen by a third
+                                                   client's IDLE; prints both per line
 
 Prints one latency in seconds per line, then nothing else. Stdlib only (inotify through ctypes).
 """
@@ -40,6 +42,10 @@ class IMAP:
         self.cmd("LOGIN alice secret")
 
     def cmd(self, line, literal=None):
+        return self.lines(line, literal)[-1]
+
+    def lines(self, line, literal=None):
+        """Every line of the answer, the tagged one last."""
         self.n += 1
         tag = f"t{self.n}"
         if literal is None:
@@ -48,10 +54,12 @@ class IMAP:
             self.s.sendall(f"{tag} {line} {{{len(literal)}}}\r\n".encode())
             self.f.readline()                      # "+ OK"
             self.s.sendall(literal + b"\r\n")
+        out = []
         while True:
             l = self.f.readline()
+            out.append(l)
             if l.startswith(tag.encode() + b" "):
-                return l
+                return out
 
 
 def message(i):
@@ -78,6 +86,11 @@ def append(port, maildir, count, gap=0.6):
 
 
 def flag(port, maildir, count):
+    # Dovecot tells an IDLE client of another session's change only after a fixed 500 ms
+    # (NOTIFY_DELAY_MSECS in its mailbox-watch.c), so when the change reached the server is seen
+    # by a client asking: a NOOP every 10 ms, which Dovecot answers with the FETCH at once.
+    poller = IMAP(port)
+    poller.cmd("SELECT INBOX")
     client = IMAP(port)
     client.cmd("SELECT INBOX")
     client.s.sendall(b"i IDLE\r\n")
@@ -89,11 +102,16 @@ def flag(port, maildir, count):
         base, flags = name.split(":2,")
         changed = time.monotonic()
         os.rename(f"{cur}/{name}", f"{cur}/{base}:2,{''.join(sorted(flags + 'F'))}")
+        while not any(b"FETCH" in l and b"\\Flagged" in l for l in poller.lines("NOOP")):
+            if time.monotonic() - changed > 60:
+                break
+            time.sleep(0.01)
+        on_server = time.monotonic() - changed
         client.s.settimeout(60)
         while True:
             l = client.f.readline()
             if b"FETCH" in l and b"\\Flagged" in l:
-                print(f"{time.monotonic() - changed:.4f}", flush=True)
+                print(f"{on_server:.4f} {time.monotonic() - changed:.4f}", flush=True)
                 break
 
 

@@ -7,7 +7,9 @@
 # 1. server → Maildir: another client APPENDs a message at random intervals (0.1–0.6 s apart); the
 #    time until its file appears in the Maildir (watched with inotify by the benchmark).
 # 2. Maildir → server: a flag set in the Maildir (a rename in cur/, as a mail client does); the
-#    time until another client's IDLE on the server sees the FETCH.
+#    time until it is on the server (another client's NOOP every 10 ms shows it), and until a
+#    third client's IDLE sees the FETCH — which Dovecot sends 500 ms after the change at the
+#    earliest (NOTIFY_DELAY_MSECS in its mailbox-watch.c: it coalesces changes for IDLE).
 # 3. mbsync (isync) run every 60 s by a timer loop started at a random phase, direction 1, the
 #    messages 0.1–60 s apart (random points of its cycle): its delay is measured, not assumed.
 # Prints p50 / p99 / max per case and syncd's ratio to mbsync. SYNCD_BIN=DIR uses binaries
@@ -76,7 +78,10 @@ echo "command: $0 $messages $mbsync_messages $flags   (syncd from $bin)"
 $py Benchmarks/push-latency.py append "$port" "$work/syncd" "$messages" > "$work/syncd-append.txt"
 stats "syncd   server→Maildir ($messages APPENDs)" "$work/syncd-append.txt"
 $py Benchmarks/push-latency.py flag "$port" "$work/syncd" "$flags" > "$work/syncd-flag.txt"
-stats "syncd   Maildir→server ($flags flags set)" "$work/syncd-flag.txt"
+awk '{print $1}' "$work/syncd-flag.txt" > "$work/syncd-flag-server.txt"
+awk '{print $2}' "$work/syncd-flag.txt" > "$work/syncd-flag-idle.txt"
+stats "syncd   Maildir→server ($flags flags set; on the server, seen by a NOOP every 10 ms)" "$work/syncd-flag-server.txt"
+stats "syncd   Maildir→server (the same, seen by another client's IDLE: Dovecot adds 500 ms)" "$work/syncd-flag-idle.txt"
 kill "$daemon"; wait "$daemon" || true; daemon=
 
 # --- mbsync on a 60 s timer ---

@@ -282,7 +282,9 @@ final class IMAPPushTests: XCTestCase {
             if case .newMessages(let news) = event.kind { return news.summaries.first?.subject == "while asleep" }
             return false
         }
-        XCTAssertLessThan(ContinuousClock.now - resumed, .seconds(3), "on disk within 3 s of resume")
+        let elapsed = ContinuousClock.now - resumed
+        print(String(format: "sleep/resume: the mail that came while asleep was on disk %.2f s after resume", elapsed / .seconds(1)))
+        XCTAssertLessThan(elapsed, .seconds(3), "on disk within 3 s of resume")
         XCTAssertFalse(seen.contains { $0.isRunStarted && $0.time < resumedAt }, "nothing ran while the machine slept")
         try await untilListening(updates)
         await client.close()
