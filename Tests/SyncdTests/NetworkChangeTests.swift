@@ -189,6 +189,48 @@ final class NetworkChangeTests: XCTestCase {
         XCTAssertFalse(daemon.stderr.contains("network:"), daemon.stderr)
     }
 
+    /// 3000 routes at once, the default route's deletion among them: a burst that can overrun the
+    /// event socket (ENOBUFS: seen with syncd slowed by strace), and of which every event but one
+    /// is of no interest.
+    func testABurstOfRouteChanges_overrunningTheEventSocket_stillEndsOffline() async throws {
+        let (namespace, daemon) = try await startInNamespace(Self.stores)
+        try await waitUntil("syncd sees the route") { daemon.stderr.contains("network: online via uplink0") }
+        let batch = daemon.directory + "/routes.batch"
+        var lines = (0..<3000).map { "route add 10.\(100 + $0 / 250).\($0 % 250).0/24 via \(NetworkNamespace.gateway)" }
+        lines.insert("route del default", at: 1500)
+        try lines.joined(separator: "\n").appending("\n").write(toFile: batch, atomically: true, encoding: .utf8)
+        let started = ContinuousClock.now
+        try namespace.ip("-batch", batch)
+        let client = try await daemon.client()
+        try await waitUntil("every store is offline", timeout: .seconds(5)) {
+            (try? await client.status().stores.allSatisfy { $0.info.push == .offline }) ?? false
+        }
+        print("offline \(ContinuousClock.now - started) after a batch of 3000 route changes")
+        try namespace.ip("route", "add", "default", "via", NetworkNamespace.gateway, "dev", NetworkNamespace.uplink)
+        try await waitUntil("online again", timeout: .seconds(5)) {
+            (try? await client.status().stores.allSatisfy { $0.info.push == .notConfigured }) ?? false
+        }
+        await client.close()
+    }
+
+    func testWatchNetworkTurnedOffByAReload_whileOffline_isOnlineAndCatchesUp() async throws {
+        let (namespace, daemon) = try await startInNamespace(Self.stores)
+        try await waitUntil("syncd sees the route") { daemon.stderr.contains("network: online via uplink0") }
+        let client = try await daemon.client()
+        try namespace.ip("route", "del", "default")
+        try await waitUntil("every store is offline") {
+            (try? await client.status().stores.allSatisfy { $0.info.push == .offline }) ?? false
+        }
+        let (_, updates) = try await client.subscribe()
+        try daemon.writeConfig(Self.stores.replacingOccurrences(of: "[daemon]\n", with: "[daemon]\nwatch_network = false\n"))
+        let reply = try await client.send(.reload)
+        XCTAssertEqual(reply.status, .ok, reply.message)
+        let seen = try await events(from: updates, timeout: .seconds(5)) { $0.store == "steady" && $0.isRunStarted }
+        XCTAssertTrue(seen.contains { if case .storeChanged(let info) = $0.kind { info.push == .notConfigured } else { false } })
+        XCTAssertTrue(daemon.stderr.contains("network: no longer watched (watch_network = false)"), daemon.stderr)
+        await client.close()
+    }
+
     // MARK: Helpers
 
     private func retry(of store: String, _ client: SyncClient) async throws -> UInt32 {
