@@ -28,6 +28,18 @@ final class NetworkSchedulingTests: XCTestCase {
         XCTAssertFalse(c.isOffline)
     }
 
+    func testIPv6ArrivingBesideIPv4_isNoChange_butEitherGoingIs() {
+        let v6 = DefaultRoute(family: UInt8(AF_INET6), gateway: [0xfe, 0x80] + Array(repeating: 0, count: 13) + [1], interfaceIndex: 3)
+        var c = Connectivity()
+        XCTAssertEqual(c.update([]), .none)
+        XCTAssertEqual(c.update([wifi]), .online(via: wifi))
+        XCTAssertEqual(c.update([wifi, v6]), .none, "IPv4's connections still run")
+        XCTAssertEqual(c.update([wifi]), .changed(via: wifi), "IPv6's connections are gone")
+        XCTAssertEqual(c.update([wifi, v6]), .none)
+        XCTAssertEqual(c.update([v6]), .changed(via: v6))
+        XCTAssertEqual(c.update([]), .offline)
+    }
+
     func testNoRouteSinceStart_isNotOffline_untilOneWasSeenToGo() {
         var c = Connectivity()
         XCTAssertEqual(c.update([]), .none)

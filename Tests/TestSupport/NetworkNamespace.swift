@@ -14,10 +14,13 @@ import Foundation
 public final class NetworkNamespace {
     /// `syncd-test-<run>-<random>`: scripts/test finds what a run left by its name.
     public let name: String
+    /// iproute2's `ip`.
     public static let ip = "/usr/bin/ip"
+    /// The link the default route starts on, and its gateway.
     public static let uplink = "uplink0"
-    public static let other = "other0"
     public static let gateway = "10.200.0.1"
+    /// A second link and gateway, for a default route that moves (a new Wi-Fi).
+    public static let other = "other0"
     public static let otherGateway = "10.201.0.1"
 
     /// Why a test that needs one cannot have one here (not root, no iproute2, no netns support);
@@ -57,6 +60,7 @@ public final class NetworkNamespace {
     /// `ip -n NAME arguments...`, throwing with its output if it fails.
     public func ip(_ arguments: String...) throws { try ip(arguments) }
 
+    /// `ip -n NAME arguments...` with the arguments as an array.
     public func ip(_ arguments: [String]) throws {
         let (status, output) = runTool(Self.ip, ["-n", name] + arguments, mergeStandardError: true)
         guard status == 0 else { throw TestError("ip -n \(name) \(arguments.joined(separator: " ")) failed (\(status)): \(output)") }

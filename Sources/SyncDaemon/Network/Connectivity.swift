@@ -14,7 +14,10 @@ struct Connectivity {
         /// A default route appeared, the first since start or since the daemon went offline.
         case online(via: DefaultRoute)
         /// Another gateway or interface carries the default route (a new Wi-Fi, a cable plugged
-        /// in): connections made through the old one may be dead without knowing it.
+        /// in), or one family's route went while the other's stays: connections made through the
+        /// old one may be dead without knowing it. A family's route appearing beside the other's
+        /// (IPv6's router advertisement a moment after IPv4's DHCP) is no change: what runs
+        /// through the old one still does.
         case changed(via: DefaultRoute)
     }
 
@@ -34,8 +37,8 @@ struct Connectivity {
         routes = new
         guard new != old else { return .none }
         guard let via = new.first else { return seenRoute ? .offline : .none }
-        let wasOffline = old.isEmpty
         seenRoute = true
-        return wasOffline ? .online(via: via) : .changed(via: via)
+        if old.isEmpty { return .online(via: via) }
+        return old.allSatisfy(new.contains) ? .none : .changed(via: via)
     }
 }
