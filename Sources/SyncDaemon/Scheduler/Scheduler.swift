@@ -124,8 +124,8 @@ struct Scheduler {
         return true
     }
 
-    /// After the machine woke up or the network came back: the store's next run, now (unless it runs, is paused or waits
-    /// for a login), in place of its interval's.
+    /// After the machine woke up or the network came back: the store's next run, now (unless it
+    /// runs, is paused or waits for a login), in place of its interval's.
     mutating func catchUp(_ store: String, now: Instant) {
         guard var entry = entries[store], !entry.paused, !entry.authRequired, !entry.running else { return }
         entry.due = now
