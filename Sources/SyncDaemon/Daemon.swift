@@ -584,7 +584,9 @@ public actor Daemon: ControlHandler {
             case .queuedBehindRun: return ControlResult(.ok, "a sync of '\(name)' follows its current run (run \(runs[name]?.id ?? 0))")
             case .queued:
                 startDueRuns()
-                if let run = runs[name] { return ControlResult(.ok, "sync of '\(name)' started (run \(run.id))") }
+                // Someone asked, so it runs offline too; they are told why it may fail.
+                let offline = scheduler.offline ? "; offline (no default route), it may fail" : ""
+                if let run = runs[name] { return ControlResult(.ok, "sync of '\(name)' started (run \(run.id))\(offline)") }
                 return ControlResult(.ok, "sync of '\(name)' queued: \(runs.count) runs already running (max_concurrent_runs = \(config.settings.maxConcurrentRuns))")
             }
         case .cancel(let name):
