@@ -122,6 +122,9 @@ public actor Daemon: ControlHandler {
     /// Between logind's PrepareForSleep(true) and (false): no listener runs.
     var asleep = false
     var sleepWatcher: SleepWatcher?
+    /// Whether the daemon counts itself offline, and the watcher of the routes that decides it.
+    var connectivity = Connectivity()
+    var networkWatcher: NetworkWatcher?
     private(set) var stopping = false
     private var sleeper: Task<Void, Never>?
     private var lastStatus = ""
@@ -202,6 +205,7 @@ public actor Daemon: ControlHandler {
         try saveState()
         for name in config.storeNames { startListener(name) }
         watchSleep()
+        if config.settings.watchNetwork { watchNetwork() }
         let status = await statusLine()
         notifier.ready(status: status)
         logger.info("ready: \(status)", metadata: ["config": "\(config.file)"])
@@ -246,6 +250,7 @@ public actor Daemon: ControlHandler {
         for login in logins.values { login.task.cancel() }
         for name in Array(push.listeners.keys) { stopListener(name) }
         sleepWatcher?.stop()
+        networkWatcher?.stop()
         for name in runs.keys { cancel(name, reason: .shutdown) }
         let deadline = ContinuousClock.now + Self.cancelGrace
         while !runs.isEmpty, ContinuousClock.now < deadline {
@@ -301,6 +306,7 @@ public actor Daemon: ControlHandler {
         let stalled = runs.values.filter(\.stalled).count
         var line = "\(config.stores.count) stores, \(runs.count) syncing, \(viewers) viewers"
         if stalled > 0 { line += ", \(stalled) stalled" }
+        if scheduler.offline { line += ", offline (no default route)" }
         if let storageProblem { line += "; no runs start: cannot save state (\(storageProblem))" }
         return line
     }
@@ -548,7 +554,8 @@ public actor Daemon: ControlHandler {
             queuePlace: queuePlaces[name] ?? 0, retry: UInt32(clamping: retry),
             retryReason: retry > 0 ? saved.flatMap(Self.failureReason) : nil,
             interval: store.interval.map { UInt32(clamping: $0.components.seconds) } ?? 0, flags: store.flags,
-            push: push.states[name]?.state ?? .notConfigured, pushDetail: push.states[name]?.detail,
+            push: scheduler.offline ? .offline : push.states[name]?.state ?? .notConfigured,
+            pushDetail: scheduler.offline ? Self.offlineDetail : push.states[name]?.detail,
             outboxDepth: push.outboxes[name]?.depth ?? 0, outboxOldest: push.outboxes[name]?.oldest)
         server.publisher.publish(store: name, run: 0, .storeChanged(info))
     }
@@ -577,7 +584,9 @@ public actor Daemon: ControlHandler {
             case .queuedBehindRun: return ControlResult(.ok, "a sync of '\(name)' follows its current run (run \(runs[name]?.id ?? 0))")
             case .queued:
                 startDueRuns()
-                if let run = runs[name] { return ControlResult(.ok, "sync of '\(name)' started (run \(run.id))") }
+                // Someone asked, so it runs offline too; they are told why it may fail.
+                let offline = scheduler.offline ? "; offline (no default route), it may fail" : ""
+                if let run = runs[name] { return ControlResult(.ok, "sync of '\(name)' started (run \(run.id))\(offline)") }
                 return ControlResult(.ok, "sync of '\(name)' queued: \(runs.count) runs already running (max_concurrent_runs = \(config.settings.maxConcurrentRuns))")
             }
         case .cancel(let name):
@@ -782,6 +791,7 @@ public actor Daemon: ControlHandler {
         scheduler.maxConcurrent = next.settings.maxConcurrentRuns
         scheduler.retryAfter = next.settings.retryAfter
         scheduler.maxBackoff = next.settings.maxBackoff
+        if next.settings.watchNetwork { watchNetwork() } else { stopWatchingNetwork() }
         let removed = Set(old.stores.keys).subtracting(next.stores.keys)
         let added = Set(next.stores.keys).subtracting(old.stores.keys)
         let changed = next.stores.values.filter { store in

@@ -52,7 +52,13 @@ enum Format {
         if info.paused { return "paused" }
         if info.authRequired { return "after a login" }
         if info.queuePlace > 0 { return "queued, \(ordinal(info.queuePlace)) in line" }
-        if info.retry > 0 { return "retry \(info.retry) \(until(info.nextRun, now: now))" }
+        if info.retry > 0 { return "retry \(info.retry) \(when(info, now: now))" }
+        return when(info, now: now)
+    }
+
+    /// "in 3m", "now", "when online" (a scheduled run or retry waits for the network), "-".
+    static func when(_ info: StoreInfo, now: Timestamp = .now()) -> String {
+        if info.push == .offline, info.nextRun == nil, info.interval > 0 || info.retry > 0 { return "when online" }
         return until(info.nextRun, now: now)
     }
 

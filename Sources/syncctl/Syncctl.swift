@@ -94,7 +94,7 @@ extension Syncctl {
                 Output.line("\(store.name): needs a login: run syncctl login \(store.name)")
             }
             for store in snapshot.stores where store.info.retry > 0 && store.run == nil {
-                Output.line("\(store.name): retry \(store.info.retry) \(Format.until(store.info.nextRun)) after: \(store.info.retryReason ?? Format.result(store.info.lastResult))")
+                Output.line("\(store.name): retry \(store.info.retry) \(Format.when(store.info)) after: \(store.info.retryReason ?? Format.result(store.info.lastResult))")
             }
             for store in snapshot.stores where store.info.push != .notConfigured {
                 Output.line("\(store.name): push: \(Format.push(store.info))")

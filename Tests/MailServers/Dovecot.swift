@@ -33,11 +33,15 @@ public final class Dovecot {
     /// SASL mechanisms instead of "plain login"; with "xoauth2" or "oauthbearer", the password is
     /// the token Dovecot accepts.
     public let authMechanisms: String?
+    /// What Dovecot is started behind (``NetworkNamespace/prefix``: it listens on the loopback of
+    /// the test's namespace); empty for the host's.
+    public let prefix: [String]
 
     public init(messages: Int, folders: String = "INBOX,Sent,Archiv/2024,Entwürfe", seed: Int = 1, capability: String? = nil,
          oauth2Introspection: String? = nil, compress: Bool = false, rawlog: Bool = false, maxMessageSize: Int? = nil,
-         mixedBodies: Bool = false, postfix: Bool = false, authMechanisms: String? = nil) throws {
+         mixedBodies: Bool = false, postfix: Bool = false, authMechanisms: String? = nil, prefix: [String] = []) throws {
         self.generated = 0
+        self.prefix = prefix
         self.postfix = postfix
         self.authMechanisms = authMechanisms
         self.compress = compress
@@ -72,7 +76,8 @@ public final class Dovecot {
         if rawlog { environment.append("DOVECOT_RAWLOG=1") }
         if postfix { environment.append("DOVECOT_POSTFIX=1") }
         if let authMechanisms { environment.append("DOVECOT_AUTH_MECHANISMS=\(authMechanisms)") }
-        try run("/usr/bin/env", environment + [Self.repository.path + "/tests/dovecot/dovecot.sh"] + arguments)
+        let command = prefix + ["/usr/bin/env"] + environment + [Self.repository.path + "/tests/dovecot/dovecot.sh"] + arguments
+        try run(command[0], Array(command.dropFirst()))
     }
 
     /// Stops Dovecot, lets `change` edit its files at rest, and starts it again on the same ports.

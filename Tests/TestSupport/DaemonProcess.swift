@@ -47,10 +47,10 @@ public final class DaemonProcess {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Starts syncd and waits until it accepts viewers.
+    /// Starts syncd and waits until it accepts viewers; `prefix` as for ``launch(arguments:environment:prefix:)``.
     @discardableResult
-    public func start(environment: [String: String] = [:]) async throws -> Process {
-        let process = try launch(environment: environment)
+    public func start(environment: [String: String] = [:], prefix: [String] = []) async throws -> Process {
+        let process = try launch(environment: environment, prefix: prefix)
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             if !process.isRunning { throw TestError("syncd exited with \(process.terminationStatus): \(stderr)") }

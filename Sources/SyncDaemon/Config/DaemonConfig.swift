@@ -27,12 +27,16 @@ public struct DaemonSettings: Sendable, Equatable {
     public var maxViewers = 256
     /// Connections one watch-only user may hold at once.
     public var maxViewersPerUser = 8
+    /// Follow the default route (``NetworkWatcher``): offline once it goes, a catch-up when it is
+    /// back or changes. Off for a machine whose stores are reached without it (a LAN-only link).
+    public var watchNetwork = true
 
     public init() {}
 
     static let keys = [
         "socket", "socket_mode", "state_directory", "control_group", "max_concurrent_runs", "stall_after",
         "cancel_stalled_after", "retry_after", "max_backoff", "error_history", "max_viewers", "max_viewers_per_user",
+        "watch_network",
     ]
 }
 
@@ -145,6 +149,7 @@ public struct DaemonConfig: Sendable {
         settings.errorHistory = try section.int("error_history", default: defaults.errorHistory, range: 1...10_000)
         settings.maxViewers = try section.int("max_viewers", default: defaults.maxViewers, range: 32...65_536)
         settings.maxViewersPerUser = try section.int("max_viewers_per_user", default: defaults.maxViewersPerUser, range: 1...65_536)
+        settings.watchNetwork = try section.bool("watch_network", default: defaults.watchNetwork)
         try section.finish(expected: DaemonSettings.keys)
         return settings
     }

@@ -26,9 +26,9 @@ extension Daemon {
     static let pushDebounce = Duration.milliseconds(100)
 
     /// Starts the store's listener if its provider has one and the store is neither paused nor
-    /// waiting for a login (a listener logs in as runs do).
+    /// waiting for a login (a listener logs in as runs do), unless the machine sleeps or is offline.
     func startListener(_ name: String) {
-        guard !stopping, !asleep, push.listeners[name] == nil, let store = config.stores[name],
+        guard !stopping, !asleep, !scheduler.offline, push.listeners[name] == nil, let store = config.stores[name],
               let provider = store.provider as? any ChangeListening,
               scheduler.entries[name]?.paused != true, scheduler.entries[name]?.authRequired != true else { return }
         let id = push.nextID

@@ -52,6 +52,10 @@ struct Scheduler {
     var maxConcurrent: Int
     var retryAfter: Duration
     var maxBackoff: Duration
+    /// No network (``Connectivity``): only on-demand runs start. A scheduled run or retry that
+    /// falls due meanwhile waits, its store's failure count and backoff as they were, until
+    /// ``catchUp(_:now:)`` once the network is back; a push run waits the same way.
+    var offline = false
 
     init(maxConcurrent: Int, retryAfter: Duration, maxBackoff: Duration) {
         self.maxConcurrent = maxConcurrent
@@ -120,8 +124,8 @@ struct Scheduler {
         return true
     }
 
-    /// After the machine woke up: the store's next run, now (unless it runs, is paused or waits
-    /// for a login), in place of its interval's.
+    /// After the machine woke up or the network came back: the store's next run, now (unless it
+    /// runs, is paused or waits for a login), in place of its interval's.
     mutating func catchUp(_ store: String, now: Instant) {
         guard var entry = entries[store], !entry.paused, !entry.authRequired, !entry.running else { return }
         entry.due = now
@@ -238,6 +242,7 @@ struct Scheduler {
     func waitingLine(now: Instant) -> [String] {
         let idle = entries.filter { !$0.value.running && !$0.value.paused && !$0.value.authRequired }
         let demanded = idle.filter { $0.value.demand != nil }.keys.sorted()
+        if offline { return demanded }
         let pushed = idle.filter { $0.value.demand == nil && $0.value.push != nil }.keys.sorted()
         let scheduled = idle.filter { $0.value.demand == nil && $0.value.push == nil && ($0.value.due.map { $0 <= now } ?? false) }
             .sorted { ($0.value.due!, $0.key) < ($1.value.due!, $1.key) }.map(\.key)
@@ -250,13 +255,16 @@ struct Scheduler {
         return entry.failures
     }
 
-    /// When something is next due (for the daemon's sleep), nil if nothing is planned.
+    /// When something is next due (for the daemon's sleep), nil if nothing is planned (or all of
+    /// it waits for the network).
     func nextDue() -> Instant? {
-        entries.values.filter { !$0.paused && !$0.running && !$0.authRequired }.compactMap(\.due).min()
+        guard !offline else { return nil }
+        return entries.values.filter { !$0.paused && !$0.running && !$0.authRequired }.compactMap(\.due).min()
     }
 
     func due(_ store: String) -> Instant? {
         guard let entry = entries[store], !entry.paused, !entry.running, !entry.authRequired else { return nil }
+        if offline { return entry.demand != nil ? .now : nil }
         return entry.demand != nil || entry.push != nil ? .now : entry.due
     }
 }

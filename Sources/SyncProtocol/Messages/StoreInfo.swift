@@ -153,7 +153,8 @@ public struct PushState: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let reconnecting = PushState(rawValue: 2)
     /// The server offers nothing to listen with (no IDLE): the interval alone syncs the store.
     public static let notOffered = PushState(rawValue: 3)
-    /// No network: the listener waits for a route instead of burning retries.
+    /// No network: the daemon saw its default route go. No listener runs and no scheduled run or
+    /// retry starts (none is counted) until a route is back; every store shows it, listener or not.
     public static let offline = PushState(rawValue: 4)
 
     public var description: String {
