@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Push latency, measured from outside: helper of Benchmarks/push-latency.sh.
 
-    push-latency.py append PORT MAILDIR COUNT [GAP]  APPEND by another client → file in MAILDIR (inotify),
-                                                     0.1 s to GAP s (0.6) after the last one arrived
+    push-latency.py append PORT MAILDIR COUNT [GAP [OBSERVE]]  APPEND by another client → file in MAILDIR
+                                                     (inotify), 0.1 s to GAP s (0.6) after the last one
+                                                     arrived; OBSERVE=1: also from a third client's IDLE
+                                                     hearing of it to the file
     push-latency.py flag PORT MAILDIR COUNT        a flag set in MAILDIR → on the server (a NOOP every 10 ms
                                                    of another client sees it), and the FETCH seen by a third
                                                    client's IDLE; prints both per line
@@ -68,18 +70,48 @@ def message(i):
             f"Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\nbody {i}\r\n").encode()
 
 
-def append(port, maildir, count, gap=0.6):
+def append(port, maildir, count, gap=0.6, observe=0):
+    """With observe=1, a second client IDLEs beside: when it hears of the APPEND is when the
+    server told its push clients (Dovecot: 500 ms after the change, NOTIFY_DELAY_MSECS), so the
+    line also gives the time from there to the file (syncd's own share)."""
+    import select
     watch = Inotify([maildir + "/new", maildir + "/cur"])
     client = IMAP(port)
+    observer = None
+    if observe:
+        observer = IMAP(port)
+        observer.cmd("SELECT INBOX")
+        observer.s.sendall(b"i IDLE\r\n")
+        observer.f.readline()                      # "+ idling"
+        observer.s.setblocking(False)
     for i in range(count):
         time.sleep(random.uniform(0.1, gap))
+        if observer:
+            try:
+                while observer.s.recv(65536):      # what came since: not this APPEND's
+                    pass
+            except BlockingIOError:
+                pass
         sent = time.monotonic()
         client.cmd("APPEND INBOX ()", message(i))
-        arrived = watch.wait(300)
+        arrived = notified = None
+        while arrived is None or (observer and notified is None):
+            waiting = [] if arrived is not None else [watch.fd]
+            if observer and notified is None:
+                waiting.append(observer.s)
+            r, _, _ = select.select(waiting, [], [], max(0, sent + 300 - time.monotonic()))
+            if not r:
+                break
+            now = time.monotonic()
+            if watch.fd in r:
+                os.read(watch.fd, 65536)
+                arrived = now
+            if observer and observer.s in r and b"EXISTS" in observer.s.recv(65536):
+                notified = now
         if arrived is None:
             print("timeout", flush=True)
             continue
-        print(f"{arrived - sent:.4f}", flush=True)
+        print(f"{arrived - sent:.4f}" + (f" {arrived - notified:.4f}" if observer and notified else ""), flush=True)
         # A run writes more than one entry (the rename into cur/ ...): drain them.
         while watch.wait(0.05) is not None:
             pass
