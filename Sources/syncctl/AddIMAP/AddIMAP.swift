@@ -32,7 +32,11 @@ extension Syncctl.Add {
                 Exit status: 0 added (and, unless --no-sync, synced cleanly; else as sync --wait); 1 the login failed or the file could not be written (nothing written); 64 a missing or bad flag.
                 """)
 
-        @OptionGroup var socket: SocketOption
+        @Option(help: ArgumentHelp(
+            "The socket of the daemon to reload.",
+            discussion: "Default: the socket of the daemon whose configuration the store goes to: the system's (/run/syncd/syncd.sock) as root or with --system, else your own ($XDG_RUNTIME_DIR/syncd/syncd.sock)."))
+        var socket: String?
+        @Flag(help: "Add the store to the system daemon's configuration (/etc/syncd/syncd.toml) and reload that daemon.") var system = false
         @Argument(help: "The account's mail address (asked when left out).") var address: String?
         @Option(help: "The IMAP server (default: guessed from the address).") var host: String?
         @Option(help: "The server's port (default: 993 for tls, 143 otherwise).") var port: String?
@@ -74,7 +78,7 @@ extension Syncctl.Add {
             do {
                 try await add()
             } catch let error as AddError {
-                fail(error.description, status: error.description.hasPrefix("missing --") || error.description.hasPrefix("--") ? Exit.usage : Exit.refused)
+                fail(error.description, status: error.description.hasPrefix("missing ") || error.description.hasPrefix("--") ? Exit.usage : Exit.refused)
             }
         }
 
@@ -82,8 +86,9 @@ extension Syncctl.Add {
 
         private func add() async throws {
             let environment = ProcessInfo.processInfo.environment
-            let locations = socket.system ? DaemonLocations.system : DaemonLocations.forProcess(environment: environment)
+            let locations = system ? DaemonLocations.system : DaemonLocations.forProcess(environment: environment)
             let path = config ?? locations.configFile
+            let socketPath = socket ?? environment["SYNCD_SOCKET"] ?? locations.socket
             let file = try ConfigFile(path: path)
             var existing: Set<String> = []
             if file.exists {
@@ -174,7 +179,8 @@ extension Syncctl.Add {
             do {
                 folders = try await IMAPProvider.probe(provider.account)
             } catch let error as IMAPProbeError {
-                throw AddError("\(error); nothing written")
+                let hint = error.kind == .tls && caFile == nil ? " (--ca-file FILE)" : ""
+                throw AddError("\(error)\(hint); nothing written")
             }
             if login == .oauth2 {
                 Output.line("reached \(host): the connection is secured and an OAuth2 login is offered; the login itself is syncctl login \(name)")
@@ -194,8 +200,8 @@ extension Syncctl.Add {
             try file.replace(with: candidate)
             Output.line("added [store.\(name)] to \(path)")
 
-            guard let client = try? await SyncClient.connect(to: socket.path, clientName: "syncctl") else {
-                Output.line("syncd is not running at \(socket.path): it reads the new store when it starts")
+            guard let client = try? await SyncClient.connect(to: socketPath, clientName: "syncctl") else {
+                Output.line("syncd is not running at \(socketPath): it reads the new store when it starts")
                 return
             }
             let reply = await request { try await client.send(.reload) }
@@ -206,7 +212,7 @@ extension Syncctl.Add {
             Output.line("syncd reloaded: \(reply.message)")
             let known = (try? await client.status(stores: [name])) != nil
             guard known else {
-                complain("the syncd at \(socket.path) has no store \(name) after the reload: does it read another file than \(path)?")
+                complain("the syncd at \(socketPath) has no store \(name) after the reload: does it read another file than \(path)?")
                 throw ExitCode(Exit.refused)
             }
             if login == .oauth2 {

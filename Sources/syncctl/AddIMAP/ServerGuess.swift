@@ -48,7 +48,7 @@ struct ServerGuess: Equatable, Sendable {
 
     /// RFC 6186: `_imaps._tcp` (TLS) before `_imap._tcp` (STARTTLS), the best record of each.
     static func fromSRV(domain: String, lookup: SRVLookup, say: (String) -> Void) -> ServerGuess? {
-        for (service, security, label) in [("_imaps._tcp", "tls", "TLS"), ("_imap._tcp", "starttls", "STARTTLS")] {
+        for (service, security) in [("_imaps._tcp", "tls"), ("_imap._tcp", "starttls")] {
             let name = "\(service).\(domain)"
             let records: [SRVRecord]
             do {
@@ -60,7 +60,7 @@ struct ServerGuess: Equatable, Sendable {
             // A target of "." says the service is not offered (RFC 6186 §3.4).
             guard let best = records.first(where: { !$0.target.isEmpty && $0.port > 0 }) else { continue }
             return ServerGuess(host: best.target, port: Int(best.port), security: security,
-                               source: "DNS SRV \(name) (\(label))")
+                               source: "DNS SRV \(name)")
         }
         say("no DNS SRV record for _imaps._tcp.\(domain) or _imap._tcp.\(domain)")
         return nil
