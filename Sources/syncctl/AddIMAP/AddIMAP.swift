@@ -199,6 +199,7 @@ extension Syncctl.Add {
             }
             try file.replace(with: candidate)
             Output.line("added [store.\(name)] to \(path)")
+            if let made = try Self.makeMaildir(maildir) { Output.line("made \(made) (mode 0700)") }
 
             guard let client = try? await SyncClient.connect(to: socketPath, clientName: "syncctl") else {
                 Output.line("syncd is not running at \(socketPath): it reads the new store when it starts")
@@ -256,6 +257,31 @@ extension Syncctl.Add {
             let fallback = ServerGuess.conventional(domain: domain)
             say("guessing \(fallback.summary): \(fallback.source)")
             return fallback
+        }
+
+        /// Makes the Maildir's directory when it is missing (the store's first run needs it), with
+        /// the owner of the nearest directory above that exists: root adding a store to the system
+        /// daemon's /var/lib/syncd/mail makes it the daemon's user's, not root's.
+        /// - Returns: the directory made, nil when it was there.
+        static func makeMaildir(_ path: String) throws -> String? {
+            guard !FileManager.default.fileExists(atPath: path) else { return nil }
+            var parent = (path as NSString).deletingLastPathComponent
+            while !FileManager.default.fileExists(atPath: parent), parent != "/" { parent = (parent as NSString).deletingLastPathComponent }
+            var info = stat()
+            guard stat(parent, &info) == 0 else { throw AddError("cannot look at \(parent): \(String(cString: strerror(errno)))") }
+            var made: [String] = []
+            var missing = path
+            while missing != parent {
+                made.insert(missing, at: 0)
+                missing = (missing as NSString).deletingLastPathComponent
+            }
+            for directory in made {
+                guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+                    throw AddError("the store is added, but \(directory) cannot be made: \(String(cString: strerror(errno)))")
+                }
+                _ = chown(directory, info.st_uid, info.st_gid)
+            }
+            return path
         }
 
         /// The domain's first label ("example" for example.org), made unique.
