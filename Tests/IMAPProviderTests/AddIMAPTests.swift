@@ -96,6 +96,42 @@ final class AddIMAPTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/syncd.toml"))
     }
 
+    /// The built-in presets, said in one line with what the provider needs; what cannot be
+    /// guessed (Microsoft's client id, Gmail's token helper when none is installed) is a flag to pass.
+    func testPresets_outlookNeedsAClientID_gmailATokenHelper() async throws {
+        let outlook = try await syncctl([
+            "add", "imap", "me@outlook.com", "--config", directory + "/syncd.toml", "--socket", directory + "/none.sock",
+        ])
+        XCTAssertEqual(outlook.status, 64, outlook.output)
+        XCTAssertTrue(outlook.output.contains("found outlook.office365.com:993 (TLS) in the built-in preset for Outlook.com and Microsoft 365\n"), outlook.output)
+        XCTAssertTrue(outlook.output.contains("note: Microsoft takes no passwords over IMAP"), outlook.output)
+        XCTAssertTrue(outlook.output.contains("syncctl: missing --client-id"), outlook.output)
+
+        let gmail = try await syncctl([
+            "add", "imap", "me@gmail.com", "--config", directory + "/syncd.toml", "--socket", directory + "/none.sock",
+        ])
+        XCTAssertEqual(gmail.status, 64, gmail.output)
+        XCTAssertTrue(gmail.output.contains("found imap.gmail.com:993 (TLS) in the built-in preset for Gmail\n"), gmail.output)
+        XCTAssertTrue(gmail.output.contains("note: Gmail takes no passwords over IMAP"), gmail.output)
+        XCTAssertTrue(gmail.output.contains("syncctl: --token-command: the guess 'oama access me@gmail.com' will not do (there is no program 'oama'"), gmail.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/syncd.toml"))
+    }
+
+    /// A store of the name exists already: refused, nothing written.
+    func testExistingStoreName_isRefused() async throws {
+        let config = directory + "/syncd.toml"
+        let original = "[store.work]\nprovider = \"synthetic\"\n"
+        try original.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try await syncctl([
+            "add", "imap", "alice@example.test", "--host", "127.0.0.1", "--port", "1", "--security", "none", "--user", "alice",
+            "--password-file", directory + "/password", "--maildir", directory + "/Mail/work", "--store", "work",
+            "--config", config, "--socket", directory + "/none.sock",
+        ])
+        XCTAssertEqual(result.status, 64, result.output)
+        XCTAssertTrue(result.output.contains("syncctl: --store: a store named work exists already"), result.output)
+        XCTAssertEqual(try String(contentsOfFile: config, encoding: .utf8), original)
+    }
+
     /// RFC 6186: the server from `_imaps._tcp.example.test`, asked of a dnsmasq on loopback;
     /// TLS to it, trusting the test CA.
     func testSRV_fromADNSServer_TLS() async throws {
