@@ -194,6 +194,7 @@ let package = Package(
             name: "IMAPProviderTests",
             dependencies: [
                 "IMAPProvider", "IMAPProtocol", "MailServers", "Maildir", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport", "SMTPProvider", "Outbox",
+                "syncctl",  // AddIMAPParsingTests: syncctl add imap's DNS and autoconfig readers
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
