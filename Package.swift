@@ -129,9 +129,15 @@ let package = Package(
             name: "syncctl",
             dependencies: [
                 "SyncIPC", "SyncProtocol", "SyncJSON", "CSystemd",
+                // `syncctl add imap`: the imap provider's login and the daemon's config parser,
+                // DNS SRV through libresolv, autoconfig over HTTPS.
+                "IMAPProvider", "SMTPProvider", "SyncDaemon", "CResolv",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // glibc's DNS resolver (res_nquery), for RFC 6186 SRV records.
+        .systemLibrary(name: "CResolv"),
         // The JSON documents viewers print or serve (syncctl --json, syncd-http's /api): one shape for both.
         .target(name: "SyncJSON", dependencies: ["SyncProtocol"]),
         // The web dashboard, SSE and Prometheus metrics: a viewer process on SyncIPC's client.
@@ -188,6 +194,7 @@ let package = Package(
             name: "IMAPProviderTests",
             dependencies: [
                 "IMAPProvider", "IMAPProtocol", "MailServers", "Maildir", "MessageHeaders", "OAuth2", "SyncDaemon", "SyncIPC", "SyncProtocol", "TestSupport", "SMTPProvider", "Outbox",
+                "syncctl",  // AddIMAPParsingTests: syncctl add imap's DNS and autoconfig readers
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

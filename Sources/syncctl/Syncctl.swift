@@ -19,7 +19,7 @@ struct Syncctl: AsyncParsableCommand {
             \(Exit.help)
             """,
         version: version,
-        subcommands: [Status.self, Show.self, Watch.self, Wait.self, Sync.self, Cancel.self, Pause.self, Resume.self, Login.self, Errors.self, Reload.self],
+        subcommands: [Status.self, Show.self, Watch.self, Wait.self, Sync.self, Cancel.self, Pause.self, Resume.self, Login.self, Errors.self, Reload.self, Add.self],
         defaultSubcommand: Status.self)
 
     static func main() async {
@@ -50,6 +50,11 @@ struct Syncctl: AsyncParsableCommand {
         guard !global.isEmpty else { return arguments }
         let names = Set(configuration.subcommands.map { $0._commandName })
         guard let next = rest.first else { return [Status._commandName] + global }
+        // A group's options come after its subcommand: `syncctl --system add imap` is `add imap --system`.
+        // Its --user is the login name; the user's own daemon is its default anyway.
+        if next == Add._commandName, rest.count >= 2 {
+            return [next, rest[rest.startIndex + 1]] + global.filter { $0 != "--user" } + rest.dropFirst(2)
+        }
         if names.contains(next) { return [next] + global + rest.dropFirst() }
         // `syncctl --socket P --help` and the like: the root command's own flags.
         if ["help", "-h", "--help", "-help", "--version", "--generate-completion-script"].contains(next) { return Array(rest) }
