@@ -102,9 +102,9 @@ endif
 DEB_TOOLS := dpkg-buildpackage dh lintian pkg-config
 deb:
 	for t in $(DEB_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
-	if [ -n "$$missing" ] || ! pkg-config --exists libsystemd; then \
+	if [ -n "$$missing" ] || ! pkg-config --exists libsystemd libxml-2.0; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	        dpkg-dev debhelper lintian libsystemd-dev pkg-config; \
+	        dpkg-dev debhelper lintian libsystemd-dev libxml2-dev pkg-config; \
 	fi
 	rm -rf debian && cp -a packaging/debian debian
 	dpkg-buildpackage -us -uc -b; status=$$?; rm -rf debian; exit $$status
