@@ -43,53 +43,23 @@ struct SRVLookup {
     }
 }
 
-/// Just enough of the DNS message format (RFC 1035 §4) to read SRV answers.
+/// SRV answers read with glibc's DNS message parser (libresolv's ns_parserr and dn_expand).
 enum DNSMessage {
-    /// The SRV records in a response's answer section; malformed parts end the reading.
+    /// The SRV records in a response's answer section; a malformed one is skipped, and a message
+    /// that does not parse has none.
     static func srvRecords(_ message: [UInt8]) -> [SRVRecord] {
-        guard message.count >= 12 else { return [] }
-        func u16(_ at: Int) -> UInt16? { at + 1 < message.count ? UInt16(message[at]) << 8 | UInt16(message[at + 1]) : nil }
-        guard let questions = u16(4), let answers = u16(6) else { return [] }
-        var offset = 12
-        for _ in 0..<questions {
-            guard let (_, next) = name(message, at: offset) else { return [] }
-            offset = next + 4
-        }
+        let count = Int(syncd_dns_answers(message, Int32(message.count)))
+        guard count > 0 else { return [] }
         var records: [SRVRecord] = []
-        for _ in 0..<answers {
-            guard let (_, next) = name(message, at: offset), let type = u16(next), let length = u16(next + 8) else { break }
-            let data = next + 10
-            guard data + Int(length) <= message.count else { break }
-            if type == 33, length >= 7, let priority = u16(data), let weight = u16(data + 2), let port = u16(data + 4),
-               let (target, _) = name(message, at: data + 6) {
-                records.append(SRVRecord(priority: priority, weight: weight, port: port, target: target))
-            }
-            offset = data + Int(length)
+        for index in 0..<count {
+            var priority: UInt16 = 0, weight: UInt16 = 0, port: UInt16 = 0
+            var target = [CChar](repeating: 0, count: Int(NS_MAXDNAME))
+            let read = syncd_dns_srv(message, Int32(message.count), Int32(index), &priority, &weight, &port, &target, Int32(target.count))
+            guard read == 1 else { continue }
+            var host = String(decoding: target.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if host == "." { host = "" }  // the root: no such service here (RFC 6186 §3.4)
+            records.append(SRVRecord(priority: priority, weight: weight, port: port, target: host))
         }
         return records
-    }
-
-    /// A possibly compressed name at `offset`, without its trailing dot, and the offset after it.
-    static func name(_ message: [UInt8], at offset: Int) -> (String, Int)? {
-        var labels: [String] = []
-        var position = offset
-        var end: Int?
-        var jumps = 0
-        while true {
-            guard position < message.count else { return nil }
-            let length = Int(message[position])
-            if length == 0 {
-                return (labels.joined(separator: "."), end ?? position + 1)
-            } else if length & 0xC0 == 0xC0 {
-                guard position + 1 < message.count, jumps < 32 else { return nil }
-                if end == nil { end = position + 2 }
-                position = (length & 0x3F) << 8 | Int(message[position + 1])
-                jumps += 1
-            } else {
-                guard length < 64, position + 1 + length <= message.count else { return nil }
-                labels.append(String(decoding: message[(position + 1)..<(position + 1 + length)], as: UTF8.self))
-                position += 1 + length
-            }
-        }
     }
 }
