@@ -21,8 +21,9 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=/var/cache/syncd-test
 # procps: /bin/kill for ExecReload=; socat: the test client; dbus-user-session, libpam-systemd: a
-# user manager with its own bus, for `systemctl --user -M alice@`.
-packages=systemd,dbus,procps,socat,dbus-user-session,libpam-systemd
+# user manager with its own bus, for `systemctl --user -M alice@`; libxml2: what `make install`'s
+# binaries link beyond minbase (syncctl's XMLParser; the package's Depends pulls it in itself).
+packages=systemd,dbus,procps,socat,dbus-user-session,libpam-systemd,libxml2
 started=$SECONDS
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root" >&2; exit 2; }
 
