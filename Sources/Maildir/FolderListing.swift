@@ -41,8 +41,6 @@ struct Location: Equatable {
         storedName ?? (inNew ? base : MessageFileName.curName(base: base, flags: flags))
     }
 
-    func relativePath(base: String) -> String { (inNew ? "new/" : "cur/") + name(base: base) }
-
     /// Packed into a byte: the six flags, `inNew`, and a set bit so that 0 means "none".
     fileprivate var packed: UInt8? {
         storedName == nil ? flags.rawValue | (inNew ? 0x40 : 0) | 0x80 : nil
@@ -188,19 +186,5 @@ struct FolderListing {
             found[uid] = Location(inNew: files[chosen].inNew, name: files[chosen].name, base: entry.baseName)
         }
         unclaimed = claimed.indices.filter { !claimed[$0] }
-    }
-
-    /// Every file, the ones matched while reading made whole again: for the rare operations that
-    /// touch every file (a new UIDVALIDITY).
-    func allFiles(map: UIDMap) -> [(inNew: Bool, name: String)] {
-        var all = files.map { (inNew: $0.inNew, name: $0.name) }
-        // Those claimed by base name are in `files` already.
-        let listed = Set(files.map(\.relativePath))
-        found.forEach { uid, location in
-            guard let entry = map.entries[uid] else { return }
-            let name = location.name(base: entry.baseName)
-            if !listed.contains(location.relativePath(base: entry.baseName)) { all.append((location.inNew, name)) }
-        }
-        return all
     }
 }

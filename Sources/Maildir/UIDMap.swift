@@ -163,112 +163,110 @@ public struct UIDMap: Sendable, Equatable {
         func corrupt(_ why: String) -> MaildirError {
             MaildirError(.corruptMap, "\(path) line \(lineNumber): \(why); move the file aside to rebuild it from the message names")
         }
-        do {
-            func nextLine() throws -> ArraySlice<UInt8>? {
-                guard let line = try lines.next() else { return nil }  // the end, or no newline: truncated
-                lineNumber += 1
-                return line
-            }
-            func fields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
-                line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-            }
-            func decimal<T: FixedWidthInteger>(_ field: ArraySlice<UInt8>, _: T.Type) -> T? {
-                guard !field.isEmpty, field.count <= 20 else { return nil }
-                var value: T = 0
-                for byte in field {
-                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                    let (times, o1) = value.multipliedReportingOverflow(by: 10)
-                    let (sum, o2) = times.addingReportingOverflow(T(byte - UInt8(ascii: "0")))
-                    guard !o1, !o2 else { return nil }
-                    value = sum
-                }
-                return value
-            }
-            func flags(_ field: ArraySlice<UInt8>) -> MessageFlags? {
-                if field.count == 1, field.first == UInt8(ascii: "-") { return [] }
-                return MessageFlags(maildirLetters: String(decoding: field, as: UTF8.self))
-            }
-
-            guard let first = try nextLine(), first.elementsEqual(Self.magic.utf8) else {
-                throw corrupt("not a syncd UID map (expected \"\(Self.magic)\")")
-            }
-            var expected: Int?
-            while expected == nil {
-                guard let line = try nextLine() else { throw corrupt("truncated header") }
-                let parts = fields(line)
-                guard parts.count == 2 else { throw corrupt("malformed header line") }
-                let key = String(decoding: parts[0], as: UTF8.self)
-                switch key {
-                case "folder":
-                    guard parts[1].count == 8, let id = UInt32(String(decoding: parts[1], as: UTF8.self), radix: 16)
-                    else { throw corrupt("bad folder id") }
-                    folderID = id
-                case "uidvalidity":
-                    guard let value = decimal(parts[1], UInt32.self) else { throw corrupt("bad uidvalidity") }
-                    uidValidity = value
-                case "highestuid":
-                    guard let value = decimal(parts[1], UInt32.self) else { throw corrupt("bad highestuid") }
-                    highestUID = value
-                case "highestmodseq":
-                    guard let value = decimal(parts[1], UInt64.self) else { throw corrupt("bad highestmodseq") }
-                    highestModSeq = value
-                case "messages":
-                    guard let value = decimal(parts[1], Int.self) else { throw corrupt("bad message count") }
-                    expected = value
-                default:
-                    throw corrupt("unknown header \"\(key)\"")
-                }
-            }
-            let count = expected!
-            entries.reserveCapacity(count)
-            for _ in 0..<count {
-                guard let line = try nextLine() else { throw corrupt("truncated: expected \(count) messages") }
-                let parts = fields(line)
-                guard parts.count == 3 || parts.count == 4 else { throw corrupt("malformed message line") }
-                guard let uid = decimal(parts[0], UInt32.self), uid != 0 else { throw corrupt("bad UID") }
-                guard let agreed = flags(parts[1]) else { throw corrupt("bad flags") }
-                guard !parts[2].isEmpty else { throw corrupt("empty file name") }
-                var pending: Pending?
-                if parts.count == 4 {
-                    let marker = parts[3]
-                    if marker.count == 1, marker.first == UInt8(ascii: "x") {
-                        pending = .expunge
-                    } else if marker.first == UInt8(ascii: "="),
-                        let target = MessageFlags(maildirLetters: String(decoding: marker.dropFirst(), as: UTF8.self))
-                    {
-                        pending = .flags(target)
-                    } else {
-                        throw corrupt("bad pending marker")
-                    }
-                }
-                let entry = Entry(baseName: String(decoding: parts[2], as: UTF8.self), flags: agreed, pending: pending)
-                guard entries.updateValue(entry, forKey: uid) == nil else { throw corrupt("UID \(uid) twice") }
-            }
-            while true {
-                guard let line = try nextLine() else { throw corrupt("missing \"end\"") }
-                if line.elementsEqual("end".utf8) { break }
-                let parts = fields(line)
-                guard parts.count == 6 || parts.count == 7, parts[0].elementsEqual("upload".utf8) else { throw corrupt("missing \"end\"") }
-                let unique = String(decoding: parts[1], as: UTF8.self)
-                guard UIDMap.isStorable(baseName: unique), !unique.contains(","), let uploaded = flags(parts[2]),
-                    let size = decimal(parts[3], Int.self), size > 0,
-                    let localBase = PendingUpload.unescape(String(decoding: parts[5], as: UTF8.self)), !localBase.isEmpty
-                else { throw corrupt("malformed upload line") }
-                var date: Int64?
-                if !(parts[4].count == 1 && parts[4].first == UInt8(ascii: "-")) {
-                    guard let value = decimal(parts[4], Int64.self) else { throw corrupt("bad upload date") }
-                    date = value
-                }
-                var source: MoveSource?
-                if parts.count == 7 {
-                    guard let value = MoveSource(encoded: String(decoding: parts[6], as: UTF8.self)) else { throw corrupt("bad move source") }
-                    source = value
-                }
-                let upload = PendingUpload(
-                    unique: unique, localBase: localBase, flags: uploaded, wireSize: size, internalDate: date, moveSource: source)
-                guard uploads.updateValue(upload, forKey: unique) == nil else { throw corrupt("upload \(unique) twice") }
-            }
-            guard try lines.atEnd else { throw corrupt("data after \"end\"") }
+        func nextLine() throws -> ArraySlice<UInt8>? {
+            guard let line = try lines.next() else { return nil }  // the end, or no newline: truncated
+            lineNumber += 1
+            return line
         }
+        func fields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+            line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+        }
+        func decimal<T: FixedWidthInteger>(_ field: ArraySlice<UInt8>, _: T.Type) -> T? {
+            guard !field.isEmpty, field.count <= 20 else { return nil }
+            var value: T = 0
+            for byte in field {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                let (times, o1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times.addingReportingOverflow(T(byte - UInt8(ascii: "0")))
+                guard !o1, !o2 else { return nil }
+                value = sum
+            }
+            return value
+        }
+        func flags(_ field: ArraySlice<UInt8>) -> MessageFlags? {
+            if field.count == 1, field.first == UInt8(ascii: "-") { return [] }
+            return MessageFlags(maildirLetters: String(decoding: field, as: UTF8.self))
+        }
+
+        guard let first = try nextLine(), first.elementsEqual(Self.magic.utf8) else {
+            throw corrupt("not a syncd UID map (expected \"\(Self.magic)\")")
+        }
+        var expected: Int?
+        while expected == nil {
+            guard let line = try nextLine() else { throw corrupt("truncated header") }
+            let parts = fields(line)
+            guard parts.count == 2 else { throw corrupt("malformed header line") }
+            let key = String(decoding: parts[0], as: UTF8.self)
+            switch key {
+            case "folder":
+                guard parts[1].count == 8, let id = UInt32(String(decoding: parts[1], as: UTF8.self), radix: 16)
+                else { throw corrupt("bad folder id") }
+                folderID = id
+            case "uidvalidity":
+                guard let value = decimal(parts[1], UInt32.self) else { throw corrupt("bad uidvalidity") }
+                uidValidity = value
+            case "highestuid":
+                guard let value = decimal(parts[1], UInt32.self) else { throw corrupt("bad highestuid") }
+                highestUID = value
+            case "highestmodseq":
+                guard let value = decimal(parts[1], UInt64.self) else { throw corrupt("bad highestmodseq") }
+                highestModSeq = value
+            case "messages":
+                guard let value = decimal(parts[1], Int.self) else { throw corrupt("bad message count") }
+                expected = value
+            default:
+                throw corrupt("unknown header \"\(key)\"")
+            }
+        }
+        let count = expected!
+        entries.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let line = try nextLine() else { throw corrupt("truncated: expected \(count) messages") }
+            let parts = fields(line)
+            guard parts.count == 3 || parts.count == 4 else { throw corrupt("malformed message line") }
+            guard let uid = decimal(parts[0], UInt32.self), uid != 0 else { throw corrupt("bad UID") }
+            guard let agreed = flags(parts[1]) else { throw corrupt("bad flags") }
+            guard !parts[2].isEmpty else { throw corrupt("empty file name") }
+            var pending: Pending?
+            if parts.count == 4 {
+                let marker = parts[3]
+                if marker.count == 1, marker.first == UInt8(ascii: "x") {
+                    pending = .expunge
+                } else if marker.first == UInt8(ascii: "="),
+                    let target = MessageFlags(maildirLetters: String(decoding: marker.dropFirst(), as: UTF8.self))
+                {
+                    pending = .flags(target)
+                } else {
+                    throw corrupt("bad pending marker")
+                }
+            }
+            let entry = Entry(baseName: String(decoding: parts[2], as: UTF8.self), flags: agreed, pending: pending)
+            guard entries.updateValue(entry, forKey: uid) == nil else { throw corrupt("UID \(uid) twice") }
+        }
+        while true {
+            guard let line = try nextLine() else { throw corrupt("missing \"end\"") }
+            if line.elementsEqual("end".utf8) { break }
+            let parts = fields(line)
+            guard parts.count == 6 || parts.count == 7, parts[0].elementsEqual("upload".utf8) else { throw corrupt("missing \"end\"") }
+            let unique = String(decoding: parts[1], as: UTF8.self)
+            guard UIDMap.isStorable(baseName: unique), !unique.contains(","), let uploaded = flags(parts[2]),
+                let size = decimal(parts[3], Int.self), size > 0,
+                let localBase = PendingUpload.unescape(String(decoding: parts[5], as: UTF8.self)), !localBase.isEmpty
+            else { throw corrupt("malformed upload line") }
+            var date: Int64?
+            if !(parts[4].count == 1 && parts[4].first == UInt8(ascii: "-")) {
+                guard let value = decimal(parts[4], Int64.self) else { throw corrupt("bad upload date") }
+                date = value
+            }
+            var source: MoveSource?
+            if parts.count == 7 {
+                guard let value = MoveSource(encoded: String(decoding: parts[6], as: UTF8.self)) else { throw corrupt("bad move source") }
+                source = value
+            }
+            let upload = PendingUpload(
+                unique: unique, localBase: localBase, flags: uploaded, wireSize: size, internalDate: date, moveSource: source)
+            guard uploads.updateValue(upload, forKey: unique) == nil else { throw corrupt("upload \(unique) twice") }
+        }
+        guard try lines.atEnd else { throw corrupt("data after \"end\"") }
     }
 }
