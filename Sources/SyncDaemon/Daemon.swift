@@ -248,7 +248,7 @@ public actor Daemon: ControlHandler {
 
     private func shutDown() async {
         for login in logins.values { login.task.cancel() }
-        for name in Array(push.listeners.keys) { stopListener(name) }
+        stopListeners()
         sleepWatcher?.stop()
         networkWatcher?.stop()
         for name in runs.keys { cancel(name, reason: .shutdown) }

@@ -60,22 +60,15 @@ extension Daemon {
     /// and ends as it ends, and an on-demand run still starts (someone asked for it).
     private func goOffline() {
         scheduler.offline = true
-        for name in Array(push.listeners.keys) { stopListener(name) }
+        stopListeners()
         for name in config.storeNames { publishInfo(name) }
         startDueRuns()
     }
 
-    /// A route again, or another one: listeners start anew (a connection made through the old
-    /// route may be dead without knowing it) and every store runs at once, as after a resume.
+    /// A route again, or another one: as after a resume.
     private func networkBack() {
         scheduler.offline = false
-        for name in config.storeNames {
-            stopListener(name)
-            startListener(name)
-            scheduler.catchUp(name, now: .now)
-            publishInfo(name)
-        }
-        startDueRuns()
+        reconnectAndCatchUp()
     }
 
     /// "wlan0 (gateway 192.168.1.1)".

@@ -52,6 +52,11 @@ extension Daemon {
     }
 
     /// Stops the store's listener; its state shows as not configured until one starts again.
+    /// Every store's listener (sleep, no network, shutdown).
+    func stopListeners() {
+        for name in Array(push.listeners.keys) { stopListener(name) }
+    }
+
     func stopListener(_ name: String) {
         guard let listener = push.listeners.removeValue(forKey: name) else { return }
         listener.task.cancel()
@@ -136,7 +141,7 @@ extension Daemon {
     private func machineSleeps() {
         logger.notice("the machine is going to sleep: closing push connections")
         asleep = true
-        for name in Array(push.listeners.keys) { stopListener(name) }
+        stopListeners()
         sleepWatcher?.released()
     }
 
@@ -145,7 +150,15 @@ extension Daemon {
         guard asleep else { return }
         asleep = false
         logger.notice("the machine woke up: reconnecting and catching up")
+        reconnectAndCatchUp()
+    }
+
+    /// After a resume or when the network is back (or another route carries it): every listener
+    /// anew (a connection made before may be dead without knowing it) and every store runs at once
+    /// for what came meanwhile, instead of waiting for its interval.
+    func reconnectAndCatchUp() {
         for name in config.storeNames {
+            stopListener(name)
             startListener(name)
             scheduler.catchUp(name, now: .now)
             publishInfo(name)
