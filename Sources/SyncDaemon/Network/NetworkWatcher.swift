@@ -28,21 +28,12 @@ final class NetworkWatcher: Sendable {
     let routes: AsyncStream<[DefaultRoute]>
     private let continuation: AsyncStream<[DefaultRoute]>.Continuation
     /// Written to by ``stop()``, read by the netlink thread.
-    private let control: (read: Int32, write: Int32)
+    private let control = ControlPipe()
     private let logger: Logger
 
     init(logger: Logger) {
         (routes, continuation) = AsyncStream.makeStream(of: [DefaultRoute].self)
-        var fds: [Int32] = [-1, -1]
-        _ = pipe(&fds)
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        control = (fds[0], fds[1])
         self.logger = logger
-    }
-
-    deinit {
-        close(control.read)
-        close(control.write)
     }
 
     /// Starts the netlink thread (it blocks in poll(2), so not on the cooperative pool).
@@ -56,8 +47,7 @@ final class NetworkWatcher: Sendable {
     }
 
     func stop() {
-        var byte = UInt8(ascii: "q")
-        _ = write(control.write, &byte, 1)
+        control.send(UInt8(ascii: "q"))
     }
 
     private func run() {
@@ -78,11 +68,8 @@ final class NetworkWatcher: Sendable {
         var sequence: UInt32 = 0
         var failing = false
         while true {
-            var wait: Int32 = -1
-            if let dumpAt {
-                wait = Self.milliseconds(dumpAt - .now)
-            }
-            var fds = [pollfd(fd: events, events: Int16(POLLIN), revents: 0), pollfd(fd: control.read, events: Int16(POLLIN), revents: 0)]
+            let wait = pollMilliseconds(until: dumpAt)
+            var fds = [pollfd(fd: events, events: Int16(POLLIN), revents: 0), pollfd(fd: control.readEnd, events: Int16(POLLIN), revents: 0)]
             guard poll(&fds, 2, wait) >= 0 || errno == EINTR else { return }
             if fds[1].revents != 0 { return }
             if fds[0].revents != 0, drain(events, into: &buffer) {
@@ -114,22 +101,14 @@ final class NetworkWatcher: Sendable {
     private func drain(_ fd: Int32, into buffer: inout [UInt8]) -> Bool {
         var relevant = false
         while true {
-            var sender = NetlinkAddress()
-            var senderLength = socklen_t(MemoryLayout<NetlinkAddress>.size)
-            let count = buffer.withUnsafeMutableBytes { bytes in
-                withUnsafeMutablePointer(to: &sender) { address in
-                    address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        recvfrom(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_TRUNC), $0, &senderLength)
-                    }
-                }
-            }
+            let (count, sender) = Self.receive(fd, into: &buffer, flags: Int32(MSG_DONTWAIT))
             if count < 0 {
                 if errno == EINTR { continue }
                 // ENOBUFS: the kernel dropped events for want of room; what they said is unknown.
                 return relevant || errno == ENOBUFS
             }
             // Only the kernel speaks for the routing table.
-            guard sender.pid == 0 else { continue }
+            guard sender == 0 else { continue }
             guard count <= buffer.count, let messages = try? Netlink.messages(in: buffer[0..<count]) else {
                 relevant = true
                 continue
@@ -179,23 +158,14 @@ final class NetworkWatcher: Sendable {
         let deadline = ContinuousClock.now + .seconds(5)
         while true {
             var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let left = deadline - .now
-            guard left > .zero else { throw DumpFailure(description: "no answer within 5s") }
-            let polled = poll(&ready, 1, Self.milliseconds(left))
+            guard deadline > .now else { throw DumpFailure(description: "no answer within 5s") }
+            let polled = poll(&ready, 1, pollMilliseconds(until: deadline))
             if polled < 0, errno == EINTR { continue }
             guard polled > 0 else { continue }
-            var sender = NetlinkAddress()
-            var senderLength = socklen_t(MemoryLayout<NetlinkAddress>.size)
-            let count = buffer.withUnsafeMutableBytes { bytes in
-                withUnsafeMutablePointer(to: &sender) { address in
-                    address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        recvfrom(fd, bytes.baseAddress, bytes.count, Int32(MSG_TRUNC), $0, &senderLength)
-                    }
-                }
-            }
+            let (count, sender) = Self.receive(fd, into: &buffer, flags: 0)
             if count < 0, errno == EINTR { continue }
             guard count >= 0 else { throw DumpFailure(description: "receive: \(String(cString: strerror(errno)))") }
-            guard sender.pid == 0 else { continue }
+            guard sender == 0 else { continue }
             guard count <= buffer.count else { throw DumpFailure(description: "a datagram of \(count) bytes, over the buffer") }
             let messages: [Netlink.Message]
             do { messages = try Netlink.messages(in: buffer[0..<count]) } catch { throw DumpFailure(description: "\(error)") }
@@ -223,11 +193,19 @@ final class NetworkWatcher: Sendable {
         }
     }
 
-    /// A poll(2) timeout that does not end before `duration` (rounded up to the millisecond).
-    private static func milliseconds(_ duration: Duration) -> Int32 {
-        guard duration > .zero else { return 0 }
-        let (seconds, attoseconds) = duration.components
-        return Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    /// One datagram into `buffer`: its whole length (MSG_TRUNC: more than the buffer if it was cut),
+    /// or -1 with errno set; and the sender's port id (0: the kernel).
+    private static func receive(_ fd: Int32, into buffer: inout [UInt8], flags: Int32) -> (count: Int, sender: UInt32) {
+        var sender = NetlinkAddress()
+        var senderLength = socklen_t(MemoryLayout<NetlinkAddress>.size)
+        let count = buffer.withUnsafeMutableBytes { bytes in
+            withUnsafeMutablePointer(to: &sender) { address in
+                address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, bytes.baseAddress, bytes.count, flags | Int32(MSG_TRUNC), $0, &senderLength)
+                }
+            }
+        }
+        return (count, sender.pid)
     }
 
     /// The route with its interface's name, for the journal.

@@ -483,7 +483,7 @@ extension ExecProvider {
                 pollfd(fd: control.wakeFD, events: Int16(POLLIN), revents: 0),
             ]
             // On a timeout or EINTR the caller's loop re-checks exit and deadlines.
-            guard poll(&fds, nfds_t(fds.count), Self.milliseconds(until: deadline)) > 0 else { return }
+            guard poll(&fds, nfds_t(fds.count), pollMilliseconds(until: deadline)) > 0 else { return }
             if fds[2].revents != 0 { control.drainWake() }
             if fds[0].revents != 0 {
                 for line in stdout.read(using: &buffer) {
@@ -501,15 +501,6 @@ extension ExecProvider {
 
         private func warnCut(_ stream: String) {
             callback.logger.warning("a line on the command's \(stream) was longer than \(LineBuffer.limit / 1024) KiB and was cut")
-        }
-
-        /// A `poll` timeout, rounded up so the deadline has passed when poll returns; -1 for none.
-        static func milliseconds(until deadline: ContinuousClock.Instant?) -> Int32 {
-            guard let deadline else { return -1 }
-            let left = ContinuousClock.now.duration(to: deadline)
-            guard left > .zero else { return 0 }
-            let (seconds, attoseconds) = left.components
-            return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
         }
     }
 

@@ -23,23 +23,14 @@ final class SleepWatcher: Sendable {
     let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
     /// Written to by ``released()`` ("r") and ``stop()`` ("q"), read by the bus thread.
-    private let control: (read: Int32, write: Int32)
+    private let control = ControlPipe()
     private let address: String?
     private let logger: Logger
 
     init(address: String?, logger: Logger) {
         (events, continuation) = AsyncStream.makeStream(of: Event.self)
-        var fds: [Int32] = [-1, -1]
-        _ = pipe(&fds)
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        control = (fds[0], fds[1])
         self.address = address
         self.logger = logger
-    }
-
-    deinit {
-        close(control.read)
-        close(control.write)
     }
 
     /// Starts the bus thread (it blocks in poll(2), so not on the cooperative pool).
@@ -54,13 +45,11 @@ final class SleepWatcher: Sendable {
 
     /// The daemon is ready for the sleep: the delay lock goes.
     func released() {
-        var byte = UInt8(ascii: "r")
-        _ = write(control.write, &byte, 1)
+        control.send(UInt8(ascii: "r"))
     }
 
     func stop() {
-        var byte = UInt8(ascii: "q")
-        _ = write(control.write, &byte, 1)
+        control.send(UInt8(ascii: "q"))
     }
 
     /// Passed to the signal callback: where it says what it saw.
@@ -117,7 +106,7 @@ final class SleepWatcher: Sendable {
             while sd_bus_process(bus, nil) > 0 {}
             var fds = [
                 pollfd(fd: sd_bus_get_fd(bus), events: Int16(sd_bus_get_events(bus)), revents: 0),
-                pollfd(fd: control.read, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: control.readEnd, events: Int16(POLLIN), revents: 0),
             ]
             var timeout: UInt64 = 0
             var wait: Int32 = -1
@@ -132,7 +121,7 @@ final class SleepWatcher: Sendable {
                 logger.warning("the bus went away: sleep and resume are no longer watched")
                 return
             }
-            if fds[1].revents != 0, read(control.read, &byte, 1) == 1 {
+            if fds[1].revents != 0, read(control.readEnd, &byte, 1) == 1 {
                 if byte == UInt8(ascii: "q") { break }
                 if inhibitor >= 0 {
                     close(inhibitor)
