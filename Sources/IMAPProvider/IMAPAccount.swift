@@ -244,6 +244,16 @@ public struct IMAPAccount: Sendable {
         return include.contains { Glob.matches($0, folder) } && !exclude.contains { Glob.matches($0, folder) }
     }
 
+    /// The local name of a folder the server listed, if it is one the account syncs (its name
+    /// decodes from modified UTF-7 and makes a folder name).
+    func syncedFolder(_ entry: MailboxListEntry) -> FolderName? {
+        guard let decoded = try? entry.name.decoded(),
+              let name = try? FolderName(imapName: decoded, delimiter: entry.delimiter),
+              wants(name.description)
+        else { return nil }
+        return name
+    }
+
     /// A client TLS context that verifies the server's certificate and name against the system's
     /// roots, or against `ca_file` when given.
     func tlsContext() throws -> NIOSSLContext {

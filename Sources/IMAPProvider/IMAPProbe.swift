@@ -58,9 +58,7 @@ extension IMAPProvider {
                 try await session.run(.list()) { event in
                     guard case .list(let entry) = event,
                           !entry.attributes.contains(.noSelect), !entry.attributes.contains(.nonExistent),
-                          let decoded = try? entry.name.decoded(),
-                          let name = try? FolderName(imapName: decoded, delimiter: entry.delimiter),
-                          account.wants(name.description)
+                          let name = account.syncedFolder(entry)
                     else { return }
                     folders.append(name.description)
                 }

@@ -165,11 +165,7 @@ final class IMAPSyncRun {
     private func listFolders() async throws -> [RemoteFolder] {
         var folders: [RemoteFolder] = []
         try await session.run(.list()) { event in
-            guard case .list(let entry) = event else { return }
-            guard let decoded = try? entry.name.decoded(),
-                  let name = try? FolderName(imapName: decoded, delimiter: entry.delimiter),
-                  account.wants(name.description)
-            else { return }
+            guard case .list(let entry) = event, let name = account.syncedFolder(entry) else { return }
             let selectable = !entry.attributes.contains(.noSelect) && !entry.attributes.contains(.nonExistent)
             folders.append(RemoteFolder(name: name, mailbox: entry.name, selectable: selectable))
         }
