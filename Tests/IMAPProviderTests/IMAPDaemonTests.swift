@@ -19,17 +19,8 @@ final class IMAPDaemonTests: XCTestCase {
         // "Zeitung" sorts after INBOX, so the big message is left for the restarted daemon.
         try dovecot.addMessage(folder: "Zeitung", bodyMegabytes: 100)
         let daemon = try DaemonProcess(config: "")
-        try "secret".write(toFile: daemon.directory + "/password", atomically: true, encoding: .utf8)
         let maildir = daemon.directory + "/mail"
-        try daemon.writeConfig("""
-            [store.mail]
-            provider = "imap"
-            host = "127.0.0.1"
-            port = \(dovecot.plainPort)
-            security = "none"
-            user = "alice"
-            password = { file = "\(daemon.directory)/password" }
-            maildir = "\(maildir)"
+        try daemon.writeIMAPStore(dovecot, """
             fetch_batch = 10
             run_at_startup = false
             """)

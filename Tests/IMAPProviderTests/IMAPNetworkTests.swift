@@ -39,16 +39,7 @@ final class IMAPNetworkTests: XCTestCase {
         self.dovecot = dovecot
         let daemon = try DaemonProcess(config: "")
         self.daemon = daemon
-        try "secret".write(toFile: daemon.directory + "/password", atomically: true, encoding: .utf8)
-        try daemon.writeConfig("""
-            [store.mail]
-            provider = "imap"
-            host = "127.0.0.1"
-            port = \(dovecot.plainPort)
-            security = "none"
-            user = "alice"
-            password = { file = "\(daemon.directory)/password" }
-            maildir = "\(daemon.directory)/mail"
+        try daemon.writeIMAPStore(dovecot, """
             timeout = "5s"
             push_notify = false
             push_local = false

@@ -15,16 +15,7 @@ final class IMAPPushTests: XCTestCase {
     /// run sync it), and `extra` config lines.
     private func daemon(_ dovecot: Dovecot, _ extra: String = "") throws -> DaemonProcess {
         let daemon = try DaemonProcess(config: "")
-        try "secret".write(toFile: daemon.directory + "/password", atomically: true, encoding: .utf8)
-        try daemon.writeConfig("""
-            [store.mail]
-            provider = "imap"
-            host = "127.0.0.1"
-            port = \(dovecot.plainPort)
-            security = "none"
-            user = "alice"
-            password = { file = "\(daemon.directory)/password" }
-            maildir = "\(daemon.directory)/mail"
+        try daemon.writeIMAPStore(dovecot, """
             timeout = "5s"
             \(extra.contains("push_notify") ? "" : "push_notify = false")
             \(extra)

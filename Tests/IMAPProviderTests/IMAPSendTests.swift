@@ -26,30 +26,21 @@ final class IMAPSendTests: XCTestCase {
         init(_ extra: String = "", smtpPort: Int? = nil) throws {
             postfix = try Postfix()
             daemon = try DaemonProcess(config: "")
-            try "secret".write(toFile: daemon.directory + "/password", atomically: true, encoding: .utf8)
-            try daemon.writeConfig(config(extra, smtpPort: smtpPort ?? postfix.submissionPort))
+            try writeConfig(extra, smtpPort: smtpPort ?? postfix.submissionPort)
         }
 
-        func config(_ extra: String, smtpPort: Int) -> String {
-            """
-            [store.mail]
-            provider = "imap"
-            host = "127.0.0.1"
-            port = \(dovecot.plainPort)
-            security = "none"
-            user = "alice"
-            password = { file = "\(daemon.directory)/password" }
-            maildir = "\(daemon.directory)/mail"
-            timeout = "5s"
-            push = []
-            \(extra)
+        func writeConfig(_ extra: String, smtpPort: Int) throws {
+            try daemon.writeIMAPStore(dovecot, """
+                timeout = "5s"
+                push = []
+                \(extra)
 
-            [store.mail.smtp]
-            host = "127.0.0.1"
-            port = \(smtpPort)
-            ca_file = "\(postfix.caFile)"
-            timeout = "5s"
-            """
+                [store.mail.smtp]
+                host = "127.0.0.1"
+                port = \(smtpPort)
+                ca_file = "\(postfix.caFile)"
+                timeout = "5s"
+                """)
         }
 
         /// The raw messages in one of `user`'s server folders.
@@ -214,7 +205,7 @@ final class IMAPSendTests: XCTestCase {
         XCTAssertEqual(down.last?.doneResult, .network, "\(down.map(\.kind))")
         XCTAssertEqual(mail.waiting, 1)
 
-        try mail.daemon.writeConfig(mail.config("", smtpPort: mail.postfix.submissionPort))
+        try mail.writeConfig("", smtpPort: mail.postfix.submissionPort)
         mail.daemon.signal(SIGHUP)
         try await Task.sleep(for: .milliseconds(500))
         let up = try sync(mail)
