@@ -141,19 +141,18 @@ public final class SyncServer: Sendable {
                         ViewerHandler(hub: hub.value, server: configuration))
                 }
             }
-        let channel: Channel
+        let channel: Channel, boundAt: String
         switch configuration.listener {
         case .path(let path, let mode):
             try Self.removeStaleSocket(at: path)
-            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
-            if let mode, chmod(path, mode_t(mode)) != 0 {
-                throw SyncServerError("cannot set mode \(String(mode, radix: 8)) on \(path): \(String(cString: strerror(errno)))")
-            }
+            channel = try await Self.bind(bootstrap, at: path, mode: mode)
+            boundAt = path
         case .descriptor(let fd):
             channel = try await bootstrap.withBoundSocket(fd).get()
+            boundAt = channel.localAddress?.pathname ?? "fd \(fd)"
         }
         listening.withLock { $0 = channel }
-        configuration.logger.info("listening for viewers", metadata: ["socket": "\(channel.localAddress?.pathname ?? "fd")"])
+        configuration.logger.info("listening for viewers", metadata: ["socket": "\(boundAt)"])
     }
 
     /// A callback object for one run of one store, for the provider's sync thread.
@@ -208,6 +207,38 @@ public final class SyncServer: Sendable {
     }
 
     /// Removes a socket file nobody listens on; refuses to steal one a live server answers on.
+    /// Binds `path` so that it appears already with `mode`: bound under a private name beside it,
+    /// given its mode, then renamed into place, because a socket bound in place is born with the
+    /// umask's mode and a viewer could connect before a chmod narrows it. A private name too long
+    /// for a socket address falls back to binding in place.
+    static func bind(_ bootstrap: ServerBootstrap, at path: String, mode: UInt32?) async throws -> Channel {
+        let directory = path.lastIndex(of: "/").map { String(path[...$0]) } ?? "./"
+        let staging = directory + ".syncd-bind.\(getpid())"
+        guard let mode, staging.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+            let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+            if let mode { try setMode(mode, on: path, closing: channel) }
+            return channel
+        }
+        let channel = try await bootstrap.bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: true).get()
+        do {
+            try setMode(mode, on: staging, closing: channel)
+            guard rename(staging, path) == 0 else {
+                throw SyncServerError("cannot move the socket into place at \(path): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(staging)
+            throw error
+        }
+        return channel
+    }
+
+    private static func setMode(_ mode: UInt32, on path: String, closing channel: Channel) throws {
+        guard chmod(path, mode_t(mode)) != 0 else { return }
+        let reason = String(cString: strerror(errno))
+        channel.close(promise: nil)
+        throw SyncServerError("cannot set mode \(String(mode, radix: 8)) on \(path): \(reason)")
+    }
+
     static func removeStaleSocket(at path: String) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
