@@ -69,7 +69,6 @@ done
 sleep 5
 
 ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s }'; }
 # Per thread (name and switches), to tell which of them wakes: printed at the end.
 by_thread() {
     for t in /proc/"$1"/task/*; do
@@ -78,21 +77,25 @@ by_thread() {
 }
 hz=$(getconf CLK_TCK)
 by_thread "$daemon" > "$work/threads0"
-t0=$(ticks "$daemon"); c0=$(switches "$daemon")
+t0=$(ticks "$daemon")
 perf_out=""
 if command -v perf >/dev/null; then
     perf_out=$(perf stat -x, -e context-switches -p "$daemon" -- sleep "$window" 2>&1 >/dev/null || true)
 else
     sleep "$window"
 fi
-t1=$(ticks "$daemon"); c1=$(switches "$daemon")
+t1=$(ticks "$daemon")
 by_thread "$daemon" > "$work/threads1"
+# Per thread, because a thread that ends takes its count out of /proc: the switches of threads alive
+# at the end since the start (a thread born in the window counts whole); those that ended are named.
+switched=$(join -a 2 -e 0 -o 2.1,1.3,2.3 "$work/threads0" "$work/threads1" | awk '{ s += $3 - $2 } END { print s + 0 }')
+ended=$(join -v 1 "$work/threads0" "$work/threads1" | wc -l)
 perf_switches=$(echo "$perf_out" | awk -F, '/context-switches/ && $1 ~ /^[0-9]+$/ { print $1 }')
 
 echo "command: $0 $minutes   (syncd from $bin; 2 accounts, 20 folders on IDLE, ${window}s window)"
 awk -v t=$((t1 - t0)) -v hz="$hz" -v w="$window" 'BEGIN {
     printf "syncd CPU: %.2f s over %d s = %.4f %% of one core (target <= 0.1 %%)\n", t / hz, w, 100 * t / hz / w }'
-echo "syncd context switches (/proc, all threads): $((c1 - c0)) = $(awk -v c=$((c1 - c0)) -v w="$window" 'BEGIN { printf "%.2f", c / w }')/s"
+echo "syncd context switches (/proc, per thread): $switched = $(awk -v c="$switched" -v w="$window" 'BEGIN { printf "%.2f", c / w }')/s$([ "$ended" -eq 0 ] || echo " (not counting $ended threads that ended in the window)")"
 [ -z "$perf_switches" ] || echo "syncd context switches (perf stat): $perf_switches"
 [ -n "$perf_switches" ] || echo "perf stat: cannot count here (${perf_out:-not installed}); /proc figure above"
 awk -v w="$window" 'BEGIN {
