@@ -35,15 +35,25 @@ public struct OAuth2Tokens: Sendable {
     /// there is none, or with `forceRefresh`, a new one from the refresh token.
     /// - Returns: the token, and whether it was refreshed just now.
     public func accessToken(forceRefresh: Bool = false, now: Date = Date()) async throws(Failure) -> (token: String, refreshed: Bool) {
-        let stored: StoredTokens?
-        do { stored = try file.load() } catch { throw .storage("\(error)") }
-        guard var tokens = stored else { throw .loginRequired("not logged in yet") }
-        guard tokens.tokenURL == client.configuration.tokenURL, tokens.clientID == client.configuration.clientID else {
-            throw .loginRequired("the login was made with another token endpoint or client id than the configuration names now")
-        }
         let clock = now.timeIntervalSince1970
-        if !forceRefresh, let token = tokens.usableAccessToken(now: clock, margin: Self.margin(tokens)) {
+        let before = try load()
+        if !forceRefresh, let token = before.usableAccessToken(now: clock, margin: Self.margin(before)) {
             return (token, false)
+        }
+        // One refresh at a time per store (a run, the push listeners, a probe): a server that
+        // rotates refresh tokens takes each once, and refuses the second refresh sent with it,
+        // which would cost the login.
+        let lock: Int32
+        do { lock = try await file.lockForRefresh() } catch is CancellationError {
+            throw .unavailable("cancelled")
+        } catch {
+            throw .storage("\(error)")
+        }
+        defer { file.unlock(lock) }
+        var tokens = try load()
+        if tokens.issuedAt != before.issuedAt, let token = tokens.usableAccessToken(now: clock, margin: 0) {
+            // Refreshed by another while this one waited for the lock.
+            return (token, true)
         }
         let grant: TokenGrant
         do {
@@ -67,6 +77,17 @@ public struct OAuth2Tokens: Sendable {
         if let scope = grant.scope { tokens.scope = scope }
         do { try file.save(tokens) } catch { throw .storage("\(error)") }
         return (grant.accessToken, true)
+    }
+
+    /// The stored tokens, if they belong to the configured server and client.
+    private func load() throws(Failure) -> StoredTokens {
+        let stored: StoredTokens?
+        do { stored = try file.load() } catch { throw .storage("\(error)") }
+        guard let tokens = stored else { throw .loginRequired("not logged in yet") }
+        guard tokens.tokenURL == client.configuration.tokenURL, tokens.clientID == client.configuration.clientID else {
+            throw .loginRequired("the login was made with another token endpoint or client id than the configuration names now")
+        }
+        return tokens
     }
 
     /// Keeps the tokens of a completed login.

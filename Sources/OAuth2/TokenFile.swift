@@ -97,6 +97,37 @@ public struct TokenFile: Sendable {
         }
     }
 
+    /// Takes the store's refresh lock (an flock on `<store>.json.lock`), waiting for another holder
+    /// (another task of this process, or another process) at most `patience`.
+    /// - Returns: the descriptor that holds it, for ``unlock(_:)``.
+    public func lockForRefresh(patience: Duration = .seconds(120)) async throws -> Int32 {
+        if mkdir(directory, 0o700) != 0, errno != EEXIST {
+            throw TokenFileError("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        let lockPath = path + ".lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw TokenFileError("cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+        let deadline = ContinuousClock.now + patience
+        // Polled rather than blocking: a blocked flock would hold one of the few cooperative threads.
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {
+                let reason = errno == EWOULDBLOCK ? "another refresh of these tokens has taken too long" : String(cString: strerror(errno))
+                close(fd)
+                throw TokenFileError("cannot lock \(lockPath): \(reason)")
+            }
+            do { try await Task.sleep(for: .milliseconds(20)) } catch {
+                close(fd)
+                throw error
+            }
+        }
+        return fd
+    }
+
+    /// Lets the next refresh go on.
+    public func unlock(_ fd: Int32) {
+        close(fd)
+    }
+
     /// Forgets the tokens (a refused refresh token is no use, and must not be sent again).
     public func remove() {
         unlink(path)

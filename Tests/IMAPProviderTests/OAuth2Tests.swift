@@ -122,6 +122,35 @@ final class OAuth2Tests: XCTestCase {
         await client.close()
     }
 
+    /// After a resume the run and each push connection want a token at once: one refresh, its
+    /// token for all, and the login kept (a second refresh with the rotated-away token would be
+    /// refused, and the token file forgotten).
+    func testConcurrentRefreshes_withRotatingRefreshTokens_areOneRefresh_andTheLoginIsKept() async throws {
+        let server = try AuthorizationServer()
+        try await server.configure(["access_lifetime": 3, "rotate_refresh": true])
+        let configuration = OAuth2Configuration(
+            tokenURL: server.url + "/token", deviceAuthorizationURL: server.url + "/device_authorization",
+            clientID: AuthorizationServer.clientID, scopes: ["mail"])
+        let client = OAuth2Client(configuration: configuration, clientSecret: AuthorizationServer.clientSecret, timeout: .seconds(10))
+        let file = TokenFile(stateDirectory: server.directory, store: "mail")
+        let device = try await client.startDeviceAuthorization()
+        try await server.approve(device.userCode, user: "alice")
+        try OAuth2Tokens(client: client, file: file).store(try await client.pollForToken(device))
+        try await Task.sleep(for: .seconds(4))  // the login's access token has expired
+
+        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<4 { group.addTask { try await OAuth2Tokens(client: client, file: file).accessToken().token } }
+            var tokens: [String] = []
+            for try await token in group { tokens.append(token) }
+            return tokens
+        }
+        XCTAssertEqual(tokens.count, 4)
+        XCTAssertEqual(Set(tokens).count, 1, "one refreshed token for all")
+        let hits = try await server.stats()
+        XCTAssertEqual(hits["token:refresh_token"], 1, "\(hits)")
+        XCTAssertNotNil(try file.load(), "the login is kept")
+    }
+
     // MARK: A refused refresh token
 
     func testRevokedRefreshToken_waitsForLogin_withoutRetrying_thenLogsInAgain() async throws {
