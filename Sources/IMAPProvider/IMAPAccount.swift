@@ -254,6 +254,18 @@ public struct IMAPAccount: Sendable {
         return name
     }
 
+    /// The local name of a listed folder that push watches: synced, selectable and named by `push`.
+    func pushedFolder(_ entry: MailboxListEntry) -> FolderName? {
+        guard !entry.attributes.contains(.noSelect), !entry.attributes.contains(.nonExistent),
+              let name = syncedFolder(entry), pushes(name)
+        else { return nil }
+        return name
+    }
+
+    func pushes(_ folder: FolderName) -> Bool {
+        push.contains { Glob.matches($0, folder.description) }
+    }
+
     /// A client TLS context that verifies the server's certificate and name against the system's
     /// roots, or against `ca_file` when given.
     func tlsContext() throws -> NIOSSLContext {

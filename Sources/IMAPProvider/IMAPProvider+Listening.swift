@@ -34,7 +34,9 @@ extension IMAPProvider: ChangeListening {
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let watcher { group.addTask { try await watcher.watch(host) } }
             if !account.push.isEmpty {
-                group.addTask { [account] in try await IdleListener(account: account, host: host, board: board).run() }
+                group.addTask { [account, pushedFolders] in
+                    try await IdleListener(account: account, host: host, board: board, pushed: pushedFolders).run()
+                }
             }
             try await group.next()
             group.cancelAll()

@@ -22,6 +22,8 @@ import SyncProtocol
 /// refused ends its run `auth-required` and waits for `syncctl login` (``beginLogin(_:)``).
 public struct IMAPProvider: StoreProvider, LoginProvider {
     public let account: IMAPAccount
+    /// The pushed folders the listener watches, against those runs find on the server.
+    let pushedFolders = PushedFolders()
     /// Stops a run at an upload step, for crash tests (``UploadStep``); never set in production.
     var uploadCrashHook: UploadCrashHook?
 
@@ -151,6 +153,7 @@ public struct IMAPProvider: StoreProvider, LoginProvider {
                     flags: request.flags, headersOnly: headersOnly, crashHook: uploadCrashHook)
                 run.scope = request.scope
                 let result = try await run.run()
+                if let listed = run.pushedFolders { pushedFolders.listed(listed) }
                 await session.logout()
                 return result
             }

@@ -49,6 +49,8 @@ final class IMAPSyncRun {
     var scope: SyncScope?
     /// New messages per folder whose summary this run reported (NewMessages carries a few).
     var summarized: [FolderName: Int] = [:]
+    /// The server's folders that `push` names, once this run has listed (and created) folders.
+    var pushedFolders: Set<String>?
     /// Folders this run wrote to, and when it last did, in that order.
     private var changedFolders: [(name: FolderName, at: ContinuousClock.Instant)] = []
 
@@ -86,6 +88,7 @@ final class IMAPSyncRun {
         // Before the mirror, which would remove a folder made here as gone on the server.
         folders = (folders + (try await createServerFolders(folders))).sorted { $0.name < $1.name }
         folders = try await deleteServerFolders(folders)
+        notePushedFolders(folders)
         if flags.contains(.downloadHierarchy) { try mirrorHierarchy(folders) }
         folders = folders.filter(\.selectable)
         try await readStatus(&folders)
@@ -110,20 +113,25 @@ final class IMAPSyncRun {
 
     /// A push run: only the folders a listener saw change, and no hierarchy work (the interval's
     /// whole runs do that) but creating one of them made here (the Sent folder a send filed into,
-    /// on a server that has none yet). A folder gone on the server meanwhile is left to them too.
+    /// on a server that has none yet) or made there (a folder the listener watches since it was
+    /// created on the server). A folder gone on the server meanwhile is left to them too.
     private func run(_ scope: SyncScope) async throws -> SyncStatus {
         var folders = try await listFolders()
         folders += try await createServerFolders(folders, scope: scope.folders)
+        notePushedFolders(folders)
         folders = folders.filter { $0.selectable && scope.folders.contains($0.name.description) }
         try await readStatus(&folders)
         total = folders.reduce(0) { $0 + $1.messages }
-        let local = localFolders.names
+        var local = localFolders.names
+        let madeHere = try createLocalFolders(folders.filter { !local.contains($0.name) })
+        local.formUnion(madeHere)
         if flags.contains(.uploadContents) { try await uploadMoves(folders) }
         for folder in folders where local.contains(folder.name) {
             try checkCancelled()
             try await syncReporting(folder)
         }
         relistChangedFolders()
+        if !madeHere.isEmpty { try? store.recordSyncedFolders(try store.syncedFolders().union(madeHere)) }
         return failedFolders > 0 ? .partial : .ok
     }
 
@@ -162,6 +170,10 @@ final class IMAPSyncRun {
 
     // MARK: Hierarchy
 
+    private func notePushedFolders(_ folders: [RemoteFolder]) {
+        pushedFolders = Set(folders.filter { $0.selectable && account.pushes($0.name) }.map(\.name.description))
+    }
+
     private func listFolders() async throws -> [RemoteFolder] {
         var folders: [RemoteFolder] = []
         try await session.run(.list()) { event in
@@ -174,6 +186,20 @@ final class IMAPSyncRun {
 
     /// Creates local folders for the server's, and deletes local ones the server no longer has
     /// (only mail syncd downloaded: the Maildir store refuses to delete anything else).
+    /// A push run's folders the server has and this Maildir has not: made here when they are new
+    /// on the server (a folder the listener began to watch after it was created there), not when
+    /// they were synced before and so were removed here, which the next whole run deals with.
+    private func createLocalFolders(_ missing: [RemoteFolder]) throws -> Set<FolderName> {
+        guard flags.contains(.downloadHierarchy), !missing.isEmpty else { return [] }
+        let synced = try store.syncedFolders()
+        var made: Set<FolderName> = []
+        for folder in missing where !synced.contains(folder.name) {
+            try store.createFolder(folder.name)
+            made.insert(folder.name)
+        }
+        return made
+    }
+
     private func mirrorHierarchy(_ remote: [RemoteFolder]) throws {
         let wanted = Set(remote.filter(\.selectable).map(\.name))
         for name in wanted.sorted() { try store.createFolder(name) }

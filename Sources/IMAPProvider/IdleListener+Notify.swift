@@ -5,12 +5,15 @@ import SyncDaemon
 
 /// NOTIFY (RFC 5465) when the server offers it: one connection watches every pushed folder, with
 /// no folder selected; the server reports a change in one as an untagged STATUS (new mail,
-/// expunges) and the folder gets a run. Keep-alive and dead connections as for IDLE, with a NOOP
+/// expunges) and the folder gets a run, and a folder created, deleted or renamed as an untagged
+/// LIST, after which the listener lists again (a new folder that `push` names is watched). Keep-alive and dead connections as for IDLE, with a NOOP
 /// round trip every `push_keepalive`; no `push_connections` cap, since it is one connection.
 extension IdleListener {
     static let notifyCapability = Capability("NOTIFY")
 
-    /// `NOTIFY SET STATUS (mailboxes ("INBOX" "Lists") (MessageNew MessageExpunge))`, the names as
+    /// `NOTIFY SET STATUS (mailboxes ("INBOX" "Lists") (MessageNew MessageExpunge)) (personal
+    /// (MailboxName))`: the first group is the pushed folders' (a mailbox takes the first group that
+    /// names it), the second every other folder's creation, deletion and renaming. The names as
     /// quoted strings; nil when a name cannot travel quoted (IDLE then, which sends it as a literal).
     static func notifyNames(_ folders: [(FolderName, MailboxName)]) -> String? {
         var names: [String] = []
@@ -35,7 +38,7 @@ extension IdleListener {
         while true {
             do {
                 try await withSession { session in
-                    try await session.complete(try await session.sendRaw("NOTIFY SET STATUS (mailboxes (\(names)) (MessageNew MessageExpunge))"),
+                    try await session.complete(try await session.sendRaw("NOTIFY SET STATUS (mailboxes (\(names)) (MessageNew MessageExpunge)) (personal (MailboxName))"),
                                                name: "NOTIFY") { _ in }
                     failures = 0
                     board.set("NOTIFY", .idling)
@@ -84,6 +87,9 @@ extension IdleListener {
             case .status(let mailbox, _):
                 // The server names the folder as LIST did.
                 if let folder = byMailbox[mailbox] { host.requestRun(SyncScope(folders: [folder])) }
+            case .list(let entry):
+                // A folder created, deleted or renamed: one that push names changes what to watch.
+                if let name = account.syncedFolder(entry), account.pushes(name) { pushed.serverChanged() }
             case .untagged(let status) where status.condition == .bye:
                 throw IMAPConnectionError.lost("the server said BYE: \(status.text)")
             case .tagged(_, let status) where status.condition != .ok:

@@ -22,22 +22,45 @@ struct IdleListener {
     let account: IMAPAccount
     let host: ListenerHost
     let board: PushBoard
+    /// Where runs and NOTIFY say that the server's folders changed.
+    let pushed: PushedFolders
 
     /// Runs until cancelled; never throws anything else.
     func run() async throws {
+        defer { pushed.stopWatching() }
+        var known: Set<String>?
+        while true {
+            let (folders, notify) = try await listFolders()
+            let names = Set(folders.map { $0.0.description })
+            let changes = pushed.watch(names)
+            if let known {
+                let added = names.subtracting(known)
+                host.logger.info("push: the server's folders changed; watching \(names.count) (\(added.count) new)")
+                // What a new folder holds already, and what came while the listener listed again.
+                if !added.isEmpty { host.requestRun(SyncScope(folders: added)) }
+            }
+            known = names
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await listen(folders, notify: notify) }
+                group.addTask { for await _ in changes { return } }
+                try await group.next()
+                group.cancelAll()
+            }
+            try Task.checkCancellation()
+            board.removeServerConnections()
+        }
+    }
+
+    /// The pushed folders, and whether NOTIFY is offered: retried like a lost connection.
+    private func listFolders() async throws -> ([(FolderName, MailboxName)], Bool) {
         var failures = 0
-        var folders: [(FolderName, MailboxName)] = []
-        var notify = false
-        // The folder list first, retried like a lost connection.
-        while folders.isEmpty {
+        while true {
             do {
-                (folders, notify) = try await withSession { session in
+                let found = try await withSession { session in
                     (try await pushedFolders(session), session.capabilities.contains(Self.notifyCapability))
                 }
-                if folders.isEmpty {
-                    host.logger.notice("push: no folder on the server matches push = \(account.push)")
-                    try await Task.sleep(for: .seconds(365 * 86400))
-                }
+                board.remove("")
+                return found
             } catch IdleError.notOffered {
                 board.setNotOffered()
                 host.logger.notice("push: \(account.host) does not offer IDLE; the store syncs on its interval only")
@@ -50,7 +73,16 @@ struct IdleListener {
                 try await Task.sleep(for: wait)
             }
         }
-        board.remove("")
+    }
+
+    /// Watches `folders` until cancelled: one NOTIFY connection where offered, else IDLE on each.
+    private func listen(_ folders: [(FolderName, MailboxName)], notify: Bool) async throws {
+        guard !folders.isEmpty else {
+            // Until a run, or a restart, finds one.
+            host.logger.notice("push: no folder on the server matches push = \(account.push)")
+            try await Task.sleep(for: .seconds(365 * 86400))
+            return
+        }
         if notify, account.pushNotify, let names = Self.notifyNames(folders) {
             board.setNotify(folders: folders.count)
             board.set("NOTIFY", .connecting)
@@ -73,11 +105,7 @@ struct IdleListener {
         guard session.capabilities.contains(.idle) else { throw IdleError.notOffered }
         var found: [(FolderName, MailboxName)] = []
         try await session.run(.list()) { event in
-            guard case .list(let entry) = event, let decoded = try? entry.name.decoded(),
-                  let name = try? FolderName(imapName: decoded, delimiter: entry.delimiter),
-                  !entry.attributes.contains(.noSelect), !entry.attributes.contains(.nonExistent),
-                  account.wants(name.description), account.push.contains(where: { Glob.matches($0, name.description) })
-            else { return }
+            guard case .list(let entry) = event, let name = account.pushedFolder(entry) else { return }
             found.append((name, entry.name))
         }
         return found.sorted { $0.0 < $1.0 }

@@ -38,6 +38,11 @@ final class PushBoard: Sendable {
         update { $0.folders[folder] = nil }
     }
 
+    /// The server side listens again (its folders changed): no connection, no NOTIFY, none left out.
+    func removeServerConnections() {
+        update { $0.folders = [:]; $0.notifyFolders = nil; $0.leftOut = 0 }
+    }
+
     func setLeftOut(_ count: Int) { update { $0.leftOut = count } }
     func setNotify(folders: Int) { update { $0.notifyFolders = folders } }
     func clearNotify() { update { $0.notifyFolders = nil } }

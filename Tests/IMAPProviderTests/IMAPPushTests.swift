@@ -116,6 +116,64 @@ final class IMAPPushTests: XCTestCase {
         await client.close()
     }
 
+    /// Waits for the NewMessages event of `subject` in `folder`.
+    private func newMessage(_ subject: String, in folder: String, _ updates: AsyncThrowingStream<ViewerUpdate, Error>,
+                            timeout: Duration = .seconds(10)) async throws {
+        _ = try await events(from: updates, timeout: timeout) { event in
+            if case .newMessages(let news) = event.kind { return news.folder == folder && news.summaries.first?.subject == subject }
+            return false
+        }
+    }
+
+    func testNotify_aFolderCreatedOnTheServer_isMadeHere_andWatchedFromThen() async throws {
+        let dovecot = try Dovecot(messages: 1, folders: "INBOX")
+        let daemon = try daemon(dovecot, "push = [\"*\"]\npush_notify = true\npush_local = false")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        _ = try await events(from: updates, timeout: .seconds(30)) { event in
+            Self.pushState(event).map { $0.0 == .listening && $0.1 == "NOTIFY, 1 folder" } ?? false
+        }
+        // NOTIFY's MailboxName event: the listener lists again, and a run makes the folder here.
+        try dovecot.create(folder: "Projects")
+        try dovecot.append(folder: "Projects", subject: "the first")
+        try await newMessage("the first", in: "Projects", updates)
+        _ = try await events(from: updates, timeout: .seconds(10)) { event in
+            Self.pushState(event).map { $0.0 == .listening && $0.1 == "NOTIFY, 2 folders" } ?? false
+        }
+        let delivered = ContinuousClock.now
+        try dovecot.append(folder: "Projects", subject: "the second")
+        try await newMessage("the second", in: "Projects", updates)
+        XCTAssertLessThan(ContinuousClock.now - delivered, .seconds(3), "pushed, not left to the interval")
+        let local = try MailboxContents(maildirPlusPlus: daemon.directory + "/mail")
+        XCTAssertEqual(local.folders["Projects"]?.count, 2, local.description)
+        await client.close()
+    }
+
+    func testIdle_aFolderARunFindsOnTheServer_isWatchedFromThen() async throws {
+        let dovecot = try Dovecot(messages: 1, folders: "INBOX")
+        let daemon = try daemon(dovecot, "push = [\"*\"]\npush_local = false")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        try await untilListening(updates)
+        // IDLE hears nothing of other folders: the next run's list tells the listener.
+        try dovecot.create(folder: "Projects")
+        try dovecot.append(folder: "Projects", subject: "the first")
+        let (status, output) = runTool(try builtProduct("syncctl"), ["sync", "--wait", "--socket", daemon.socket, "mail"])
+        XCTAssertEqual(status, 0, output)
+        _ = try await events(from: updates, timeout: .seconds(10)) { event in
+            Self.pushState(event).map { $0.0 == .listening && $0.1 == "IDLE, 2 folders" } ?? false
+        }
+        let delivered = ContinuousClock.now
+        try dovecot.append(folder: "Projects", subject: "the second")
+        try await newMessage("the second", in: "Projects", updates)
+        XCTAssertLessThan(ContinuousClock.now - delivered, .seconds(3), "pushed, not left to the interval")
+        await client.close()
+    }
+
     func testIdle_afterItsConnectionIsKilled_reconnects_andCatchesUp() async throws {
         let dovecot = try Dovecot(messages: 1, folders: "INBOX")
         let daemon = try daemon(dovecot)

@@ -167,6 +167,16 @@ public final class Dovecot {
         try run("/usr/bin/python3", ["-c", script, "\(plainPort)", String(decoding: MailboxName(folder).bytes, as: UTF8.self), subject])
     }
 
+    /// CREATEs `folder` as another IMAP client does.
+    public func create(folder: String) throws {
+        let script = """
+            import imaplib, sys
+            m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("alice", "secret")
+            typ, _ = m.create(sys.argv[2]); m.logout(); sys.exit(0 if typ == "OK" else 1)
+            """
+        try run("/usr/bin/python3", ["-c", script, "\(plainPort)", String(decoding: MailboxName(folder).bytes, as: UTF8.self)])
+    }
+
     /// The server's own Maildir of `user`, where LMTP delivers (alice's is ``mailbox``).
     public func mailbox(of user: String) -> String { directory + "/mail/" + user }
 
