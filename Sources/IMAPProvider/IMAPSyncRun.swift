@@ -291,7 +291,7 @@ final class IMAPSyncRun {
         let bodiesWanted = download && !headersOnly && local.map.entries.values.contains { $0.isHeadersOnly }
         // New local messages to append, or uploads an earlier run left open (resolved whatever the
         // flags, so that a download never fetches back what was appended).
-        let uploads = (upload && !local.newLocalMessages(localChanges).isEmpty) || !local.pendingUploads.isEmpty
+        var uploads = (upload && !local.newLocalMessages(localChanges).isEmpty) || !local.pendingUploads.isEmpty
         // Messages deleted here (the map knows every message it delivered: a mapped UID without
         // its file is a deletion, never a message not yet seen).
         var deletions = upload ? pendingDeletions(local, localChanges.vanished) : []
@@ -331,7 +331,14 @@ final class IMAPSyncRun {
         let serverCount = Int(view.exists)
         let restored = try await uploadDeletions(folder, local, deletions, serverCount: serverCount) { view.handle($0) }
         if download { try await restore(restored, folder, local) }
-        if download { try await applyServerChanges(folder, local, &view) }
+        if download {
+            let kept = try await applyServerChanges(folder, local, &view, changedHere: Set(localChanges.flagChanges.map(\.uid)))
+            // Messages kept against the server's delete are the user's now: uploaded by this run.
+            if kept > 0, upload {
+                localChanges = try local.scanLocalChanges()
+                uploads = true
+            }
+        }
         // Before any download: what was appended must be in the map, or it would come back.
         if uploads { try await uploadMessages(folder, local, localChanges, uploadNew: upload) { view.handle($0) } }
         if download {
@@ -403,17 +410,21 @@ final class IMAPSyncRun {
         flagsChanged += changes.count
     }
 
-    /// Applies the server's flag changes and expunges to messages already here.
-    private func applyServerChanges(_ folder: RemoteFolder, _ local: MaildirFolder, _ view: inout ServerView) async throws {
+    /// Applies the server's flag changes and expunges to messages already here; a message the
+    /// server deleted whose flags were `changedHere` is kept (see ``applyExpunges(_:_:_:changedHere:)``).
+    private func applyServerChanges(
+        _ folder: RemoteFolder, _ local: MaildirFolder, _ view: inout ServerView, changedHere: Set<UInt32>
+    ) async throws -> Int {
         let highest = knownUpTo(local)
-        guard highest > 0 else { return }
+        guard highest > 0 else { return 0 }
+        var kept = 0
         // Flags: only what changed since the last run when the server keeps mod-sequences.
         var since: UInt64?
         if let modSeq = local.highestModSeq, view.highestModSeq != nil { since = modSeq }
         if !view.qresync, since == nil {
             // No mod-sequences (Outlook, Yahoo), or none recorded yet: every message's flags, in
             // windows, expunges found on the way.
-            try await scanFlags(local, &view, upTo: highest)
+            kept = try await scanFlags(folder, local, &view, upTo: highest, changedHere: changedHere)
         } else {
             let known = UIDSet(1...highest)
             if !view.qresync, since != view.highestModSeq {
@@ -436,11 +447,30 @@ final class IMAPSyncRun {
                 }
                 gone = local.map.entries.keys.filter { !present.contains($0) }
             }
-            if !gone.isEmpty { try local.expunge(gone) }
-            expunged += gone.count
+            kept = try applyExpunges(gone, folder, local, changedHere: changedHere)
         }
         done += local.map.count
         report(folder, inFolder: local.map.count)
+        return kept
+    }
+
+    /// Deletes here what the server deleted, but for messages whose flags were changed here since
+    /// the last run (their STORE found nothing there): the change wins over the delete, so the
+    /// file is kept, given back to the user and appended again by this run's upload, with a warning.
+    private func applyExpunges(_ gone: [UInt32], _ folder: RemoteFolder, _ local: MaildirFolder, changedHere: Set<UInt32>) throws -> Int {
+        guard !gone.isEmpty else { return 0 }
+        let kept = gone.filter(changedHere.contains)
+        var released = 0
+        if !kept.isEmpty {
+            released = try local.release(kept)
+            if released > 0 {
+                callback.error(.warning, "\(folder.name): \(released) message\(released == 1 ? " was" : "s were") deleted on the server but changed here since the last sync; kept, and uploaded again")
+            }
+        }
+        let deleted = kept.isEmpty ? gone : gone.filter { !changedHere.contains($0) }
+        if !deleted.isEmpty { try local.expunge(deleted) }
+        expunged += deleted.count
+        return released
     }
 
     /// One window of the flag scan: the UIDs `range` asks the server for, and which of the
@@ -479,7 +509,10 @@ final class IMAPSyncRun {
     /// A message we hold that its window's answers leave out is no longer on the server (a UID
     /// FETCH answers for every message in its range that exists): expunged here, window by window,
     /// unless SELECT showed the server holds exactly our UIDs.
-    private func scanFlags(_ local: MaildirFolder, _ view: inout ServerView, upTo highest: UInt32) async throws {
+    private func scanFlags(
+        _ folder: RemoteFolder, _ local: MaildirFolder, _ view: inout ServerView, upTo highest: UInt32, changedHere: Set<UInt32>
+    ) async throws -> Int {
+        var kept = 0
         let known = local.map.entries.keys.sorted()
         let windows = Self.flagScanWindows(known: known, upTo: highest, size: account.flagScanWindow)
         let exact = holdsExactlyOurs(uidNext: view.uidNext, messages: view.exists, local)
@@ -508,9 +541,8 @@ final class IMAPSyncRun {
         var gone: [UInt32] = []
         func apply() throws {
             if !changed.isEmpty { try local.setFlags(changed) }
-            if !gone.isEmpty { try local.expunge(gone) }
+            kept += try applyExpunges(gone, folder, local, changedHere: changedHere)
             flagsChanged += changed.count
-            expunged += gone.count
             changed = [:]
             gone = []
         }
@@ -550,6 +582,7 @@ final class IMAPSyncRun {
             try checkCancelled()
         }
         try apply()
+        return kept
     }
 
     /// Downloads messages newer than the last one committed, in pipelined batches; each batch is

@@ -342,6 +342,42 @@ public final class MaildirFolder {
         }
     }
 
+    /// Gives messages back to the user, for a change made here to a message the server deleted:
+    /// each file is renamed to a name without syncd's markers (its flags kept) and dropped from the
+    /// map, so the next upload appends it as a new message. UIDs not in the map, or whose file is
+    /// gone, are dropped from it.
+    ///
+    /// Durability: the renames, the directories fsynced, then the map drops them. Interrupted, a
+    /// renamed file is a message of the user's (uploaded), and its entry a mapped UID without a
+    /// file: a deletion here of a message the server no longer has, which deletes nothing.
+    /// - Returns: how many files were kept.
+    /// - Throws: ``MaildirError/Code/io``, ``MaildirError/Code/needsReopen``, ``MaildirError/Code/folderClosed``.
+    @discardableResult
+    public func release(_ uids: some Sequence<UInt32>) throws -> Int {
+        try mutate {
+            let targets = Set(uids).filter { map.entries[$0] != nil }.sorted()
+            guard !targets.isEmpty else { return 0 }
+            try ensureLocations(of: targets)
+            var kept = 0, fromNew = false
+            for uid in targets {
+                guard let location = locations[uid], let entry = map.entries[uid] else { continue }
+                let name = location.name(base: entry.baseName)
+                let file = (location.inNew ? newPath : curPath) + "/" + name
+                locations[uid] = nil
+                guard access(file, F_OK) == 0 else { continue }  // deleted here meanwhile after all
+                let flags = location.inNew ? MessageFlags() : MessageFileName(name).flags
+                try Posix.renameNoReplace(file, curPath + "/" + MessageFileName.curName(base: store.nextUniqueName(), flags: flags))
+                fromNew = fromNew || location.inNew
+                kept += 1
+            }
+            if kept > 0 { try store.syncDirectory(curPath) }
+            if fromNew { try store.syncDirectory(newPath) }
+            for uid in targets { map.entries[uid] = nil }
+            try persistInPlace()
+            return kept
+        }
+    }
+
     // MARK: UIDVALIDITY
 
     /// Adopts the server's UIDVALIDITY. For a folder never synced it is simply recorded. When it

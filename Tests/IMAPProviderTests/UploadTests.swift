@@ -364,6 +364,37 @@ final class UploadTests: XCTestCase {
         try assertInSync(dovecot)
     }
 
+    func testDeletedOnTheServerButFlaggedHere_isKeptAndUploadedAgain() async throws {
+        let dovecot = try Dovecot(messages: 20, folders: "INBOX")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let files = try localFiles("INBOX").filter { $0.hasPrefix("cur/") && $0.contains(",U=") }.prefix(2)
+        let uids = files.map { file in UInt32(file[file.range(of: ",U=")!.upperBound...].prefix { $0.isNumber })! }
+        // The first is flagged here; both are deleted on the server by another client.
+        let flagged = files.first!
+        let flags = String(flagged.split(separator: ":").last!.dropFirst(2))
+        XCTAssertFalse(flags.contains("F"))
+        let text = try String(contentsOfFile: directory("INBOX") + "/" + flagged, encoding: .utf8)
+        let flaggedID = try XCTUnwrap(text.split(separator: "\n").first { $0.lowercased().hasPrefix("message-id:") }?
+            .dropFirst("message-id:".count).trimmingCharacters(in: .whitespaces))
+        try FileManager.default.moveItem(atPath: directory("INBOX") + "/" + flagged,
+                                         toPath: directory("INBOX") + "/" + String(flagged.dropLast(flags.count)) + String((flags + "F").sorted()))
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE \(uids[0]),\(uids[1]) +FLAGS (\\Deleted)", "d EXPUNGE", "e LOGOUT",
+        ])
+        let (result, errors) = try await sync(imap)
+        XCTAssertEqual(result, .ok, "\(errors)")
+        XCTAssertEqual(errors.map(\.message), ["INBOX: 1 message was deleted on the server but changed here since the last sync; kept, and uploaded again"])
+        XCTAssertEqual(errors.first?.code, SyncStatus.warning.rawValue)
+        let server = try serverContents(dovecot)
+        XCTAssertEqual(server.folders["INBOX"]?.count, 19, "the changed one is back on the server, the other gone")
+        XCTAssertEqual(server.folders["INBOX"]?[flaggedID]?.flags.contains("F"), true, "with the change made here")
+        XCTAssertFalse(try localFiles("INBOX").contains { $0.contains(",U=\(uids[1]):") }, "the unchanged one is deleted here")
+        try assertInSync(dovecot)
+        try await syncClean(imap)
+        try assertInSync(dovecot)
+    }
+
     // MARK: The safety valve
 
     func testMassDelete_isRefusedWithAnError_untilAllowed() async throws {
