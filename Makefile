@@ -50,6 +50,8 @@ install:
 	    packaging/syncd.service > $(DESTDIR)$(UNITDIR)/syncd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/syncd.service
 	install -m 0644 packaging/syncd.socket $(DESTDIR)$(UNITDIR)/syncd.socket
+	sed -e 's|/usr/local/bin/syncd-http|$(BINDIR)/syncd-http|' packaging/syncd-http.service > $(DESTDIR)$(UNITDIR)/syncd-http.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/syncd-http.service
 	install -d $(DESTDIR)$(USERUNITDIR)
 	sed -e 's|/usr/bin/syncd|$(BINDIR)/syncd|' packaging/user/syncd.service > $(DESTDIR)$(USERUNITDIR)/syncd.service
 	chmod 0644 $(DESTDIR)$(USERUNITDIR)/syncd.service
@@ -82,11 +84,12 @@ endif
 
 uninstall:
 ifeq ($(DESTDIR),)
-	-systemctl disable --now syncd.socket syncd.service
+	-systemctl disable --now syncd.socket syncd.service syncd-http.service
 endif
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PRODUCTS))
 	rm -f $(DESTDIR)$(USERUNITDIR)/syncd-desktop.service $(DESTDIR)$(APPSDIR)/syncd-desktop.desktop
-	rm -f $(DESTDIR)$(UNITDIR)/syncd.service $(DESTDIR)$(UNITDIR)/syncd.socket $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
+	rm -f $(DESTDIR)$(UNITDIR)/syncd.service $(DESTDIR)$(UNITDIR)/syncd.socket $(DESTDIR)$(UNITDIR)/syncd-http.service
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/syncd.conf
 	rm -f $(DESTDIR)$(USERUNITDIR)/syncd.service $(DESTDIR)$(USERUNITDIR)/syncd.socket
 	for m in $(notdir $(MANPAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)

@@ -53,6 +53,8 @@ done
 check "every page in docs/man/ is installed ($(cd "$repo/docs/man" && ls -- *.[1-9] | xargs))${missing:+; missing:$missing}" test -z "$missing"
 check "completions for bash, zsh and fish are installed" eval 'grep -qx /usr/share/bash-completion/completions/syncctl <<<"$paths" &&
     grep -qx /usr/share/zsh/site-functions/_syncctl <<<"$paths" && grep -qx /usr/share/fish/vendor_completions.d/syncctl.fish <<<"$paths"'
+check "syncd-http.service is in /lib/systemd/system, the admin's to enable ($(inside systemctl is-enabled syncd-http.service 2>&1))" \
+    eval 'grep -qx /lib/systemd/system/syncd-http.service <<<"$paths" && [ "$(inside systemctl is-enabled syncd-http.service)" = disabled ]'
 check "the user units are in /usr/lib/systemd/user, enabled for nobody" eval 'grep -qx /usr/lib/systemd/user/syncd.socket <<<"$paths" &&
     grep -qx /usr/lib/systemd/user/syncd.service <<<"$paths" && ! inside test -e /etc/systemd/user/sockets.target.wants/syncd.socket'
 

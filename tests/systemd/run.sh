@@ -146,7 +146,7 @@ rm -rf "$work/stage"
 
 # --- a. Static checks (no boot) ---------------------------------------------------------------
 
-out=$(systemd-analyze verify --root="$root" syncd.socket syncd.service 2>&1)
+out=$(systemd-analyze verify --root="$root" syncd.socket syncd.service syncd-http.service 2>&1)
 if [ $? -eq 0 ] && [ -z "$out" ]; then ok "systemd-analyze verify: no findings"
 else not_ok "systemd-analyze verify:"; sed 's/^/#   /' <<<"$out"; fi
 
@@ -154,6 +154,11 @@ out=$(systemd-analyze security --offline=true --root="$root" syncd.service 2>&1)
 score=$(sed -n 's/.*Overall exposure level for syncd.service: \([0-9.]*\).*/\1/p' <<<"$out")
 if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then ok "systemd-analyze security: exposure $score <= 2.0"
 else not_ok "systemd-analyze security: exposure ${score:-?} (want <= 2.0)"; grep '✗' <<<"$out" | sed 's/^/#   /'; fi
+
+out=$(systemd-analyze security --offline=true --root="$root" syncd-http.service 2>&1)
+score=$(sed -n 's/.*Overall exposure level for syncd-http.service: \([0-9.]*\).*/\1/p' <<<"$out")
+if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then ok "systemd-analyze security syncd-http.service: exposure $score <= 2.0"
+else not_ok "systemd-analyze security syncd-http.service: exposure ${score:-?} (want <= 2.0)"; grep '✗' <<<"$out" | sed 's/^/#   /'; fi
 
 # The user units (packaging/user/): systemd-analyze takes no --root with --user, so the files
 # themselves, with a runtime directory of their own (a user manager's %t).
@@ -276,6 +281,25 @@ check "... carrying RUN= too" eval 'demo | grep -q "^ *RUN=[0-9]"'
 shown=$(inside /usr/local/bin/syncctl show demo 2>&1)
 check "syncctl show demo lists the store's journal lines" eval 'sed -n "/^Journal:/,\$p" <<<"$shown" | grep -q "^  20.* info: run "' \
     || sed 's/^/#   /' <<<"$shown" | tail -n 12
+
+# --- syncd-http.service: the dashboard and metrics, as installed ----------------------------------
+
+# The container shares this machine's network: its 127.0.0.1:9477 is ours.
+fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1" 2>/dev/null; }
+out=$(inside systemctl start syncd-http.service 2>&1)
+check "systemctl start syncd-http.service${out:+ ($out)}" test -z "$out"
+wait_for 20 eval 'fetch http://127.0.0.1:9477/metrics | grep -q "^syncd_up 1"'
+metrics=$(fetch http://127.0.0.1:9477/metrics)
+check "... it runs as a dynamic user (DynamicUser=$(prop DynamicUser syncd-http.service)) in group syncd and /metrics says it is attached" \
+    eval 'grep -q "^syncd_up 1" <<<"$metrics"'
+[ -n "$metrics" ] || inside journalctl -q --no-pager -o cat -u syncd-http.service | tail -n 5 | sed 's/^/#   /'
+inside /usr/local/bin/syncctl sync --wait demo >/dev/null 2>&1
+wait_for 10 eval 'fetch http://127.0.0.1:9477/metrics | grep -q "^syncd_runs_total{.*store=\"demo\".*} [1-9]"'
+check "... and counts the demo store's run in syncd_runs_total" \
+    eval 'fetch http://127.0.0.1:9477/metrics | grep -q "^syncd_runs_total{.*store=\"demo\".*} [1-9]"'
+status_json=$(fetch http://127.0.0.1:9477/api/status)
+check "... /api/status lists the store demo" eval '[[ $status_json == *"\"demo\""* ]]'
+inside systemctl stop syncd-http.service
 
 # --- Exec store: tar under the sandbox, writing into the state directory ----------------------
 
