@@ -33,6 +33,15 @@ struct BarView: Equatable {
     var color: String?
 }
 
+/// New mail a bar has seen a store report (its NewMessages events) since the bar started.
+struct NewMail: Equatable {
+    var count: Int
+    /// When the first of them was reported.
+    var since: Timestamp
+    /// The sender and subject of the last message an event named (the newest when it named all).
+    var latest: String?
+}
+
 enum Bar {
     /// The colours i3bar and i3blocks show per state (idle keeps the bar's own).
     static let colors: [String: String] = [
@@ -41,7 +50,8 @@ enum Bar {
     ]
 
     /// The view of `stores`; `connected` false while syncd cannot be reached, `reason` why.
-    static func view(_ stores: [StoreStatus], connected: Bool, reason: String? = nil, now: Date = Date()) -> BarView {
+    static func view(_ stores: [StoreStatus], connected: Bool, reason: String? = nil, newMail: [String: NewMail] = [:],
+                     now: Date = Date()) -> BarView {
         guard connected else {
             let why = reason.map { ": " + $0 } ?? ""
             return BarView(state: "disconnected", text: "syncd down", short: "syncd down",
@@ -51,7 +61,8 @@ enum Bar {
         let running = stores.filter { $0.run != nil }
         let authRequired = stores.filter { state(of: $0) == "auth-required" }
         let failing = stores.filter { state(of: $0) == "error" }
-        let tooltip = stores.isEmpty ? "no stores are configured" : stores.map { describe($0, now: now) }.joined(separator: "\n")
+        let tooltip = stores.isEmpty ? "no stores are configured"
+            : stores.map { describe($0, newMail: newMail[$0.name], now: now) }.joined(separator: "\n")
         var view = BarView(state: "idle", text: "✓", short: "✓", tooltip: tooltip, line: "", percentage: 0, color: nil)
         let failures = failing.map { "\($0.name) (\(Format.result($0.info.lastResult)))" }.joined(separator: ", ")
         var problems: [String] = []
@@ -89,6 +100,14 @@ enum Bar {
                 : "idle: \(stores.count) store\(stores.count == 1 ? "" : "s")"
                     + (paused.isEmpty ? "" : ", paused: " + names(paused, limit: .max))
         }
+        // New mail, whatever the state: "✓ ✉ 3", "⟳ mail 42% ✉ 3".
+        let arrived = stores.compactMap { store in newMail[store.name].map { (store.name, $0.count) } }.filter { $0.1 > 0 }
+        if !arrived.isEmpty {
+            let total = arrived.reduce(0) { $0 + $1.1 }
+            view.text += " ✉ \(total)"
+            view.short += " ✉\(total)"
+            view.line += "; new: " + arrived.map { "\($0.1) in \($0.0)" }.joined(separator: ", ")
+        }
         view.color = colors[view.state]
         return view
     }
@@ -122,9 +141,15 @@ enum Bar {
 
     /// The tooltip's line for a store, without relative times ("2m ago" would change the output
     /// every minute with nothing happening): "mail: idle, last ok at 14:02, next at 14:17".
-    static func describe(_ store: StoreStatus, now: Date) -> String {
+    static func describe(_ store: StoreStatus, newMail: NewMail? = nil, now: Date) -> String {
         let info = store.info
         var parts: [String]
+        // Push and new mail end the line, whatever the state.
+        var tail: [String] = []
+        if info.push != .notConfigured { tail.append("push " + Format.push(info)) }
+        if let newMail, newMail.count > 0 {
+            tail.append("\(newMail.count) new since \(clock(newMail.since, now: now))" + (newMail.latest.map { ", the latest from " + $0 } ?? ""))
+        }
         if let run = store.run {
             parts = ["syncing" + (store.info.stalled ? " (stalled)" : "")]
             if let fraction = run.fraction { parts[0] += " \(Int((fraction * 100).rounded(.down)))%" }
@@ -132,7 +157,7 @@ enum Bar {
             if !counter.isEmpty { parts[0] += " " + counter }
             if run.warnings > 0 { parts.append("\(run.warnings) warning\(run.warnings == 1 ? "" : "s")") }
             if run.errors > 0 { parts.append("\(run.errors) error\(run.errors == 1 ? "" : "s")") }
-            return "\(store.name): " + parts.joined(separator: ", ")
+            return "\(store.name): " + (parts + tail).joined(separator: ", ")
         }
         let state = state(of: store)
         parts = [state == "error" && info.retry > 0 ? "retrying" : state]
@@ -156,7 +181,7 @@ enum Bar {
         } else if info.interval == 0 {
             parts.append("on demand only")
         }
-        return "\(store.name): " + parts.joined(separator: ", ")
+        return "\(store.name): " + (parts + tail).joined(separator: ", ")
     }
 
     /// "14:02" today, "Mar 3 14:02" on another day, in local time.

@@ -24,6 +24,8 @@ final class BarSession {
     let minimumGap: Duration
 
     private var table = StoreTable(seq: 0)
+    /// New mail each store reported since the bar started.
+    private var newMail: [String: NewMail] = [:]
     private var connected = false
     private var seenState = false
     private var reason: String?
@@ -57,6 +59,7 @@ final class BarSession {
                 seenState = true
             case .event(let event):
                 table.apply(event)
+                if case .newMessages(let news) = event.kind { noteNewMail(news, store: event.store, at: event.time) }
             case .resynced:
                 break  // a snapshot follows
             case .disconnected(let why):
@@ -73,6 +76,13 @@ final class BarSession {
             changed()
         }
         return Exit.ok
+    }
+
+    private func noteNewMail(_ news: NewMessages, store: String, at time: Timestamp) {
+        var mail = newMail[store] ?? NewMail(count: 0, since: time)
+        mail.count += Int(news.count)
+        if let latest = news.summaries.last { mail.latest = "\(latest.from): \(latest.subject)" }
+        newMail[store] = mail
     }
 
     private var shown: [StoreStatus] {
@@ -101,7 +111,7 @@ final class BarSession {
     /// Writes the current view if it differs from the last one written.
     private func flush() {
         lastFlush = .now
-        let view = Bar.view(shown, connected: connected, reason: reason)
+        let view = Bar.view(shown, connected: connected, reason: reason, newMail: newMail)
         let text = Bar.render(view, as: format, instance: stores.isEmpty ? "all" : stores.joined(separator: ","))
         guard text != written else { return }
         written = text

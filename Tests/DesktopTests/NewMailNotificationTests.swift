@@ -7,10 +7,34 @@ import SyncProtocol
 import TestSupport
 import XCTest
 
-/// New mail on the desktop. The daemon on this branch sends no NewMessages yet (the imap
-/// provider will), so these events come from SyncIPC's own server — the fan-out syncd runs —
-/// started in the test; syncd-desktop and dunst are the real ones.
+/// New mail on the desktop: from the real syncd (a synthetic store that reports new messages as
+/// the imap provider does), and, where the test needs messages of its own making (markup in a
+/// subject, two folders), from SyncIPC's own server — the fan-out syncd runs — started in the
+/// test. syncd-desktop and dunst are the real ones.
 final class NewMailNotificationTests: XCTestCase {
+    func testARunWithNewMail_throughTheRealDaemon_isANotification() async throws {
+        let session = try await DesktopSession()
+        defer { session.stop() }
+        let daemon = try DaemonProcess(config: """
+            [store.mail]
+            provider = "synthetic"
+            steps = 2
+            rate = 100
+            new_messages = 2
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        try session.startDesktop(socket: daemon.socket, arguments: ["--coalesce", "1"])
+        try await session.waitForDesktop(connections: 1)
+        XCTAssertEqual(try ctl(["sync", "--wait", "mail"], daemon), 0)
+        try await session.waitUntil("the new-mail notification") {
+            session.notifyCalls(summaryPrefix: "2 new messages from Synthetic Sender") == 1
+        }
+        let history = try session.closeAllAndReadHistory()
+        XCTAssertEqual(history.count, 1, "\(history)")
+        XCTAssertTrue(history.first?.body.hasPrefix("Synthetic Sender: Synthetic message 1 of run ") == true, "\(history)")
+    }
+
     func testNewMessages_becomeOneNotification_whoseCountGrows() async throws {
         let session = try await DesktopSession()
         defer { session.stop() }

@@ -2,9 +2,8 @@
 import SyncProtocol
 import XCTest
 
-/// The words of the notifications, and the coalescing that keeps them from storming.
-/// (NewMessages comes from the imap provider once it sends it; until then its text is tested
-/// here, the failure and login notifications end to end in DesktopNotificationTests.)
+/// The words of the notifications, and the coalescing that keeps them from storming (end to end:
+/// NewMailNotificationTests and DesktopNotificationTests).
 final class NoticeTests: XCTestCase {
     let alice = NewMessages.Summary(from: "Alice Example <alice@example.org>", subject: "Lunch?", date: nil)
     let bob = NewMessages.Summary(from: "\"Bob\" <bob@example.org>", subject: "Re: the plan", date: nil)

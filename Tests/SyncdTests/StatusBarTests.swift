@@ -131,6 +131,37 @@ final class StatusBarTests: XCTestCase {
         for line in bar.lines { try Self.checkWaybar(line) }
     }
 
+    /// NewMessages events add up in the text ("✓ ✉ 3") and are named in the store's tooltip line.
+    func testNewMail_isCountedInTheText_andNamedInTheTooltip() async throws {
+        let daemon = try DaemonProcess(config: """
+            [store.mail]
+            provider = "synthetic"
+            steps = 3
+            rate = 100
+            new_messages = 3
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        let bar = try BarProcess(["watch", "--format", "waybar"], daemon: daemon)
+        defer { bar.stop() }
+        var at = try await bar.next("idle, nothing new") { Self.waybar($0)?["text"] as? String == "✓" }
+        _ = try await ctl(["sync", "--wait", "mail"], daemon)
+        at = try await bar.next(after: at, "3 new") { Self.waybar($0)?["text"] as? String == "✓ ✉ 3" }
+        let tooltip = try XCTUnwrap(Self.waybar(bar.lines[at])?["tooltip"] as? String)
+        XCTAssertTrue(tooltip.hasPrefix("mail: idle, last ok at "), tooltip)
+        XCTAssertTrue(tooltip.contains(", 3 new since "), tooltip)
+        XCTAssertTrue(tooltip.contains(", the latest from Synthetic Sender &lt;synthetic@example.org&gt;: Synthetic message 3 of run "), tooltip)
+        _ = try await ctl(["sync", "--wait", "mail"], daemon)
+        _ = try await bar.next(after: at, "6 new after the second run") { Self.waybar($0)?["text"] as? String == "✓ ✉ 6" }
+        for line in bar.lines { try Self.checkWaybar(line) }
+
+        // The plain line says where.
+        let plain = try BarProcess(["watch", "--format", "line"], daemon: daemon)
+        defer { plain.stop() }
+        _ = try await ctl(["sync", "--wait", "mail"], daemon)
+        _ = try await plain.next("the line names the store") { $0 == "idle: 1 store; new: 3 in mail" }
+    }
+
     // MARK: i3bar
 
     func testI3bar_aHeaderThenAnEndlessArray_parsedIncrementally() async throws {

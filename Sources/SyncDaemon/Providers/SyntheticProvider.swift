@@ -5,7 +5,9 @@ import SyncProtocol
 /// Options: `steps` (default 100), `rate` (steps per second, default 20), `step_text` (default
 /// "item"), `warn_every` / `error_every` (a warning / error every N steps; 0 = never),
 /// `result` (final status name, default: `partial` if any error was reported, else `ok`),
-/// `hang_after` (stop reporting after this step and never finish, to exercise stall detection).
+/// `hang_after` (stop reporting after this step and never finish, to exercise stall detection),
+/// `new_messages` (a run that ends well says this many messages are new in INBOX, as a mail
+/// provider's NewMessages: for viewers' new-mail displays without a mail server).
 public struct SyntheticProvider: StoreProvider {
     public var steps: Int
     public var rate: Double
@@ -14,9 +16,10 @@ public struct SyntheticProvider: StoreProvider {
     public var errorEvery: Int
     public var result: SyncStatus?
     public var hangAfter: Int?
+    public var newMessages: Int
 
     public init(steps: Int = 100, rate: Double = 20, stepText: String = "item", warnEvery: Int = 0,
-                errorEvery: Int = 0, result: SyncStatus? = nil, hangAfter: Int? = nil) {
+                errorEvery: Int = 0, result: SyncStatus? = nil, hangAfter: Int? = nil, newMessages: Int = 0) {
         self.steps = steps
         self.rate = rate
         self.stepText = stepText
@@ -24,6 +27,7 @@ public struct SyntheticProvider: StoreProvider {
         self.errorEvery = errorEvery
         self.result = result
         self.hangAfter = hangAfter
+        self.newMessages = newMessages
     }
 
     public func synchronize(_ request: SyncRequest, callback: SyncCallback) async throws -> SyncStatus {
@@ -76,7 +80,15 @@ public struct SyntheticProvider: StoreProvider {
             let next = start.advanced(by: .seconds(Double(step - 1) / rate))
             try await Task.sleep(until: Swift.max(next, clock.now.advanced(by: Self.shortestSleep)), clock: clock)
         }
-        return result ?? (errors > 0 ? .partial : .ok)
+        let status = result ?? (errors > 0 ? .partial : .ok)
+        if newMessages > 0, !status.isFailure {
+            let summaries = (1...min(newMessages, NewMessages.maxSummaries)).map { index in
+                NewMessages.Summary(from: "Synthetic Sender <synthetic@example.org>", subject: "Synthetic message \(index) of run \(request.run)",
+                                    date: Timestamp.now())
+            }
+            callback.newMessages(folder: "INBOX", count: newMessages, summaries: summaries)
+        }
+        return status
     }
 
     /// Most steps reported between two suspensions.
@@ -132,7 +144,7 @@ public struct SyntheticProvider: StoreProvider {
 public struct SyntheticFactory: ProviderFactory {
     public init() {}
     public let name = "synthetic"
-    public let optionKeys = ["steps", "rate", "step_text", "warn_every", "error_every", "result", "hang_after"]
+    public let optionKeys = ["steps", "rate", "step_text", "warn_every", "error_every", "result", "hang_after", "new_messages"]
 
     public func makeProvider(for store: String, options: ConfigSection) throws -> any StoreProvider {
         var result: SyncStatus?
@@ -152,6 +164,7 @@ public struct SyntheticFactory: ProviderFactory {
             warnEvery: try options.int("warn_every", default: 0, range: 0...Int(Int32.max)),
             errorEvery: try options.int("error_every", default: 0, range: 0...Int(Int32.max)),
             result: result,
-            hangAfter: hang < 0 ? nil : hang)
+            hangAfter: hang < 0 ? nil : hang,
+            newMessages: try options.int("new_messages", default: 0, range: 0...Int(Int32.max)))
     }
 }
