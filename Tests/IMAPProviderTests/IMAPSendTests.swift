@@ -110,6 +110,9 @@ final class IMAPSendTests: XCTestCase {
         XCTAssertTrue(seen.contains { if case .runStarted(let flags, .onDemand) = $0.kind { flags.contains(.outgoingMail) } else { false } })
         XCTAssertTrue(seen.contains { if case .progress(let step?, _, _) = $0.kind { step == "sending 1/1: quarterly report" } else { false } },
                       "\(seen.map(\.kind))")
+        // The count sent is the sending phase's last step: "sent 1 message", 1/1.
+        XCTAssertTrue(seen.contains { if case .progress(let step?, 1, 1) = $0.kind { step == "sent 1 message" } else { false } },
+                      "\(seen.map(\.kind))")
 
         // Bob reads it, body byte for byte, no Bcc; alice (the Bcc) got it too.
         XCTAssertTrue(mail.postfix.waitForLog("status=sent"), mail.postfix.log)
