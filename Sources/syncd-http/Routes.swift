@@ -13,11 +13,16 @@ enum Routes {
         router.get("/") { _, _ in asset(Dashboard.html, type: "text/html; charset=utf-8") }
         router.get("/dashboard.js") { _, _ in asset(Dashboard.script, type: "text/javascript; charset=utf-8") }
         router.get("/dashboard.css") { _, _ in asset(Dashboard.style, type: "text/css; charset=utf-8") }
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { request, _ in
             // The viewer counts are the daemon's, not in its event stream: asked for at each scrape.
             let viewers = try? await DaemonRequest.viewers(socket: bridge.socket)
+            let text = await bridge.metricsText(viewers: viewers)
+            if OpenMetrics.isAccepted(by: request.headers[.accept]) {
+                return Response(status: .ok, headers: [.contentType: OpenMetrics.contentType],
+                                body: .init(byteBuffer: ByteBuffer(string: OpenMetrics.text(fromPrometheus: text))))
+            }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: await bridge.metricsText(viewers: viewers))))
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("/events") { request, _ in
             // The browser sends Last-Event-ID itself when it reconnects; `?since=` is for scripts.

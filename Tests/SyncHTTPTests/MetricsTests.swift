@@ -71,6 +71,51 @@ final class MetricsTests: XCTestCase {
         }
     }
 
+    /// A scraper that asks for OpenMetrics (Prometheus does, first) gets it, as a strict parser
+    /// reads it: python3-prometheus-client's OpenMetrics parser, which refuses a counter family
+    /// named with `_total`, an unescaped HELP and a missing `# EOF`.
+    func testMetrics_openMetricsWhenAsked_asAStrictParserReadsIt() async throws {
+        let daemon = try DaemonProcess(config: """
+            [store.alpha]
+            provider = "synthetic"
+            steps = 2
+            rate = 200
+            error_every = 1
+            run_at_startup = false
+            """)
+        try await daemon.start()
+        let bridge = try await BridgeProcess(daemon: daemon)
+        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        let client = try await daemon.client()
+        _ = try await client.send(.syncNow(store: "alpha", flags: []))
+        await client.close()
+        try await until("alpha's run to be counted") { http(bridge.url + "/metrics").body.contains(#"syncd_runs_total{store="alpha""#) }
+        // What Prometheus 2.42 sends.
+        let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        let headers = runTool("/usr/bin/curl", ["-sf", "-o", "/dev/null", "-D", "-", "-H", "Accept: \(accept)", bridge.url + "/metrics"])
+        XCTAssertTrue(headers.stdout.lowercased().contains("content-type: application/openmetrics-text; version=1.0.0"), headers.stdout)
+        let parse = """
+            import sys, urllib.request
+            from prometheus_client.openmetrics.parser import text_string_to_metric_families
+            request = urllib.request.Request(sys.argv[1], headers={"Accept": sys.argv[2]})
+            text = urllib.request.urlopen(request, timeout=10).read().decode()
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    print(family.type, family.name, sample.name, dict(sorted(sample.labels.items())), sample.value)
+            """
+        let parsed = runTool("/usr/bin/python3", ["-c", parse, bridge.url + "/metrics", accept], mergeStandardError: true)
+        XCTAssertEqual(parsed.status, 0, parsed.stdout)
+        // "type family sample labels value" for each sample, the value as the parser read it (1 or 1.0).
+        func value(_ sample: String) -> Double? {
+            parsed.stdout.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.dropFirst(sample.count + 1)) }
+        }
+        XCTAssertEqual(value("counter syncd_runs syncd_runs_total {'result': 'partial', 'store': 'alpha'}"), 1, parsed.stdout)
+        XCTAssertEqual(value("histogram syncd_run_duration_seconds syncd_run_duration_seconds_count {'store': 'alpha'}"), 1, parsed.stdout)
+        XCTAssertEqual(value("gauge syncd_up syncd_up {}"), 1, parsed.stdout)
+        // Without asking: the Prometheus text format, as before.
+        XCTAssertFalse(http(bridge.url + "/metrics").body.contains("# EOF"))
+    }
+
     /// A viewer that stops reading while a store reports Errors (never merged away) is dropped by
     /// the daemon; /metrics shows it in `syncd_viewers_dropped_total`, and it no longer counts in
     /// `syncd_viewers`. Errors with long texts, at a rate syncd-http reads with ease, so only the
