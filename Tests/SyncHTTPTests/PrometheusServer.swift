@@ -48,6 +48,17 @@ final class PrometheusServer {
         return result.compactMap { ($0["value"] as? [Any])?.last as? String }
     }
 
+    /// A query's outcome as the HTTP API gives it: "success" with the number of series, or the
+    /// error Prometheus names (a PromQL mistake).
+    func evaluate(_ promql: String) -> (status: String, series: Int, error: String?) {
+        let (_, body) = runTool("/usr/bin/curl", ["-s", "-G", "--data-urlencode", "query=\(promql)", url + "/api/v1/query"])
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+            return ("no answer", 0, body)
+        }
+        let result = (object["data"] as? [String: Any])?["result"] as? [Any]
+        return (object["status"] as? String ?? "?", result?.count ?? 0, object["error"] as? String)
+    }
+
     var log: String { (try? String(contentsOfFile: directory + "/prom.log", encoding: .utf8)) ?? "" }
 }
 
