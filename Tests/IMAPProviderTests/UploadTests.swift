@@ -179,6 +179,28 @@ final class UploadTests: XCTestCase {
         try assertInSync(dovecot, file: file, line: line)
     }
 
+    /// 150 new messages go up as MULTIAPPENDs of 64 (RFC 3502), as Dovecot's rawlog of the
+    /// session shows: 3 APPEND commands, every message on the server once and mapped.
+    func testManyNewMessages_goUpInMULTIAPPENDGroups() async throws {
+        let dovecot = try Dovecot(messages: 20, folders: "INBOX,Sent", rawlog: true)
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let before = try XCTUnwrap(serverContents(dovecot).folders["Sent"]?.count)
+        for index in 0..<150 { try save("Sent", id: "<many-\(index)@example.org>", subject: "many \(index)") }
+        try await syncClean(imap)
+        XCTAssertEqual(try serverContents(dovecot).folders["Sent"]?.count, before + 150)
+        XCTAssertEqual(try localFiles("Sent").filter { !$0.contains(",U=") }, [], "every one mapped")
+        var appends: [Int] = []  // per session: its APPEND commands
+        for file in try FileManager.default.contentsOfDirectory(atPath: dovecot.rawlogDirectory) where file.hasSuffix(".in") {
+            let input = String(decoding: try Data(contentsOf: URL(fileURLWithPath: dovecot.rawlogDirectory + "/" + file)), as: UTF8.self)
+            // Each line as Dovecot logs it: a timestamp, then the bytes ("A0008 APPEND "Sent" ...").
+            let count = input.split(whereSeparator: \.isNewline).filter { $0.split(separator: " ").dropFirst(2).first?.uppercased() == "APPEND" }.count
+            if count > 0 { appends.append(count) }
+        }
+        XCTAssertEqual(appends, [3], "one session, 150 messages in groups of 64: 64 + 64 + 22")
+        try assertInSync(dovecot)
+    }
+
     func testFiftyMegabyteMessage_streamsFromItsFile() async throws {
         let dovecot = try Dovecot(messages: 5, folders: "INBOX,Sent")
         let imap = try provider(dovecot)
