@@ -174,6 +174,90 @@ final class IMAPPushTests: XCTestCase {
         await client.close()
     }
 
+    func testIdle_moreFoldersThanConnections_theRestAreLeftToTheInterval() async throws {
+        let dovecot = try Dovecot(messages: 30, folders: "INBOX,Lists,Work")
+        XCTAssertEqual(try MailboxContents(maildirPlusPlus: dovecot.mailbox).folders.count, 3)
+        let daemon = try daemon(dovecot, "push = [\"*\"]\npush_connections = 2\npush_local = false")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        _ = try await events(from: updates, timeout: .seconds(30)) { event in
+            Self.pushState(event).map { $0.0 == .listening && $0.1 == "IDLE, 2 folders (1 more left to the interval)" } ?? false
+        }
+        try await Task.sleep(for: .milliseconds(300))  // the start-up run's connection has logged out
+        XCTAssertEqual(Dovecot.signalIMAPProcesses(0).count, 2, "push_connections connections, no more")
+        await client.close()
+    }
+
+    func testIdle_aServerWithoutIDLE_isNotOffered_andTheIntervalSyncs() async throws {
+        let dovecot = try Dovecot(messages: 2, folders: "INBOX", capability: "IMAP4rev1 LITERAL+ UIDPLUS")
+        let daemon = try daemon(dovecot, "push_local = false")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        _ = try await events(from: updates, timeout: .seconds(30)) { Self.pushState($0)?.0 == .notOffered }
+        let (_, status) = runTool(try builtProduct("syncctl"), ["status", "--socket", daemon.socket])
+        XCTAssertTrue(status.contains("mail: push: not offered by server"), status)
+        await client.close()
+    }
+
+    func testIdle_anExpungeByAnotherClient_isDeletedHereWithinSeconds() async throws {
+        let dovecot = try Dovecot(messages: 3, folders: "INBOX")
+        let daemon = try daemon(dovecot, "push_local = false")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        try await untilListening(updates)
+        try await Task.sleep(for: .milliseconds(500))  // an expunge just after a run is taken for the run's own
+        let expunged = ContinuousClock.now
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT INBOX", "c STORE 1 +FLAGS (\\Deleted)", "d EXPUNGE", "e LOGOUT",
+        ])
+        let seen = try await events(from: updates, timeout: .seconds(10)) { $0.isDone }
+        XCTAssertTrue(seen.contains { if case .runStarted(_, .push) = $0.kind { true } else { false } }, "\(seen.map(\.kind))")
+        XCTAssertLessThan(ContinuousClock.now - expunged, .seconds(3))
+        XCTAssertEqual(try MailboxContents(maildirPlusPlus: daemon.directory + "/mail").count, 2, "deleted here too")
+        await client.close()
+    }
+
+    func testMaildirWatch_aMessageSavedOrDeletedLocally_isOnTheServerWithinSeconds() async throws {
+        let dovecot = try Dovecot(messages: 2, folders: "INBOX")
+        let daemon = try daemon(dovecot, "push = []")
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        _ = try await events(from: updates, timeout: .seconds(10)) { event in
+            Self.pushState(event).map { $0.0 == .listening && $0.1 == "Maildir watched" } ?? false
+        }
+        try await Task.sleep(for: .milliseconds(500))  // changes right at a run's end are taken for its own
+        let mail = daemon.directory + "/mail"
+        // Saved as a mail client saves: tmp/, then renamed into cur/.
+        let name = "1780000000.M1P\(getpid()).client"
+        try "From: Alice <alice@example.org>\nSubject: saved here\nMessage-ID: <saved-here@example.org>\n\nHello.\n"
+            .write(toFile: mail + "/tmp/" + name, atomically: false, encoding: .utf8)
+        let saved = ContinuousClock.now
+        XCTAssertEqual(rename(mail + "/tmp/" + name, mail + "/cur/" + name + ":2,S"), 0)
+        var seen = try await events(from: updates, timeout: .seconds(10)) { $0.isDone }
+        XCTAssertLessThan(ContinuousClock.now - saved, .seconds(3))
+        XCTAssertTrue(seen.contains { if case .runStarted(_, .push) = $0.kind { true } else { false } }, "\(seen.map(\.kind))")
+        XCTAssertNotNil(try MailboxContents(maildirPlusPlus: dovecot.mailbox).folders["INBOX"]?["<saved-here@example.org>"], "on the server")
+
+        // Deleted by the mail client: expunged on the server.
+        try await Task.sleep(for: .milliseconds(500))
+        let other = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: mail + "/cur").sorted().first { !$0.hasPrefix(name) })
+        let deleted = ContinuousClock.now
+        XCTAssertEqual(unlink(mail + "/cur/" + other), 0)
+        seen = try await events(from: updates, timeout: .seconds(10)) { $0.isDone }
+        XCTAssertLessThan(ContinuousClock.now - deleted, .seconds(3))
+        XCTAssertEqual(seen.last?.doneResult, .ok, "\(seen.map(\.kind))")
+        XCTAssertEqual(try MailboxContents(maildirPlusPlus: dovecot.mailbox).folders["INBOX"]?.count, 2, "2 + 1 saved - 1 deleted")
+        await client.close()
+    }
+
     func testIdle_afterItsConnectionIsKilled_reconnects_andCatchesUp() async throws {
         let dovecot = try Dovecot(messages: 1, folders: "INBOX")
         let daemon = try daemon(dovecot)
