@@ -131,7 +131,6 @@ final class IMAPSyncRun {
             try await syncReporting(folder)
         }
         relistChangedFolders()
-        if !madeHere.isEmpty { try? store.recordSyncedFolders(try store.syncedFolders().union(madeHere)) }
         return failedFolders > 0 ? .partial : .ok
     }
 
@@ -197,6 +196,9 @@ final class IMAPSyncRun {
             try store.createFolder(folder.name)
             made.insert(folder.name)
         }
+        // Recorded before their first sync: one that fails (the folder gone there meanwhile, a
+        // lost connection, kill -9) is the server's folder, never taken for one made here.
+        if !made.isEmpty { try store.recordSyncedFolders(synced.union(made)) }
         return made
     }
 

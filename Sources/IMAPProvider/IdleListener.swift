@@ -36,8 +36,9 @@ struct IdleListener {
             if let known {
                 let added = names.subtracting(known)
                 host.logger.info("push: the server's folders changed; watching \(names.count) (\(added.count) new)")
-                // What a new folder holds already, and what came while the listener listed again.
-                if !added.isEmpty { host.requestRun(SyncScope(folders: added)) }
+                // What a new folder holds already, and what came to the others while the listener
+                // listed again (its connections were closed meanwhile).
+                if !names.isEmpty { host.requestRun(SyncScope(folders: names)) }
             }
             known = names
             try await withThrowingTaskGroup(of: Void.self) { group in
