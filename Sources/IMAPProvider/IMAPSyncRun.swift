@@ -334,7 +334,15 @@ final class IMAPSyncRun {
         let restored = try await uploadDeletions(folder, local, deletions, serverCount: serverCount) { view.handle($0) }
         if download { try await restore(restored, folder, local) }
         if download {
-            let kept = try await applyServerChanges(folder, local, &view, changedHere: Set(localChanges.flagChanges.map(\.uid)))
+            // A change here wins over a delete there, but `\Deleted` set here agrees with the delete
+            // (a server that expunges at once, as Gmail does, answers our own STORE so), and a
+            // message only read here is no reason for a second copy (the delete may be another
+            // client's move to another folder).
+            let changedHere = Set(localChanges.flagChanges.filter { change in
+                let ignored: MessageFlags = [.trashed, .seen]
+                return !change.local.contains(.trashed) && change.local.subtracting(ignored) != change.synced.subtracting(ignored)
+            }.map(\.uid))
+            let kept = try await applyServerChanges(folder, local, &view, changedHere: changedHere)
             // Messages kept against the server's delete are the user's now: uploaded by this run.
             if kept > 0, upload {
                 localChanges = try local.scanLocalChanges()
@@ -456,12 +464,13 @@ final class IMAPSyncRun {
         return kept
     }
 
-    /// Deletes here what the server deleted, but for messages whose flags were changed here since
+    /// Deletes here what the server deleted, but for messages whose flags were `changedHere` since
     /// the last run (their STORE found nothing there): the change wins over the delete, so the
     /// file is kept, given back to the user and appended again by this run's upload, with a warning.
     private func applyExpunges(_ gone: [UInt32], _ folder: RemoteFolder, _ local: MaildirFolder, changedHere: Set<UInt32>) throws -> Int {
         guard !gone.isEmpty else { return 0 }
-        let kept = gone.filter(changedHere.contains)
+        // A headers-only copy is not the message: it goes, whatever changed (its body is on the server no more).
+        let kept = gone.filter { changedHere.contains($0) && local.map.entries[$0]?.isHeadersOnly != true }
         var released = 0
         if !kept.isEmpty {
             released = try local.release(kept)
@@ -469,7 +478,7 @@ final class IMAPSyncRun {
                 callback.error(.warning, "\(folder.name): \(released) message\(released == 1 ? " was" : "s were") deleted on the server but changed here since the last sync; kept, and uploaded again")
             }
         }
-        let deleted = kept.isEmpty ? gone : gone.filter { !changedHere.contains($0) }
+        let deleted = kept.isEmpty ? gone : gone.filter { !Set(kept).contains($0) }
         if !deleted.isEmpty { try local.expunge(deleted) }
         expunged += deleted.count
         return released

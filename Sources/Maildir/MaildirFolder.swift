@@ -364,9 +364,15 @@ public final class MaildirFolder {
                 let name = location.name(base: entry.baseName)
                 let file = (location.inNew ? newPath : curPath) + "/" + name
                 locations[uid] = nil
-                guard access(file, F_OK) == 0 else { continue }  // deleted here meanwhile after all
-                let flags = location.inNew ? MessageFlags() : MessageFileName(name).flags
-                try Posix.renameNoReplace(file, curPath + "/" + MessageFileName.curName(base: store.nextUniqueName(), flags: flags))
+                let parsed = MessageFileName(name)
+                let released = MessageFileName.curName(base: store.nextUniqueName(), flags: location.inNew ? [] : parsed.flags,
+                                                      others: location.inNew ? [] : parsed.otherLetters)
+                // A file gone meanwhile (deleted, or renamed by a mail client at this moment) is
+                // not kept: the delete stands, as it would have without the change.
+                guard rename(file, curPath + "/" + released) == 0 else {
+                    if errno == ENOENT { continue }
+                    throw MaildirError.io("rename", file)
+                }
                 fromNew = fromNew || location.inNew
                 kept += 1
             }

@@ -417,6 +417,31 @@ final class UploadTests: XCTestCase {
         try assertInSync(dovecot)
     }
 
+    /// Not every change here wins over a delete there: `\Deleted` set here agrees with it (a server
+    /// that expunges at once answers our own STORE so), and a message only read here may have been
+    /// moved elsewhere by another client: a second copy would be a duplicate.
+    func testDeletedOnTheServer_butOnlyReadOrTrashedHere_isDeletedHereToo() async throws {
+        let dovecot = try Dovecot(messages: 20, folders: "INBOX")
+        let imap = try provider(dovecot)
+        try await syncClean(imap)
+        let files = Array(try localFiles("INBOX").filter { $0.hasPrefix("cur/") && $0.contains(",U=") }.prefix(2))
+        let uids = files.map { file in UInt32(file[file.range(of: ",U=")!.upperBound...].prefix { $0.isNumber })! }
+        for (file, change) in zip(files, ["S", "T"]) {
+            let flags = String(file.split(separator: ":").last!.dropFirst(2))
+            // S toggled (read or unread), T added.
+            let new = change == "S" ? (flags.contains("S") ? flags.replacingOccurrences(of: "S", with: "") : flags + "S") : flags + "T"
+            try FileManager.default.moveItem(atPath: directory("INBOX") + "/" + file,
+                                             toPath: directory("INBOX") + "/" + String(file.dropLast(flags.count)) + String(new.sorted()))
+        }
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE \(uids[0]),\(uids[1]) +FLAGS (\\Deleted)", "d EXPUNGE", "e LOGOUT",
+        ])
+        try await syncClean(imap)
+        XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 18, "neither came back")
+        XCTAssertEqual(try MailboxContents(maildirPlusPlus: local).folders["INBOX"]?.count, 18)
+        try assertInSync(dovecot)
+    }
+
     // MARK: The safety valve
 
     func testMassDelete_isRefusedWithAnError_untilAllowed() async throws {
