@@ -50,33 +50,39 @@ public struct OAuth2Tokens: Sendable {
             throw .storage("\(error)")
         }
         defer { file.unlock(lock) }
-        var tokens = try load()
+        let tokens = try load()
         if tokens.issuedAt != before.issuedAt, let token = tokens.usableAccessToken(now: clock, margin: 0) {
             // Refreshed by another while this one waited for the lock.
             return (token, true)
         }
-        let grant: TokenGrant
-        do {
-            grant = try await client.refresh(tokens.refreshToken)
-        } catch {
-            switch error.kind {
-            case .refused(code: "invalid_grant"):
-                // Revoked, expired or replaced: never send it again.
-                file.remove()
-                throw .loginRequired("the refresh token was refused (\(error.description))")
-            case .refused(code: "invalid_client"), .refused(code: "unauthorized_client"), .refused(code: "invalid_scope"):
-                throw .configuration(Self.explained(error, issuer: client.configuration.issuer))
-            default:
-                throw .unavailable("cannot refresh the access token: \(error)")
+        // In a task of its own, which the caller's cancellation does not reach: a refresh the
+        // server has answered must be saved, or the rotated refresh token is lost with it.
+        let refresh = Task { [client, file, tokens] () async -> Result<String, Failure> in
+            var tokens = tokens
+            let grant: TokenGrant
+            do throws(OAuth2Error) {
+                grant = try await client.refresh(tokens.refreshToken)
+            } catch {
+                switch error.kind {
+                case .refused(code: "invalid_grant"):
+                    // Revoked, expired or replaced: never send it again.
+                    file.remove()
+                    return .failure(.loginRequired("the refresh token was refused (\(error.description))"))
+                case .refused(code: "invalid_client"), .refused(code: "unauthorized_client"), .refused(code: "invalid_scope"):
+                    return .failure(.configuration(Self.explained(error, issuer: client.configuration.issuer)))
+                default:
+                    return .failure(.unavailable("cannot refresh the access token: \(error)"))
+                }
             }
+            tokens.accessToken = grant.accessToken
+            tokens.expiresAt = grant.expiresIn.map { clock + Double($0) }
+            tokens.issuedAt = clock
+            if let rotated = grant.refreshToken, !rotated.isEmpty { tokens.refreshToken = rotated }
+            if let scope = grant.scope { tokens.scope = scope }
+            do { try file.save(tokens) } catch { return .failure(.storage("\(error)")) }
+            return .success(grant.accessToken)
         }
-        tokens.accessToken = grant.accessToken
-        tokens.expiresAt = grant.expiresIn.map { clock + Double($0) }
-        tokens.issuedAt = clock
-        if let rotated = grant.refreshToken, !rotated.isEmpty { tokens.refreshToken = rotated }
-        if let scope = grant.scope { tokens.scope = scope }
-        do { try file.save(tokens) } catch { throw .storage("\(error)") }
-        return (grant.accessToken, true)
+        return (try await refresh.value.get(), true)
     }
 
     /// The stored tokens, if they belong to the configured server and client.

@@ -74,7 +74,8 @@ public struct TokenFile: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(tokens)
-        let temporary = path + ".tmp"
+        // A name of this writer's own: a login and a refresh saving at once never share a file.
+        let temporary = path + ".tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw TokenFileError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
         // A file left by an older mode, or made by hand, is tightened before anything is in it.
