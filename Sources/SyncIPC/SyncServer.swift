@@ -206,28 +206,30 @@ public final class SyncServer: Sendable {
         try? await group.shutdownGracefully()
     }
 
-    /// Removes a socket file nobody listens on; refuses to steal one a live server answers on.
     /// Binds `path` so that it appears already with `mode`: bound under a private name beside it,
-    /// given its mode, then renamed into place, because a socket bound in place is born with the
-    /// umask's mode and a viewer could connect before a chmod narrows it. A private name too long
-    /// for a socket address falls back to binding in place.
+    /// given its mode, then linked into place (which, unlike a rename, never replaces what
+    /// appeared at `path` meanwhile), because a socket bound in place is born with the umask's
+    /// mode and a viewer could connect before a chmod narrows it. A private name too long for a
+    /// socket address falls back to binding in place.
     static func bind(_ bootstrap: ServerBootstrap, at path: String, mode: UInt32?) async throws -> Channel {
+        let limit = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
+        guard path.utf8.count < limit else {
+            throw SyncServerError("socket path is too long (\(path.utf8.count) bytes; the limit is \(limit - 1)): \(path)")
+        }
         let directory = path.lastIndex(of: "/").map { String(path[...$0]) } ?? "./"
         let staging = directory + ".syncd-bind.\(getpid())"
-        guard let mode, staging.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+        guard let mode, staging.utf8.count < limit else {
             let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
             if let mode { try setMode(mode, on: path, closing: channel) }
             return channel
         }
         let channel = try await bootstrap.bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: true).get()
-        do {
-            try setMode(mode, on: staging, closing: channel)
-            guard rename(staging, path) == 0 else {
-                throw SyncServerError("cannot move the socket into place at \(path): \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            unlink(staging)
-            throw error
+        defer { unlink(staging) }
+        try setMode(mode, on: staging, closing: channel)
+        guard link(staging, path) == 0 else {
+            let reason = errno == EEXIST ? "something else appeared there meanwhile" : String(cString: strerror(errno))
+            channel.close(promise: nil)
+            throw SyncServerError("cannot put the socket in place at \(path): \(reason)")
         }
         return channel
     }
@@ -239,6 +241,7 @@ public final class SyncServer: Sendable {
         throw SyncServerError("cannot set mode \(String(mode, radix: 8)) on \(path): \(reason)")
     }
 
+    /// Removes a socket file nobody listens on; refuses to steal one a live server answers on.
     static func removeStaleSocket(at path: String) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
