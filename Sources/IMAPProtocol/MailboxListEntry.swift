@@ -13,4 +13,9 @@ public struct MailboxListEntry: Hashable, Sendable {
         self.delimiter = delimiter
         self.name = name
     }
+
+    /// Whether the mailbox can be selected: neither `\Noselect` nor `\NonExistent`.
+    public var isSelectable: Bool {
+        !attributes.contains(.noSelect) && !attributes.contains(.nonExistent)
+    }
 }

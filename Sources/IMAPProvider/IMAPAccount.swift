@@ -256,8 +256,7 @@ public struct IMAPAccount: Sendable {
 
     /// The local name of a listed folder that push watches: synced, selectable and named by `push`.
     func pushedFolder(_ entry: MailboxListEntry) -> FolderName? {
-        guard !entry.attributes.contains(.noSelect), !entry.attributes.contains(.nonExistent),
-              let name = syncedFolder(entry), pushes(name)
+        guard entry.isSelectable, let name = syncedFolder(entry), pushes(name)
         else { return nil }
         return name
     }

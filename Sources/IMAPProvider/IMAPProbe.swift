@@ -56,9 +56,7 @@ extension IMAPProvider {
                 try await session.finishLogin()
                 var folders: [String] = []
                 try await session.run(.list()) { event in
-                    guard case .list(let entry) = event,
-                          !entry.attributes.contains(.noSelect), !entry.attributes.contains(.nonExistent),
-                          let name = account.syncedFolder(entry)
+                    guard case .list(let entry) = event, entry.isSelectable, let name = account.syncedFolder(entry)
                     else { return }
                     folders.append(name.description)
                 }

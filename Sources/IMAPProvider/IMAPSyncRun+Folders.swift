@@ -15,12 +15,14 @@ extension IMAPSyncRun {
     func createServerFolders(_ remote: [RemoteFolder], scope: Set<String>? = nil) async throws -> [RemoteFolder] {
         guard flags.contains(.uploadHierarchy) else { return [] }
         let known = Set(remote.map(\.name))
+        let candidates = localFolders.names.sorted().filter { name in
+            !known.contains(name) && !name.isInbox && account.wants(name.description) && (scope.map { $0.contains(name.description) } ?? true)
+        }
+        guard !candidates.isEmpty else { return [] }
         // Synced before (or made here for the server's folder by a push run): not made here.
         let synced = try store.syncedFolders()
         var missing: [FolderName] = []
-        for name in localFolders.names.sorted() {
-            guard !known.contains(name), !synced.contains(name), !name.isInbox, account.wants(name.description) else { continue }
-            if let scope, !scope.contains(name.description) { continue }
+        for name in candidates where !synced.contains(name) {
             guard let prepared = localFolders.peek(name) else {
                 // It failed to open: no run would reach it through the server's list, so say so here.
                 do { _ = try localFolders.take(name) } catch {

@@ -177,14 +177,11 @@ final class IMAPSyncRun {
         var folders: [RemoteFolder] = []
         try await session.run(.list()) { event in
             guard case .list(let entry) = event, let name = account.syncedFolder(entry) else { return }
-            let selectable = !entry.attributes.contains(.noSelect) && !entry.attributes.contains(.nonExistent)
-            folders.append(RemoteFolder(name: name, mailbox: entry.name, selectable: selectable))
+            folders.append(RemoteFolder(name: name, mailbox: entry.name, selectable: entry.isSelectable))
         }
         return folders.sorted { $0.name < $1.name }
     }
 
-    /// Creates local folders for the server's, and deletes local ones the server no longer has
-    /// (only mail syncd downloaded: the Maildir store refuses to delete anything else).
     /// A push run's folders the server has and this Maildir has not: made here when they are new
     /// on the server (a folder the listener began to watch after it was created there), not when
     /// they were synced before and so were removed here, which the next whole run deals with.
@@ -202,6 +199,8 @@ final class IMAPSyncRun {
         return made
     }
 
+    /// Creates local folders for the server's, and deletes local ones the server no longer has
+    /// (only mail syncd downloaded: the Maildir store refuses to delete anything else).
     private func mirrorHierarchy(_ remote: [RemoteFolder]) throws {
         let wanted = Set(remote.filter(\.selectable).map(\.name))
         for name in wanted.sorted() { try store.createFolder(name) }
@@ -478,7 +477,8 @@ final class IMAPSyncRun {
                 callback.error(.warning, "\(folder.name): \(released) message\(released == 1 ? " was" : "s were") deleted on the server but changed here since the last sync; kept, and uploaded again")
             }
         }
-        let deleted = kept.isEmpty ? gone : gone.filter { !Set(kept).contains($0) }
+        let keptHere = Set(kept)
+        let deleted = gone.filter { !keptHere.contains($0) }
         if !deleted.isEmpty { try local.expunge(deleted) }
         expunged += deleted.count
         return released
