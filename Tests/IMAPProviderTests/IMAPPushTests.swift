@@ -28,6 +28,26 @@ final class IMAPPushTests: XCTestCase {
         return nil
     }
 
+    /// Starts `daemon`, subscribes to its events and waits for the end of its start-up run: the
+    /// client, its events, and those up to that Done.
+    private func startAndWaitForItsFirstRun(
+        _ daemon: DaemonProcess, timeout: Duration = .seconds(30)
+    ) async throws -> (SyncClient, AsyncThrowingStream<ViewerUpdate, Error>, [SyncEvent]) {
+        try await daemon.start()
+        let client = try await daemon.client()
+        let (_, updates) = try await client.subscribe()
+        let startup = try await events(from: updates, timeout: timeout) { $0.isDone }
+        return (client, updates, startup)
+    }
+
+    /// Waits until the store's listener reports `state`, with exactly `detail` when one is given.
+    private func untilPush(_ updates: AsyncThrowingStream<ViewerUpdate, Error>, _ state: PushState, _ detail: String? = nil,
+                           timeout: Duration = .seconds(30)) async throws {
+        _ = try await events(from: updates, timeout: timeout) { event in
+            Self.pushState(event).map { $0.0 == state && (detail == nil || $0.1 == detail) } ?? false
+        }
+    }
+
     /// Waits until the store's listener says it listens on IDLE.
     private func untilListening(_ updates: AsyncThrowingStream<ViewerUpdate, Error>) async throws {
         _ = try await events(from: updates, timeout: .seconds(30)) { event in
@@ -44,10 +64,7 @@ final class IMAPPushTests: XCTestCase {
         let hookFile = daemon.directory + "/hook.log"
         try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(of: "HOOKFILE", with: hookFile)
             .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        let startup = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        let (client, updates, startup) = try await startAndWaitForItsFirstRun(daemon)
         XCTAssertEqual(startup.last?.doneResult, .ok)
         try await untilListening(updates)
 
@@ -95,13 +112,8 @@ final class IMAPPushTests: XCTestCase {
     func testNotify_oneConnectionWatchesEveryPushedFolder() async throws {
         let dovecot = try Dovecot(messages: 2, folders: "INBOX,Lists")
         let daemon = try daemon(dovecot, "push = [\"*\"]\npush_notify = true\npush_local = false")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
-        _ = try await events(from: updates, timeout: .seconds(30)) { event in
-            Self.pushState(event).map { $0.0 == .listening && $0.1 == "NOTIFY, 2 folders" } ?? false
-        }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
+        try await untilPush(updates, .listening, "NOTIFY, 2 folders")
         for folder in ["Lists", "INBOX"] {
             let delivered = ContinuousClock.now
             try dovecot.append(folder: folder, subject: "in \(folder)")
@@ -128,20 +140,13 @@ final class IMAPPushTests: XCTestCase {
     func testNotify_aFolderCreatedOnTheServer_isMadeHere_andWatchedFromThen() async throws {
         let dovecot = try Dovecot(messages: 1, folders: "INBOX")
         let daemon = try daemon(dovecot, "push = [\"*\"]\npush_notify = true\npush_local = false")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
-        _ = try await events(from: updates, timeout: .seconds(30)) { event in
-            Self.pushState(event).map { $0.0 == .listening && $0.1 == "NOTIFY, 1 folder" } ?? false
-        }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
+        try await untilPush(updates, .listening, "NOTIFY, 1 folder")
         // NOTIFY's MailboxName event: the listener lists again, and a run makes the folder here.
         try dovecot.create(folder: "Projects")
         try dovecot.append(folder: "Projects", subject: "the first")
         try await newMessage("the first", in: "Projects", updates)
-        _ = try await events(from: updates, timeout: .seconds(10)) { event in
-            Self.pushState(event).map { $0.0 == .listening && $0.1 == "NOTIFY, 2 folders" } ?? false
-        }
+        try await untilPush(updates, .listening, "NOTIFY, 2 folders", timeout: .seconds(10))
         let delivered = ContinuousClock.now
         try dovecot.append(folder: "Projects", subject: "the second")
         try await newMessage("the second", in: "Projects", updates)
@@ -154,19 +159,14 @@ final class IMAPPushTests: XCTestCase {
     func testIdle_aFolderARunFindsOnTheServer_isWatchedFromThen() async throws {
         let dovecot = try Dovecot(messages: 1, folders: "INBOX")
         let daemon = try daemon(dovecot, "push = [\"*\"]\npush_local = false")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
         try await untilListening(updates)
         // IDLE hears nothing of other folders: the next run's list tells the listener.
         try dovecot.create(folder: "Projects")
         try dovecot.append(folder: "Projects", subject: "the first")
         let (status, output) = runTool(try builtProduct("syncctl"), ["sync", "--wait", "--socket", daemon.socket, "mail"])
         XCTAssertEqual(status, 0, output)
-        _ = try await events(from: updates, timeout: .seconds(10)) { event in
-            Self.pushState(event).map { $0.0 == .listening && $0.1 == "IDLE, 2 folders" } ?? false
-        }
+        try await untilPush(updates, .listening, "IDLE, 2 folders", timeout: .seconds(10))
         let delivered = ContinuousClock.now
         try dovecot.append(folder: "Projects", subject: "the second")
         try await newMessage("the second", in: "Projects", updates)
@@ -178,13 +178,8 @@ final class IMAPPushTests: XCTestCase {
         let dovecot = try Dovecot(messages: 30, folders: "INBOX,Lists,Work")
         XCTAssertEqual(try MailboxContents(maildirPlusPlus: dovecot.mailbox).folders.count, 3)
         let daemon = try daemon(dovecot, "push = [\"*\"]\npush_connections = 2\npush_local = false")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
-        _ = try await events(from: updates, timeout: .seconds(30)) { event in
-            Self.pushState(event).map { $0.0 == .listening && $0.1 == "IDLE, 2 folders (1 more left to the interval)" } ?? false
-        }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
+        try await untilPush(updates, .listening, "IDLE, 2 folders (1 more left to the interval)")
         try await Task.sleep(for: .milliseconds(300))  // the start-up run's connection has logged out
         XCTAssertEqual(Dovecot.signalIMAPProcesses(0).count, 2, "push_connections connections, no more")
         await client.close()
@@ -193,11 +188,8 @@ final class IMAPPushTests: XCTestCase {
     func testIdle_aServerWithoutIDLE_isNotOffered_andTheIntervalSyncs() async throws {
         let dovecot = try Dovecot(messages: 2, folders: "INBOX", capability: "IMAP4rev1 LITERAL+ UIDPLUS")
         let daemon = try daemon(dovecot, "push_local = false")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
-        _ = try await events(from: updates, timeout: .seconds(30)) { Self.pushState($0)?.0 == .notOffered }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
+        try await untilPush(updates, .notOffered)
         let (_, status) = runTool(try builtProduct("syncctl"), ["status", "--socket", daemon.socket])
         XCTAssertTrue(status.contains("mail: push: not offered by server"), status)
         await client.close()
@@ -206,10 +198,7 @@ final class IMAPPushTests: XCTestCase {
     func testIdle_anExpungeByAnotherClient_isDeletedHereWithinSeconds() async throws {
         let dovecot = try Dovecot(messages: 3, folders: "INBOX")
         let daemon = try daemon(dovecot, "push_local = false")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
         try await untilListening(updates)
         try await Task.sleep(for: .milliseconds(500))  // an expunge just after a run is taken for the run's own
         let expunged = ContinuousClock.now
@@ -226,13 +215,8 @@ final class IMAPPushTests: XCTestCase {
     func testMaildirWatch_aMessageSavedOrDeletedLocally_isOnTheServerWithinSeconds() async throws {
         let dovecot = try Dovecot(messages: 2, folders: "INBOX")
         let daemon = try daemon(dovecot, "push = []")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
-        _ = try await events(from: updates, timeout: .seconds(10)) { event in
-            Self.pushState(event).map { $0.0 == .listening && $0.1 == "Maildir watched" } ?? false
-        }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
+        try await untilPush(updates, .listening, "Maildir watched", timeout: .seconds(10))
         try await Task.sleep(for: .milliseconds(500))  // changes right at a run's end are taken for its own
         let mail = daemon.directory + "/mail"
         // Saved as a mail client saves: tmp/, then renamed into cur/.
@@ -261,10 +245,7 @@ final class IMAPPushTests: XCTestCase {
     func testIdle_afterItsConnectionIsKilled_reconnects_andCatchesUp() async throws {
         let dovecot = try Dovecot(messages: 1, folders: "INBOX")
         let daemon = try daemon(dovecot)
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
         try await untilListening(updates)
 
         Dovecot.killIMAPProcesses()
@@ -289,10 +270,7 @@ final class IMAPPushTests: XCTestCase {
     func testIdle_aSilentServer_isNoticedByTheKeepalive_andReconnected() async throws {
         let dovecot = try Dovecot(messages: 1, folders: "INBOX")
         let daemon = try daemon(dovecot, "push_keepalive = \"1s\"")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
         try await untilListening(updates)
         // The idling connection's server process stops answering (as behind a NAT box that forgot
         // it): only the DONE round trip can tell.
@@ -312,13 +290,8 @@ final class IMAPPushTests: XCTestCase {
     func testMaildirWatch_aFlagSetLocally_isOnTheServerWithinASecond() async throws {
         let dovecot = try Dovecot(messages: 2, folders: "INBOX")
         let daemon = try daemon(dovecot, "push = []")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        _ = try await events(from: updates, timeout: .seconds(30)) { $0.isDone }
-        _ = try await events(from: updates, timeout: .seconds(10)) { event in
-            Self.pushState(event).map { $0.0 == .listening && $0.1 == "Maildir watched" } ?? false
-        }
+        let (client, updates, _) = try await startAndWaitForItsFirstRun(daemon)
+        try await untilPush(updates, .listening, "Maildir watched", timeout: .seconds(10))
         // The mail client flags a message: a rename in cur/.
         let cur = daemon.directory + "/mail/cur"
         let file = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cur).sorted().first)
@@ -381,10 +354,7 @@ final class IMAPPushTests: XCTestCase {
     func testMaildirWatch_aLongRunAlone_startsNoRunOfItself() async throws {
         let dovecot = try Dovecot(messages: Self.longRunMessages, folders: "INBOX")
         let daemon = try daemon(dovecot, "push = []")
-        try await daemon.start()
-        let client = try await daemon.client()
-        let (_, updates) = try await client.subscribe()
-        let startup = try await events(from: updates, timeout: .seconds(120)) { $0.isDone }
+        let (client, updates, startup) = try await startAndWaitForItsFirstRun(daemon, timeout: .seconds(120))
         XCTAssertEqual(startup.last?.doneResult, .ok)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.directory + "/mail/cur").count, Self.longRunMessages)
         let after = try? await events(from: updates, timeout: .seconds(3)) { $0.isRunStarted }

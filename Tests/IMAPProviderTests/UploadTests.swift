@@ -308,11 +308,39 @@ final class UploadTests: XCTestCase {
         let files = try localFiles(folder)
         for file in files.prefix(count ?? files.count) {
             try FileManager.default.removeItem(atPath: directory(folder) + "/" + file)
-            if let range = file.range(of: ",U=") {
-                uids.append(UInt32(file[range.upperBound...].prefix { $0.isNumber })!)
-            }
+            if let uid = Self.uid(inFileName: file) { uids.append(uid) }
         }
         return uids
+    }
+
+    /// The UID a message file's name carries (`,U=`), if it is one of syncd's.
+    static func uid(inFileName file: String) -> UInt32? {
+        file.range(of: ",U=").flatMap { UInt32(file[$0.upperBound...].prefix { $0.isNumber }) }
+    }
+
+    /// The first `count` messages syncd mapped into `folder`'s cur/: each file's name and UID.
+    func mappedMessages(_ folder: String, count: Int) throws -> [(file: String, uid: UInt32)] {
+        try localFiles(folder).filter { $0.hasPrefix("cur/") }.compactMap { file in Self.uid(inFileName: file).map { (file, $0) } }
+            .prefix(count).map { $0 }
+    }
+
+    /// The flag letters of a message file in cur/ (after `:2,`).
+    static func flagLetters(_ file: String) -> String {
+        String(file.split(separator: ":").last!.dropFirst(2))
+    }
+
+    /// Changes a message's flags as a mail client does: renames its file in cur/ to carry `letters`.
+    func setLocalFlags(_ folder: String, _ file: String, to letters: String) throws {
+        try FileManager.default.moveItem(atPath: directory(folder) + "/" + file,
+                                         toPath: directory(folder) + "/" + String(file.dropLast(Self.flagLetters(file).count)) + String(letters.sorted()))
+    }
+
+    /// Deletes messages in the server's INBOX as another client does: `\Deleted`, then EXPUNGE.
+    func expungeOnServer(_ dovecot: Dovecot, _ uids: [UInt32]) async throws {
+        try await IMAPScript.run(port: dovecot.plainPort, [
+            "a LOGIN alice secret", "b SELECT INBOX",
+            "c UID STORE \(uids.map(String.init).joined(separator: ",")) +FLAGS (\\Deleted)", "d EXPUNGE", "e LOGOUT",
+        ])
     }
 
     /// Server message files of `folder` carrying `\Deleted` (Maildir letter T).
@@ -390,20 +418,17 @@ final class UploadTests: XCTestCase {
         let dovecot = try Dovecot(messages: 20, folders: "INBOX")
         let imap = try provider(dovecot)
         try await syncClean(imap)
-        let files = try localFiles("INBOX").filter { $0.hasPrefix("cur/") && $0.contains(",U=") }.prefix(2)
-        let uids = files.map { file in UInt32(file[file.range(of: ",U=")!.upperBound...].prefix { $0.isNumber })! }
+        let messages = try mappedMessages("INBOX", count: 2)
+        let uids = messages.map(\.uid)
         // The first is flagged here; both are deleted on the server by another client.
-        let flagged = files.first!
-        let flags = String(flagged.split(separator: ":").last!.dropFirst(2))
+        let flagged = messages[0].file
+        let flags = Self.flagLetters(flagged)
         XCTAssertFalse(flags.contains("F"))
         let text = try String(contentsOfFile: directory("INBOX") + "/" + flagged, encoding: .utf8)
         let flaggedID = try XCTUnwrap(text.split(separator: "\n").first { $0.lowercased().hasPrefix("message-id:") }?
             .dropFirst("message-id:".count).trimmingCharacters(in: .whitespaces))
-        try FileManager.default.moveItem(atPath: directory("INBOX") + "/" + flagged,
-                                         toPath: directory("INBOX") + "/" + String(flagged.dropLast(flags.count)) + String((flags + "F").sorted()))
-        try await IMAPScript.run(port: dovecot.plainPort, [
-            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE \(uids[0]),\(uids[1]) +FLAGS (\\Deleted)", "d EXPUNGE", "e LOGOUT",
-        ])
+        try setLocalFlags("INBOX", flagged, to: flags + "F")
+        try await expungeOnServer(dovecot, uids)
         let (result, errors) = try await sync(imap)
         XCTAssertEqual(result, .ok, "\(errors)")
         XCTAssertEqual(errors.map(\.message), ["INBOX: 1 message was deleted on the server but changed here since the last sync; kept, and uploaded again"])
@@ -424,18 +449,14 @@ final class UploadTests: XCTestCase {
         let dovecot = try Dovecot(messages: 20, folders: "INBOX")
         let imap = try provider(dovecot)
         try await syncClean(imap)
-        let files = Array(try localFiles("INBOX").filter { $0.hasPrefix("cur/") && $0.contains(",U=") }.prefix(2))
-        let uids = files.map { file in UInt32(file[file.range(of: ",U=")!.upperBound...].prefix { $0.isNumber })! }
-        for (file, change) in zip(files, ["S", "T"]) {
-            let flags = String(file.split(separator: ":").last!.dropFirst(2))
+        let messages = try mappedMessages("INBOX", count: 2)
+        for ((file, _), change) in zip(messages, ["S", "T"]) {
+            let flags = Self.flagLetters(file)
             // S toggled (read or unread), T added.
             let new = change == "S" ? (flags.contains("S") ? flags.replacingOccurrences(of: "S", with: "") : flags + "S") : flags + "T"
-            try FileManager.default.moveItem(atPath: directory("INBOX") + "/" + file,
-                                             toPath: directory("INBOX") + "/" + String(file.dropLast(flags.count)) + String(new.sorted()))
+            try setLocalFlags("INBOX", file, to: new)
         }
-        try await IMAPScript.run(port: dovecot.plainPort, [
-            "a LOGIN alice secret", "b SELECT INBOX", "c UID STORE \(uids[0]),\(uids[1]) +FLAGS (\\Deleted)", "d EXPUNGE", "e LOGOUT",
-        ])
+        try await expungeOnServer(dovecot, messages.map(\.uid))
         try await syncClean(imap)
         XCTAssertEqual(try serverContents(dovecot).folders["INBOX"]?.count, 18, "neither came back")
         XCTAssertEqual(try MailboxContents(maildirPlusPlus: local).folders["INBOX"]?.count, 18)

@@ -54,6 +54,11 @@ final class BridgeProcess {
     }
 
     var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    /// Waits until it is attached to the daemon (its /metrics says `syncd_up 1`).
+    func untilAttached() async throws {
+        try await until("syncd-http to attach") { http(url + "/metrics").body.contains("syncd_up 1") }
+    }
 }
 
 /// An HTTP request through curl: the status and body.

@@ -24,7 +24,7 @@ final class GrafanaDashboardTests: XCTestCase {
             """)
         try await daemon.start()
         let bridge = try await BridgeProcess(daemon: daemon)
-        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        try await bridge.untilAttached()
         let prometheus = try await PrometheusServer(scraping: "127.0.0.1:\(bridge.port)")
         try await until("Prometheus to scrape", seconds: 30) { prometheus.query("syncd_up") == ["1"] }
         // Runs after the first scrape, so that increase() and rate() see them happen.

@@ -19,7 +19,7 @@ final class MetricsTests: XCTestCase {
         let bridge = try await BridgeProcess(daemon: daemon)
         let client = try await daemon.client()
         let (_, updates) = try await client.subscribe()
-        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        try await bridge.untilAttached()
         for _ in 0..<3 {
             let reply = try await client.send(.syncNow(store: "alpha", flags: []))
             XCTAssertTrue(reply.status.isOK, "\(reply)")
@@ -55,7 +55,7 @@ final class MetricsTests: XCTestCase {
             """)
         try await daemon.start()
         let bridge = try await BridgeProcess(daemon: daemon)
-        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        try await bridge.untilAttached()
         let client = try await daemon.client()
         for store in ["alpha", "beta"] { _ = try await client.send(.syncNow(store: store, flags: [])) }
         await client.close()
@@ -85,7 +85,7 @@ final class MetricsTests: XCTestCase {
             """)
         try await daemon.start()
         let bridge = try await BridgeProcess(daemon: daemon)
-        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        try await bridge.untilAttached()
         let client = try await daemon.client()
         _ = try await client.send(.syncNow(store: "alpha", flags: []))
         await client.close()
@@ -132,7 +132,7 @@ final class MetricsTests: XCTestCase {
             """)
         try await daemon.start()
         let bridge = try await BridgeProcess(daemon: daemon)
-        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        try await bridge.untilAttached()
         var text = http(bridge.url + "/metrics").body
         XCTAssertTrue(text.contains("syncd_viewers 1.0\n"), "syncd-http's own subscription: \(text)")
         XCTAssertTrue(text.contains("syncd_viewers_dropped_total 0\n"), text)
@@ -170,7 +170,7 @@ final class MetricsTests: XCTestCase {
         while try await client.status().stores.first?.info.lastResult == nil { try await Task.sleep(for: .milliseconds(20)) }
         let (_, updates) = try await client.subscribe()
         let bridge = try await BridgeProcess(daemon: daemon)
-        try await until("syncd-http to attach") { http(bridge.url + "/metrics").body.contains("syncd_up 1") }
+        try await bridge.untilAttached()
         _ = try await client.send(.syncNow(store: "alpha", flags: []))
         _ = try await events(from: updates) { $0.isDone }
         let counted = #"syncd_runs_total{store="alpha",result="ok"} "#
